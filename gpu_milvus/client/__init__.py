@@ -1,0 +1,1 @@
+"""Client facades over the shared engine core."""

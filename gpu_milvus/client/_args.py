@@ -1,0 +1,191 @@
+"""Client-side argument checks and normalisation, as pymilvus does them before an RPC.
+
+Each function takes what a user passed to a MilvusClient method and returns the engine's
+inputs, or raises the exception pymilvus would (code 1, pymilvus's classes and wording).
+pymilvus's own checkers are reused where they exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from pymilvus.client.check import check_id_and_data, check_pass_param
+from pymilvus.exceptions import InvalidConsistencyLevel
+
+from gpu_milvus import errors
+from gpu_milvus.engine.reads import VectorRequest
+from gpu_milvus.storage.ingest import sparse_matrix
+
+_CONSISTENCY = {"strong": 0, "session": 1, "bounded": 2, "eventually": 3, "customized": 4}
+_NAMES = {0: "Strong", 1: "Session", 2: "Bounded", 3: "Eventually", 4: "Customized"}
+
+
+class WrongArgumentType(TypeError):
+    """The TypeError pymilvus raises for a wrongly typed ``data`` or ``ids`` argument."""
+
+
+def consistency(kwargs: dict[str, Any], default: int = 2) -> int:
+    """Validate a ``consistency_level`` kwarg; reads are always Strong locally."""
+    level = kwargs.get("consistency_level", default)
+    if isinstance(level, str) and level.lower() in _CONSISTENCY:
+        return _CONSISTENCY[level.lower()]
+    if isinstance(level, int) and not isinstance(level, bool) and level in _NAMES:
+        return level
+    raise InvalidConsistencyLevel(message=f"invalid consistency level: {level}")
+
+
+def consistency_name(level: int) -> str:
+    return _NAMES[level]
+
+
+def rows_of(data: Any) -> list[Any]:
+    """insert/upsert ``data``: a dict or a list of dicts (TypeError otherwise, as pymilvus)."""
+    if isinstance(data, dict):
+        return [data]
+    if isinstance(data, list):
+        return data
+    raise WrongArgumentType(
+        f"wrong type of argument 'data',expected 'Dict' or list of 'Dict', "
+        f"got '{type(data).__name__}'"
+    )
+
+
+def id_list(ids: Any) -> list[Any]:
+    """delete/get ``ids``: int, str or a list of them."""
+    if isinstance(ids, (int, str)) and not isinstance(ids, bool):
+        return [ids]
+    if isinstance(ids, (list, tuple, np.ndarray)):
+        out = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
+        for i in out:
+            if not isinstance(i, (int, str)) or isinstance(i, bool):
+                raise WrongArgumentType(
+                    f"wrong type of argument ids, expect list, int or str, got "
+                    f"'{type(i).__name__}'"
+                )
+        return out
+    raise WrongArgumentType(
+        f"wrong type of argument ids, expect list, int or str, got '{type(ids).__name__}'"
+    )
+
+
+def check_filter(expr: Any) -> str:
+    if not isinstance(expr, str):
+        raise errors.DataTypeNotMatchException(
+            message=f"The type of expr must be string ,but {type(expr)} is given."
+        )
+    return expr
+
+
+def _is_sparse_like(item: Any) -> bool:
+    return isinstance(item, dict) or sp.issparse(item)
+
+
+def search_vectors(data: Any) -> np.ndarray | sp.csr_matrix:
+    """Query vectors as a float32 (nq, dim) matrix or a CSR matrix, after pymilvus's checks."""
+    if sp.issparse(data):
+        return sp.csr_matrix(data, dtype=np.float32)
+    check_pass_param(search_data=data)
+    if isinstance(data, np.ndarray):
+        if data.ndim != 2:
+            raise errors.ParamError(message=f"`search_data` value {data} is illegal")
+        return np.ascontiguousarray(data, dtype=np.float32)
+    items = list(data)
+    if not items:
+        raise errors.ParamError(message=f"`search_data` value {data} is illegal")
+    if all(_is_sparse_like(i) for i in items) or (
+        isinstance(items[0], (list, tuple))
+        and items[0]
+        and isinstance(items[0][0], (list, tuple))
+    ):
+        return sparse_matrix(items, check_values=False)
+    try:
+        matrix = np.asarray(items, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise errors.ParamError(message=f"`search_data` value {data} is illegal") from None
+    if matrix.ndim != 2:
+        raise errors.ParamError(message=f"`search_data` value {data} is illegal")
+    return matrix
+
+
+def merged_search_params(search_params: dict[str, Any] | None) -> dict[str, Any]:
+    """Flatten ``search_params`` and its ``params`` into one dict, as pymilvus 2.5+ does."""
+    top = dict(search_params or {})
+    inner = top.pop("params", None) or {}
+    if not isinstance(inner, dict):
+        raise errors.ParamError(message=f"search_params['params'] must be a dict, got {inner!r}")
+    for key, value in inner.items():
+        if key in top and top[key] != value:
+            raise errors.ParamError(
+                message=f"ambiguous parameter: {key}, in search_param: {top[key]}, "
+                f"in search_param.params: {value}"
+            )
+        top[key] = value
+    return top
+
+
+def vector_request(
+    data: Any,
+    anns_field: str | None,
+    limit: Any,
+    filter_expr: Any,
+    filter_params: dict[str, Any] | None,
+    params: dict[str, Any],
+) -> VectorRequest:
+    """One normalised ANN request (search or a hybrid sub-request)."""
+    check_pass_param(limit=limit, anns_field=anns_field)
+    expr = check_filter(filter_expr if filter_expr is not None else "")
+    vectors = search_vectors(data)
+    drop = params.get("drop_ratio_search")
+    if drop is not None and sp.issparse(vectors):
+        vectors = _drop_small(vectors, float(drop))
+    return VectorRequest(
+        anns_field=anns_field,
+        data=vectors,
+        limit=limit,
+        filter=expr,
+        filter_params=filter_params,
+        metric_type=params.get("metric_type"),
+        radius=_float_or_none(params.get("radius")),
+        range_filter=_float_or_none(params.get("range_filter")),
+    )
+
+
+def _float_or_none(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise errors.invalid(f"range search parameter {value!r} must be a number") from None
+
+
+def _drop_small(queries: sp.csr_matrix, ratio: float) -> sp.csr_matrix:
+    """drop_ratio_search: drop the smallest ``ratio`` of each query's values."""
+    if not 0 <= ratio < 1:
+        raise errors.invalid(f"drop_ratio_search must be in range [0, 1), got {ratio}")
+    if ratio == 0:
+        return queries
+    q = queries.tolil()
+    for i in range(q.shape[0]):
+        values = np.asarray(q.data[i], dtype=np.float32)
+        drop = int(len(values) * ratio)
+        if drop:
+            keep = np.sort(np.argsort(np.abs(values), kind="stable")[drop:])
+            q.rows[i] = [q.rows[i][j] for j in keep]
+            q.data[i] = [q.data[i][j] for j in keep]
+    return q.tocsr()
+
+
+def search_offset(kwargs: dict[str, Any], params: dict[str, Any]) -> int:
+    if "offset" in kwargs and "offset" in params:
+        raise errors.ParamError(message="Provide offset both in kwargs and param, expect just one")
+    offset = kwargs.get("offset", params.get("offset", 0)) or 0
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise errors.ParamError(message=f"`offset` value {offset} is illegal")
+    return offset
+
+
+def check_ids_xor_data(ids: Any, data: Any) -> None:
+    check_id_and_data(ids, data)

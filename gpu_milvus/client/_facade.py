@@ -1,0 +1,71 @@
+"""Builds the client classes' methods from ``LocalCore`` so that each behaviour exists once.
+
+A sync method calls the core directly; an async method awaits it on a worker thread, so the
+event loop never blocks. Both keep the core method's name, docstring and signature. Errors
+the engine did not mean to raise are re-raised as MilvusException (code 65535), so no bare
+Python exception escapes from inside the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pymilvus.exceptions import MilvusException
+
+from gpu_milvus.client._args import WrongArgumentType
+from gpu_milvus.client._core import LocalCore
+
+T = TypeVar("T")
+
+# LocalCore methods exposed on both clients.
+CLIENT_METHODS = (
+    "close", "create_collection", "drop_collection", "has_collection", "list_collections",
+    "describe_collection", "rename_collection", "get_collection_stats", "flush", "compact",
+    "get_server_version", "create_database", "drop_database", "list_databases", "use_database",
+    "load_collection", "release_collection", "load_partitions", "release_partitions",
+    "get_load_state", "create_partition", "drop_partition", "has_partition", "list_partitions",
+    "get_partition_stats", "create_index", "drop_index", "list_indexes", "describe_index",
+    "insert", "upsert", "delete", "get", "query", "search", "hybrid_search",
+)  # fmt: skip
+
+
+def guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call ``fn``; unexpected internal exceptions become MilvusException(65535)."""
+    try:
+        return fn(*args, **kwargs)
+    except (MilvusException, WrongArgumentType):
+        raise
+    except Exception as exc:  # the engine's own bug or an unforeseen input
+        raise MilvusException(
+            code=65535, message=f"gpu_milvus internal error: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def sync_method(name: str) -> Callable[..., Any]:
+    impl = getattr(LocalCore, name)
+
+    @functools.wraps(impl)
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return guarded(impl, self._core, *args, **kwargs)
+
+    return method
+
+
+def async_method(name: str) -> Callable[..., Any]:
+    impl = getattr(LocalCore, name)
+
+    @functools.wraps(impl)
+    async def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(guarded, impl, self._core, *args, **kwargs)
+
+    return method
+
+
+def install(cls: type, make: Callable[[str], Callable[..., Any]]) -> None:
+    """Add every core method that ``cls`` does not define itself."""
+    for name in CLIENT_METHODS:
+        if name not in cls.__dict__:
+            setattr(cls, name, make(name))

@@ -1,0 +1,72 @@
+"""describe_collection's dict, key for key as pymilvus 3.0 returns it from a server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymilvus import DataType
+from pymilvus.grpc_gen import schema_pb2
+
+from gpu_milvus.client._args import consistency_name
+from gpu_milvus.engine.collection import Collection
+from gpu_milvus.schema import FieldSpec
+
+_DEFAULT_SLOT = {
+    DataType.BOOL: "bool_data",
+    DataType.INT8: "int_data",
+    DataType.INT16: "int_data",
+    DataType.INT32: "int_data",
+    DataType.INT64: "long_data",
+    DataType.FLOAT: "float_data",
+    DataType.DOUBLE: "double_data",
+    DataType.VARCHAR: "string_data",
+}
+
+
+def field_dict(f: FieldSpec) -> dict[str, Any]:
+    """One field as pymilvus's FieldSchema.dict(): fixed keys, then only-when-true keys."""
+    out: dict[str, Any] = {
+        "field_id": f.field_id,
+        "name": f.name,
+        "description": f.description,
+        "type": f.dtype,
+        "params": dict(f.params),
+    }
+    if f.has_default and f.dtype in _DEFAULT_SLOT:
+        value = schema_pb2.ValueField()
+        setattr(value, _DEFAULT_SLOT[f.dtype], f.default_value)
+        out["default_value"] = value
+    if f.element_type is not None:
+        out["element_type"] = f.element_type
+    if f.is_partition_key:
+        out["is_partition_key"] = True
+    if f.auto_id:
+        out["auto_id"] = True
+    if f.nullable:
+        out["nullable"] = True
+    if f.is_primary:
+        out["is_primary"] = True
+    if f.is_clustering_key:
+        out["is_clustering_key"] = True
+    return out
+
+
+def describe_collection(coll: Collection) -> dict[str, Any]:
+    spec = coll.spec
+    return {
+        "collection_name": spec.name,
+        "auto_id": spec.auto_id,
+        "num_shards": coll.num_shards,
+        "description": spec.description,
+        "fields": [field_dict(f) for f in spec.fields],
+        "functions": [],
+        "aliases": [],
+        "collection_id": coll.collection_id,
+        "consistency_level": coll.consistency_level,
+        "consistency_level_name": consistency_name(coll.consistency_level),
+        "properties": dict(coll.properties),
+        "num_partitions": len(coll.partitions),
+        "enable_dynamic_field": spec.enable_dynamic_field,
+        "enable_namespace": False,
+        "schema_version": spec.version,
+    }

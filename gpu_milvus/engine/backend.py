@@ -1,0 +1,119 @@
+"""The compute backend protocol and its selection.
+
+A backend owns where vectors live (host NumPy or device CuPy) and how exact top-k runs.
+Selection happens once, when an engine opens: ``auto`` takes the GPU when CuPy and a CUDA
+device are usable, else the CPU. A GPU failure later is raised, never retried on the CPU.
+
+Search results use one convention on every backend: ``(rows, scores)``, each of shape
+``(nq, k)``, host NumPy arrays; ``rows`` are table row numbers (int64, -1 pads a query with
+fewer than k candidates) and ``scores`` float32 distances in Milvus's sense (IP and COSINE
+larger-better, L2 squared and smaller-better), best first.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Protocol
+
+import numpy as np
+import scipy.sparse as sp
+
+from gpu_milvus import errors
+
+METRICS_DENSE = ("L2", "IP", "COSINE")
+METRICS_SPARSE = ("IP",)
+LARGER_IS_BETTER = frozenset({"IP", "COSINE"})
+
+
+class DenseStore(Protocol):
+    """A growing float32 matrix of one vector field."""
+
+    dim: int
+
+    def __len__(self) -> int: ...
+
+    def append(self, block: np.ndarray) -> None: ...
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """Host float32 copies of the given rows, shape (len(rows), dim)."""
+        ...
+
+
+class SparseStore(Protocol):
+    """Growing CSR rows of one sparse vector field."""
+
+    def __len__(self) -> int: ...
+
+    def append(self, block: sp.csr_matrix) -> None: ...
+
+    def take(self, rows: np.ndarray) -> sp.csr_matrix: ...
+
+
+class Backend(Protocol):
+    """Where vectors live and how exact top-k search runs."""
+
+    name: str
+
+    def dense_store(self, dim: int) -> DenseStore: ...
+
+    def sparse_store(self) -> SparseStore: ...
+
+    def search_dense(
+        self,
+        store: DenseStore,
+        queries: np.ndarray,
+        metric: str,
+        k: int,
+        valid: np.ndarray | None,
+        bounds: tuple[float | None, float | None] = (None, None),
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def search_sparse(
+        self,
+        store: SparseStore,
+        queries: sp.csr_matrix,
+        k: int,
+        valid: np.ndarray | None,
+        bounds: tuple[float | None, float | None] = (None, None),
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def gpu_available() -> bool:
+    """True when CuPy imports and sees at least one CUDA device."""
+    try:
+        import cupy
+
+        return bool(cupy.cuda.runtime.getDeviceCount() > 0)
+    except Exception:
+        return False
+
+
+def select_backend(device: str = "auto") -> Any:
+    """Pick the backend for ``device``: "auto", "cpu", "cuda" or "cuda:N".
+
+    ``GPU_MILVUS_DEVICE`` overrides "auto". Asking for CUDA explicitly without a usable GPU
+    raises a MilvusException; "auto" falls back to the CPU.
+    """
+    from gpu_milvus.engine.cpu import CpuBackend
+
+    if device == "auto":
+        device = os.environ.get("GPU_MILVUS_DEVICE", "auto")
+    if not isinstance(device, str):
+        raise errors.invalid(f"invalid device: {device!r}")
+    device = device.lower()
+    if device == "cpu":
+        return CpuBackend()
+    if device == "auto" and not gpu_available():
+        return CpuBackend()
+    if device == "auto" or device == "cuda" or device.startswith("cuda:"):
+        if not gpu_available():
+            raise errors.invalid(f"device {device!r} requested but no usable CUDA GPU was found")
+        try:
+            from gpu_milvus.engine.gpu import GpuBackend  # type: ignore[import-not-found]
+        except ImportError:
+            if device == "auto":
+                return CpuBackend()
+            raise errors.invalid("the CUDA backend is not available in this build") from None
+        ordinal = int(device.split(":", 1)[1]) if ":" in device else 0
+        return GpuBackend(ordinal)
+    raise errors.invalid(f"invalid device: {device!r}; expected auto, cpu, cuda or cuda:N")

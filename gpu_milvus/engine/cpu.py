@@ -1,0 +1,247 @@
+"""NumPy/SciPy backend: exact top-k for dense (IP, L2, COSINE) and sparse (IP) vectors.
+
+This is the reference the GPU backend is checked against, and the path CI runs.
+
+Dense search computes a ranking key with one BLAS product per block of rows (IP: q.x;
+COSINE: q.x / (|q||x|); L2: 2 q.x - |x|^2, which orders rows like -|q - x|^2), selects the
+k best per query with ``argpartition``, merges blocks, then *refines* the k winners: their
+distances are recomputed in float64 from the stored vectors and rounded to float32, so the
+reported distances do not carry the cancellation error of the expanded L2 form.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from gpu_milvus.engine.backend import LARGER_IS_BETTER
+from gpu_milvus.storage.growing import GrowingArray, GrowingMatrix
+
+_BLOCK_ELEMENTS = 1 << 24  # nq * rows per block of the score matrix (64 MiB of float32)
+_REFINE_ELEMENTS = 1 << 24  # nq * k * dim per refine chunk (float64)
+Bounds = tuple[float | None, float | None]
+
+
+class CpuDenseStore:
+    """A float32 matrix with cached squared norms."""
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self._matrix = GrowingMatrix(dim)
+        self._sq_norms = GrowingArray(np.float32)
+
+    def __len__(self) -> int:
+        return self._matrix.size
+
+    def append(self, block: np.ndarray) -> None:
+        block = np.ascontiguousarray(block, dtype=np.float32)
+        self._matrix.append(block)
+        self._sq_norms.append(np.einsum("ij,ij->i", block, block, dtype=np.float32))
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return self._matrix.view
+
+    @property
+    def sq_norms(self) -> np.ndarray:
+        return self._sq_norms.view
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        return self._matrix.view[rows]
+
+
+class CpuSparseStore:
+    """CSR chunks, stacked lazily into one CSR matrix."""
+
+    def __init__(self) -> None:
+        self._chunks: list[sp.csr_matrix] = []
+        self._stacked: sp.csr_matrix | None = None
+        self._rows = 0
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def append(self, block: sp.csr_matrix) -> None:
+        self._chunks.append(block)
+        self._rows += block.shape[0]
+        self._stacked = None
+
+    @property
+    def matrix(self) -> sp.csr_matrix:
+        if self._stacked is None:
+            width = max((c.shape[1] for c in self._chunks), default=1)
+            parts = [_with_width(c, width) for c in self._chunks]
+            stacked = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, width))
+            self._stacked = stacked.astype(np.float32)
+            self._chunks = [self._stacked]
+        return self._stacked
+
+    def take(self, rows: np.ndarray) -> sp.csr_matrix:
+        return self.matrix[rows]
+
+
+def _with_width(m: sp.csr_matrix, width: int) -> sp.csr_matrix:
+    if m.shape[1] == width:
+        return m
+    return sp.csr_matrix((m.data, m.indices, m.indptr), shape=(m.shape[0], width))
+
+
+def _empty(nq: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.empty((nq, 0), dtype=np.int64), np.empty((nq, 0), dtype=np.float32)
+
+
+def _select(keys: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Best k keys per query row (larger key is better), sorted best first."""
+    if keys.shape[1] > k:
+        part = np.argpartition(-keys, k - 1, axis=1)[:, :k]
+        keys = np.take_along_axis(keys, part, axis=1)
+        rows = np.take_along_axis(rows, part, axis=1)
+    order = np.argsort(-keys, axis=1, kind="stable")
+    return np.take_along_axis(keys, order, axis=1), np.take_along_axis(rows, order, axis=1)
+
+
+def _in_bounds(dist: np.ndarray, metric: str, bounds: Bounds) -> np.ndarray:
+    """Milvus range search: L2 keeps range_filter <= d < radius; IP/COSINE radius < d <= rf."""
+    radius, range_filter = bounds
+    ok = np.ones(dist.shape, dtype=bool)
+    if metric in LARGER_IS_BETTER:
+        if radius is not None:
+            ok &= dist > radius
+        if range_filter is not None:
+            ok &= dist <= range_filter
+    else:
+        if radius is not None:
+            ok &= dist < radius
+        if range_filter is not None:
+            ok &= dist >= range_filter
+    return ok
+
+
+class CpuBackend:
+    """Exact search with NumPy BLAS (dense) and SciPy sparse products (sparse)."""
+
+    name = "cpu"
+
+    def dense_store(self, dim: int) -> CpuDenseStore:
+        return CpuDenseStore(dim)
+
+    def sparse_store(self) -> CpuSparseStore:
+        return CpuSparseStore()
+
+    def search_dense(
+        self,
+        store: CpuDenseStore,
+        queries: np.ndarray,
+        metric: str,
+        k: int,
+        valid: np.ndarray | None,
+        bounds: Bounds = (None, None),
+    ) -> tuple[np.ndarray, np.ndarray]:
+        nq, n = len(queries), len(store)
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        candidates = None if valid is None else np.flatnonzero(valid[:n])
+        total = n if candidates is None else len(candidates)
+        if total == 0 or k <= 0:
+            return _empty(nq)
+        qn = q
+        if metric == "COSINE":
+            norms = np.linalg.norm(q, axis=1, keepdims=True)
+            qn = q / np.where(norms == 0, 1, norms)
+        best_keys = np.full((nq, 0), -np.inf, dtype=np.float32)
+        best_rows = np.full((nq, 0), -1, dtype=np.int64)
+        block = max(1024, _BLOCK_ELEMENTS // max(nq, 1))
+        matrix, sq = store.matrix, store.sq_norms
+        for start in range(0, total, block):
+            if candidates is None:
+                rows = np.arange(start, min(start + block, total), dtype=np.int64)
+                xb, sqb = matrix[start : start + block], sq[start : start + block]
+            else:
+                rows = candidates[start : start + block]
+                xb, sqb = matrix[rows], sq[rows]
+            keys = qn @ xb.T
+            if metric == "L2":
+                keys = 2 * keys - sqb[None, :]
+            elif metric == "COSINE":
+                inv = 1 / np.sqrt(np.where(sqb == 0, 1, sqb))
+                keys = keys * inv[None, :]
+            if bounds != (None, None):
+                keys = np.where(_in_bounds(self._distances(keys, q, metric), metric, bounds),
+                                keys, -np.inf)
+            block_rows = np.broadcast_to(rows, keys.shape)
+            keys, picked = _select(keys, block_rows, k)
+            best_keys, best_rows = _select(
+                np.concatenate([best_keys, keys], axis=1),
+                np.concatenate([best_rows, picked], axis=1),
+                k,
+            )
+        best_rows = np.where(np.isneginf(best_keys), -1, best_rows)
+        return self._refine(store, q, metric, best_rows)
+
+    @staticmethod
+    def _distances(keys: np.ndarray, q: np.ndarray, metric: str) -> np.ndarray:
+        if metric == "L2":
+            return np.einsum("ij,ij->i", q, q)[:, None] - keys
+        return keys
+
+    @staticmethod
+    def _refine(
+        store: CpuDenseStore, q: np.ndarray, metric: str, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Recompute the winners' distances in float64 and re-sort them best first."""
+        nq, k = rows.shape
+        dist = np.zeros((nq, k), dtype=np.float64)
+        step = max(1, _REFINE_ELEMENTS // max(k * store.dim, 1))
+        for s in range(0, nq, step):
+            r = rows[s : s + step]
+            v = store.take(np.maximum(r, 0)).astype(np.float64)
+            qq = q[s : s + step, None, :].astype(np.float64)
+            if metric == "L2":
+                d = ((v - qq) ** 2).sum(axis=2)
+            else:
+                d = (v * qq).sum(axis=2)
+                if metric == "COSINE":
+                    denom = np.linalg.norm(v, axis=2) * np.linalg.norm(qq, axis=2)
+                    d = d / np.where(denom == 0, 1, denom)
+            dist[s : s + step] = d
+        dist32 = dist.astype(np.float32)
+        missing = rows < 0
+        sign = -1.0 if metric in LARGER_IS_BETTER else 1.0
+        order_key = np.where(missing, np.inf, sign * dist32.astype(np.float64))
+        order = np.argsort(order_key, axis=1, kind="stable")
+        rows = np.take_along_axis(rows, order, axis=1)
+        dist32 = np.take_along_axis(dist32, order, axis=1)
+        return rows, np.where(rows < 0, np.float32(0), dist32)
+
+    def search_sparse(
+        self,
+        store: CpuSparseStore,
+        queries: sp.csr_matrix,
+        k: int,
+        valid: np.ndarray | None,
+        bounds: Bounds = (None, None),
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Sparse IP; only rows sharing at least one dimension with the query are candidates."""
+        nq, n = queries.shape[0], len(store)
+        if n == 0 or k <= 0:
+            return _empty(nq)
+        matrix = store.matrix
+        width = max(matrix.shape[1], queries.shape[1])
+        scores = (_with_width(queries.astype(np.float32), width)
+                  @ _with_width(matrix, width).T).tocsr()
+        out_rows = np.full((nq, k), -1, dtype=np.int64)
+        out_scores = np.zeros((nq, k), dtype=np.float32)
+        for i in range(nq):
+            lo, hi = scores.indptr[i], scores.indptr[i + 1]
+            rows = scores.indices[lo:hi].astype(np.int64)
+            vals = scores.data[lo:hi].astype(np.float32)
+            keep = np.ones(len(rows), dtype=bool) if valid is None else valid[rows]
+            if bounds != (None, None):
+                keep &= _in_bounds(vals, "IP", bounds)
+            rows, vals = rows[keep], vals[keep]
+            if len(rows) == 0:
+                continue
+            keys, picked = _select(vals[None, :], rows[None, :], k)
+            out_rows[i, : keys.shape[1]] = picked[0]
+            out_scores[i, : keys.shape[1]] = keys[0]
+        width_used = int((out_rows >= 0).sum(axis=1).max(initial=0))
+        return out_rows[:, :width_used], out_scores[:, :width_used]

@@ -1,0 +1,121 @@
+"""Which fields a read returns (Milvus's output_fields rules) and turning rows into dicts.
+
+Rules (server): ``*`` is every schema field including vectors, plus every dynamic key;
+``$meta`` is every dynamic key, flattened; a name that is not a field is a dynamic key when
+the dynamic field is on, else ``field X not exist``. Query always returns the primary key;
+search puts it in ``entity`` only when asked for. Values come back as pymilvus decodes them:
+float32 widened to Python float, JSON parsed, sparse vectors as ``{index: value}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+from pymilvus import DataType
+
+from gpu_milvus import errors
+from gpu_milvus.schema import META_FIELD, CollectionSpec
+from gpu_milvus.storage.table import Table
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """Resolved output fields: schema fields in schema order, then dynamic keys."""
+
+    fields: tuple[str, ...] = ()
+    all_dynamic: bool = False
+    dynamic_keys: tuple[str, ...] = ()
+    requested: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def empty(self) -> bool:
+        return not self.fields and not self.all_dynamic and not self.dynamic_keys
+
+
+def plan_outputs(
+    spec: CollectionSpec, output_fields: Sequence[str] | None, *, always_pk: bool
+) -> OutputPlan:
+    """Resolve ``output_fields`` against the schema."""
+    names = list(output_fields or [])
+    if always_pk and not names:
+        names = ["*"]
+    wanted: set[str] = set()
+    dynamic: list[str] = []
+    all_dynamic = False
+    for name in names:
+        if not isinstance(name, str):
+            raise errors.invalid(f"output field {name!r} must be a string")
+        name = name.strip()
+        if name == "*":
+            wanted |= {f.name for f in spec.fields}
+            all_dynamic = spec.enable_dynamic_field
+        elif name == META_FIELD:
+            if not spec.enable_dynamic_field:
+                raise errors.field_not_exist(name)
+            all_dynamic = True
+        elif spec.field(name) is not None:
+            wanted.add(name)
+        elif spec.enable_dynamic_field and _is_plain_key(name):
+            dynamic.append(name)
+        else:
+            raise errors.field_not_exist(name)
+    if always_pk:
+        wanted.add(spec.primary.name)
+    ordered = tuple(f.name for f in spec.fields if f.name in wanted)
+    keys = () if all_dynamic else tuple(dict.fromkeys(dynamic))
+    return OutputPlan(ordered, all_dynamic, keys, tuple(names))
+
+
+def _is_plain_key(name: str) -> bool:
+    return name.replace("_", "a").isalnum() and not name[0].isdigit()
+
+
+def _decode_json(texts: list[Any]) -> list[Any]:
+    return [None if t is None else orjson.loads(t) for t in texts]
+
+
+def materialize(table: Table, rows: np.ndarray, plan: OutputPlan) -> list[dict[str, Any]]:
+    """One dict per row with the planned fields (dynamic keys flattened last)."""
+    n = len(rows)
+    if n == 0 or plan.empty:
+        return [{} for _ in range(n)]
+    spec = table.spec
+    names: list[str] = []
+    columns: list[list[Any]] = []
+    for name in plan.fields:
+        f = spec.field(name)
+        assert f is not None
+        if f.is_dense:
+            values: list[Any] = table.dense[name].take(rows).tolist()
+        elif f.is_sparse:
+            values = _sparse_rows(table, name, rows)
+        else:
+            values = table.take_scalars(name, rows)
+            if f.dtype == DataType.JSON:
+                values = _decode_json(values)
+        names.append(name)
+        columns.append(values)
+    out = [dict(zip(names, vals, strict=True)) for vals in zip(*columns, strict=True)]
+    if not columns:
+        out = [{} for _ in range(n)]
+    if (plan.all_dynamic or plan.dynamic_keys) and table.has_meta:
+        metas = _decode_json(table.take_scalars(META_FIELD, rows))
+        for row, meta in zip(out, metas, strict=True):
+            if plan.all_dynamic:
+                row.update({k: v for k, v in meta.items() if k not in row})
+            else:
+                row.update({k: meta[k] for k in plan.dynamic_keys if k in meta and k not in row})
+    return out
+
+
+def _sparse_rows(table: Table, name: str, rows: np.ndarray) -> list[dict[int, float]]:
+    csr = table.sparse[name].take(rows)
+    out = []
+    for i in range(csr.shape[0]):
+        lo, hi = csr.indptr[i], csr.indptr[i + 1]
+        out.append(dict(zip(csr.indices[lo:hi].tolist(), csr.data[lo:hi].tolist(), strict=True)))
+    return out

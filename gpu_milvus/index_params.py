@@ -1,0 +1,138 @@
+"""pymilvus IndexParams in, validated ``IndexSpec`` out, and describe_index dicts.
+
+Every vector index type Milvus accepts is accepted and recorded; the search itself is always
+exact brute force (recall 1.0), so index parameters only affect what describe_index reports.
+Defaults follow the server: an empty index_type is AUTOINDEX, a missing metric is COSINE for
+dense vectors and IP for sparse ones, and the index is named after its field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymilvus import DataType
+
+from gpu_milvus import errors
+from gpu_milvus.engine.backend import METRICS_DENSE, METRICS_SPARSE
+from gpu_milvus.schema import CollectionSpec, FieldSpec
+
+DENSE_INDEX_TYPES = frozenset(
+    {
+        "FLAT", "IVF_FLAT", "IVF_SQ8", "IVF_PQ", "IVF_RABITQ", "HNSW", "HNSW_SQ", "HNSW_PQ",
+        "HNSW_PRQ", "DISKANN", "SCANN", "AUTOINDEX", "GPU_CAGRA", "GPU_IVF_FLAT", "GPU_IVF_PQ",
+        "GPU_BRUTE_FORCE",
+    }
+)  # fmt: skip
+SPARSE_INDEX_TYPES = frozenset({"SPARSE_INVERTED_INDEX", "SPARSE_WAND", "AUTOINDEX"})
+SCALAR_INDEX_TYPES = frozenset({"INVERTED", "STL_SORT", "Trie", "BITMAP", "AUTOINDEX", "NGRAM"})
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """One index on one field, as created."""
+
+    index_name: str
+    field_name: str
+    index_type: str
+    metric_type: str | None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def same_as(self, other: IndexSpec) -> bool:
+        return (self.field_name, self.index_type, self.metric_type, self.params) == (
+            other.field_name,
+            other.index_type,
+            other.metric_type,
+            other.params,
+        )
+
+
+def _params_of(index_param: Any) -> dict[str, Any]:
+    configs = dict(getattr(index_param, "_configs", {}) or {})
+    configs.pop("index_type", None)
+    configs.pop("metric_type", None)
+    return configs
+
+
+def index_spec(spec: CollectionSpec, index_param: Any) -> IndexSpec:
+    """Validate one pymilvus IndexParam against the collection as the server does."""
+    field_name = index_param.field_name
+    f = spec.field(field_name) if isinstance(field_name, str) else None
+    if f is None:
+        raise errors.invalid(f"cannot create index on non-exist field: {field_name}")
+    configs = dict(getattr(index_param, "_configs", {}) or {})
+    index_type = index_param.index_type or configs.get("index_type") or ""
+    metric = configs.get("metric_type")
+    metric = str(metric).upper() if metric not in (None, "") else None
+    name = index_param.index_name or field_name
+    params = _params_of(index_param)
+    if f.is_dense:
+        index_type = index_type or "AUTOINDEX"
+        _check_type(f, index_type, DENSE_INDEX_TYPES)
+        metric = metric or "COSINE"
+        _check_metric(f, metric, METRICS_DENSE)
+    elif f.is_sparse:
+        index_type = index_type or "AUTOINDEX"
+        _check_type(f, index_type, SPARSE_INDEX_TYPES)
+        metric = metric or "IP"
+        _check_metric(f, metric, METRICS_SPARSE)
+    else:
+        index_type = index_type or "AUTOINDEX"
+        _check_type(f, index_type, SCALAR_INDEX_TYPES)
+        _check_scalar_index(f, index_type)
+        metric = None
+    return IndexSpec(name, field_name, index_type, metric, params)
+
+
+def _check_type(f: FieldSpec, index_type: str, allowed: frozenset[str]) -> None:
+    if index_type not in allowed:
+        raise errors.invalid(
+            f"invalid index type: {index_type}, field: {f.name}, data type: {f.dtype.name}: "
+            "invalid parameter"
+        )
+
+
+def _check_metric(f: FieldSpec, metric: str, allowed: tuple[str, ...]) -> None:
+    if metric not in allowed:
+        kind = "sparse" if f.is_sparse else "float"
+        raise errors.invalid(
+            f"{kind} vector index does not support metric type: {metric}: invalid parameter"
+            f"[expected={' '.join(allowed)}][actual={metric}]"
+        )
+
+
+def _check_scalar_index(f: FieldSpec, index_type: str) -> None:
+    numeric = f.dtype in {DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64}
+    if index_type == "Trie" and f.dtype != DataType.VARCHAR:
+        raise errors.invalid(f"TRIE are only supported on varchar field: {f.name}")
+    if index_type == "STL_SORT" and not (
+        numeric or f.dtype in {DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR}
+    ):
+        raise errors.invalid(f"STL_SORT are only supported on numeric or varchar field: {f.name}")
+    if index_type == "BITMAP" and f.dtype in {DataType.FLOAT, DataType.DOUBLE, DataType.JSON}:
+        raise errors.invalid(f"bitmap index are not supported on {f.dtype.name} field")
+
+
+def describe(index: IndexSpec, row_count: int) -> dict[str, Any]:
+    """describe_index's dict: the index KVs as strings, then name, counts and state."""
+    out: dict[str, Any] = {str(k): _kv_text(v) for k, v in index.params.items()}
+    out["index_type"] = index.index_type
+    if index.metric_type is not None:
+        out["metric_type"] = index.metric_type
+    out.update(
+        field_name=index.field_name,
+        index_name=index.index_name,
+        total_rows=row_count,
+        indexed_rows=row_count,
+        pending_index_rows=0,
+        state="Finished",
+    )
+    return out
+
+
+def _kv_text(value: Any) -> Any:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)

@@ -1,0 +1,67 @@
+"""Engine output as pymilvus's own result classes, so printing and attributes match exactly.
+
+``SearchResult``, ``HybridHits`` and ``HybridExtraList`` are normally built from protobuf
+messages; here they are created empty and filled with finished ``Hit`` dicts, which is what
+pymilvus holds once it has decoded a response. ``OmitZeroDict`` and ``LoadState`` are used as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pymilvus.client.search_result import Hit, HybridHits, SearchResult
+from pymilvus.client.types import HybridExtraList, LoadState, OmitZeroDict
+
+from gpu_milvus.engine.reads import SearchHits
+
+__all__ = ["LoadState", "OmitZeroDict", "query_result", "search_result"]
+
+
+def _hybrid_hits(hits: SearchHits, pk_name: str) -> HybridHits:
+    obj = HybridHits.__new__(HybridHits)
+    list.__init__(
+        obj,
+        [
+            Hit({pk_name: pk, "distance": d, "entity": e}, pk_name=pk_name)
+            for pk, d, e in zip(hits.ids, hits.distances, hits.entities, strict=True)
+        ],
+    )
+    obj.ids = list(hits.ids)
+    obj.distances = list(hits.distances)
+    obj.lazy_field_data = []
+    obj.has_materialized = True
+    obj.dynamic_fields = set()
+    obj.start = 0
+    obj._prefix_sum_cache = {}
+    return obj
+
+
+def search_result(per_query: Sequence[SearchHits], pk_name: str) -> SearchResult:
+    """A pymilvus SearchResult with one HybridHits per query."""
+    result = SearchResult.__new__(SearchResult)
+    list.__init__(result, [_hybrid_hits(h, pk_name) for h in per_query])
+    result.recalls = None
+    result.extra = {}
+    result._session_ts = 0
+    result._search_iterator_v2_results = None
+    result.agg_buckets = []
+    return result
+
+
+def query_result(rows: list[dict[str, Any]]) -> HybridExtraList:
+    """A pymilvus HybridExtraList of plain row dicts (prints as ``data: [...]``)."""
+    return HybridExtraList([], rows, extra={})
+
+
+def write_result(kind: str, count: int, ids: Sequence[Any] | None = None) -> OmitZeroDict:
+    """insert/upsert/delete results: ``{'<kind>_count', 'ids', 'cost'}`` in pymilvus's order."""
+    if kind == "insert":
+        return OmitZeroDict({"insert_count": count, "ids": list(ids or []), "cost": 0})
+    if kind == "upsert":
+        return OmitZeroDict({"upsert_count": count, "cost": 0, "ids": list(ids or [])})
+    return OmitZeroDict({"delete_count": count, "cost": 0})
+
+
+def load_state(state: LoadState) -> dict[str, LoadState]:
+    return {"state": state}

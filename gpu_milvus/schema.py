@@ -1,0 +1,322 @@
+"""Collection schemas: pymilvus CollectionSchema in, frozen internal specs out.
+
+``spec_from_schema`` applies the checks the Milvus server makes on CreateCollection (pymilvus's
+``verify()`` covers only the client-side subset) and produces a ``CollectionSpec``. The engine,
+storage and filter modules work on these specs, never on pymilvus objects.
+
+Arrow layout of a collection's scalar columns (``arrow_type``): numbers and BOOL as their Arrow
+types, VARCHAR as ``utf8``, JSON as ``utf8`` JSON text, ARRAY as ``list_<element>``, and the
+dynamic field as a ``utf8`` JSON-object column named ``$meta``. Vectors are not Arrow columns.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+from pymilvus import CollectionSchema, DataType
+
+from gpu_milvus import errors
+
+META_FIELD = "$meta"
+MAX_DIM = 32768
+MAX_VARCHAR_LENGTH = 65535
+MAX_ARRAY_CAPACITY = 4096
+
+DENSE_VECTOR_TYPES = frozenset({DataType.FLOAT_VECTOR})
+VECTOR_TYPES = frozenset({DataType.FLOAT_VECTOR, DataType.SPARSE_FLOAT_VECTOR})
+INT_TYPES = frozenset({DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64})
+FLOAT_TYPES = frozenset({DataType.FLOAT, DataType.DOUBLE})
+SCALAR_TYPES = frozenset(
+    INT_TYPES
+    | FLOAT_TYPES
+    | {DataType.BOOL, DataType.VARCHAR, DataType.JSON, DataType.ARRAY}
+)
+ARRAY_ELEMENT_TYPES = frozenset(INT_TYPES | FLOAT_TYPES | {DataType.BOOL, DataType.VARCHAR})
+
+_ARROW_TYPES: dict[DataType, pa.DataType] = {
+    DataType.BOOL: pa.bool_(),
+    DataType.INT8: pa.int8(),
+    DataType.INT16: pa.int16(),
+    DataType.INT32: pa.int32(),
+    DataType.INT64: pa.int64(),
+    DataType.FLOAT: pa.float32(),
+    DataType.DOUBLE: pa.float64(),
+    DataType.VARCHAR: pa.string(),
+    DataType.JSON: pa.string(),
+}
+
+# Names pymilvus uses in its "field should be a <type>" insert messages.
+TYPE_NAMES: dict[DataType, str] = {
+    DataType.BOOL: "bool",
+    DataType.INT8: "int8",
+    DataType.INT16: "int16",
+    DataType.INT32: "int32",
+    DataType.INT64: "int64",
+    DataType.FLOAT: "float",
+    DataType.DOUBLE: "double",
+    DataType.VARCHAR: "varchar",
+    DataType.JSON: "json",
+    DataType.ARRAY: "array",
+    DataType.FLOAT_VECTOR: "float_vector",
+    DataType.SPARSE_FLOAT_VECTOR: "sparse_float_vector",
+}
+
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One validated schema field."""
+
+    name: str
+    dtype: DataType
+    field_id: int
+    description: str = ""
+    is_primary: bool = False
+    auto_id: bool = False
+    nullable: bool = False
+    has_default: bool = False
+    default_value: Any = None
+    dim: int | None = None
+    max_length: int | None = None
+    element_type: DataType | None = None
+    max_capacity: int | None = None
+    is_partition_key: bool = False
+    is_clustering_key: bool = False
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_vector(self) -> bool:
+        return self.dtype in VECTOR_TYPES
+
+    @property
+    def is_dense(self) -> bool:
+        return self.dtype in DENSE_VECTOR_TYPES
+
+    @property
+    def is_sparse(self) -> bool:
+        return self.dtype == DataType.SPARSE_FLOAT_VECTOR
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        """Arrow type of this scalar field's column (vectors have none)."""
+        if self.dtype == DataType.ARRAY:
+            assert self.element_type is not None
+            return pa.list_(_ARROW_TYPES[self.element_type])
+        return _ARROW_TYPES[self.dtype]
+
+    @property
+    def type_name(self) -> str:
+        return TYPE_NAMES.get(self.dtype, self.dtype.name.lower())
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    """A validated collection schema. ``version`` changes whenever the schema does."""
+
+    name: str
+    fields: tuple[FieldSpec, ...]
+    description: str = ""
+    enable_dynamic_field: bool = False
+    version: int = 0
+
+    @property
+    def primary(self) -> FieldSpec:
+        return next(f for f in self.fields if f.is_primary)
+
+    @property
+    def auto_id(self) -> bool:
+        return self.primary.auto_id
+
+    def field(self, name: str) -> FieldSpec | None:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        return None
+
+    @property
+    def vector_fields(self) -> tuple[FieldSpec, ...]:
+        return tuple(f for f in self.fields if f.is_vector)
+
+    @property
+    def scalar_fields(self) -> tuple[FieldSpec, ...]:
+        return tuple(f for f in self.fields if not f.is_vector)
+
+    def arrow_schema(self) -> pa.Schema:
+        """Arrow schema of the scalar columns, ``$meta`` last when the dynamic field is on."""
+        cols = [pa.field(f.name, f.arrow_type, nullable=True) for f in self.scalar_fields]
+        if self.enable_dynamic_field:
+            cols.append(pa.field(META_FIELD, pa.string(), nullable=False))
+        return pa.schema(cols)
+
+    def renamed(self, name: str) -> CollectionSpec:
+        return CollectionSpec(
+            name, self.fields, self.description, self.enable_dynamic_field, self.version
+        )
+
+
+def _default_from_proto(value: Any) -> tuple[bool, Any]:
+    """pymilvus stores default_value as a protobuf ValueField; return (present, python value)."""
+    if value is None:
+        return False, None
+    which = value.WhichOneof("data") if hasattr(value, "WhichOneof") else None
+    if which is None:
+        return (False, None) if hasattr(value, "WhichOneof") else (True, value)
+    return True, getattr(value, which)
+
+
+def _int_param(field_name: str, key: str, raw: Any) -> int:
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise errors.server(
+            errors.ILLEGAL_SCHEMA if key == "dim" else errors.INVALID_PARAMETER,
+            f"type param({key}) should be specified for the field({field_name}) "
+            f"of collection: invalid parameter",
+        ) from None
+
+
+def _field_spec(f: Any, field_id: int, schema_auto_id: bool) -> FieldSpec:
+    dtype = DataType(f.dtype)
+    name = f.name
+    params = dict(getattr(f, "_type_params", None) or getattr(f, "params", {}) or {})
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise errors.invalid(
+            f"Invalid field name: {name}. the first character of a field name must be an "
+            "underscore or letter"
+        )
+    if dtype not in SCALAR_TYPES | VECTOR_TYPES:
+        raise errors.invalid(f"data type {dtype.name} is not supported by gpu_milvus yet")
+    has_default, default = _default_from_proto(getattr(f, "default_value", None))
+    spec: dict[str, Any] = {
+        "name": name,
+        "dtype": dtype,
+        "field_id": field_id,
+        "description": getattr(f, "description", "") or "",
+        "is_primary": bool(f.is_primary),
+        "auto_id": bool(f.is_primary and (f.auto_id or schema_auto_id)),
+        "nullable": bool(getattr(f, "nullable", False)),
+        "has_default": has_default,
+        "default_value": default,
+        "is_partition_key": bool(getattr(f, "is_partition_key", False)),
+        "is_clustering_key": bool(getattr(f, "is_clustering_key", False)),
+    }
+    if dtype == DataType.FLOAT_VECTOR:
+        if "dim" not in params:
+            raise errors.invalid(f"dimension is not defined in field type params of {name}")
+        dim = _int_param(name, "dim", params["dim"])
+        if not 2 <= dim <= MAX_DIM:
+            raise errors.invalid(
+                f"invalid dimension: {dim} of field {name}. float vector dimension should be "
+                f"in range 2 ~ {MAX_DIM}"
+            )
+        spec["dim"] = dim
+        params["dim"] = dim
+    if dtype == DataType.SPARSE_FLOAT_VECTOR and "dim" in params:
+        raise errors.invalid(f"dim should not be specified for sparse vector field {name}")
+    if dtype == DataType.VARCHAR or (
+        dtype == DataType.ARRAY and f.element_type == DataType.VARCHAR
+    ):
+        if "max_length" not in params:
+            raise errors.invalid(
+                f"type param(max_length) should be specified for the field({name}) of "
+                "collection: invalid parameter"
+            )
+        max_length = _int_param(name, "max_length", params["max_length"])
+        if not 1 <= max_length <= MAX_VARCHAR_LENGTH:
+            raise errors.invalid(
+                f"the maximum length specified for the field({name}) should be in "
+                f"(0, {MAX_VARCHAR_LENGTH}], but got {max_length} instead: invalid parameter"
+            )
+        spec["max_length"] = max_length
+        params["max_length"] = max_length
+    if dtype == DataType.ARRAY:
+        element_type = getattr(f, "element_type", None)
+        if element_type is None or DataType(element_type) not in ARRAY_ELEMENT_TYPES:
+            raise errors.invalid(f"element data type {element_type} is not valid")
+        spec["element_type"] = DataType(element_type)
+        if "max_capacity" not in params:
+            raise errors.invalid(
+                f"type param(max_capacity) should be specified for array field {name}"
+            )
+        capacity = _int_param(name, "max_capacity", params["max_capacity"])
+        if not 1 <= capacity <= MAX_ARRAY_CAPACITY:
+            raise errors.invalid(
+                f"the maximum capacity specified for a Array should be in (0, "
+                f"{MAX_ARRAY_CAPACITY}], but got {capacity}"
+            )
+        spec["max_capacity"] = capacity
+        params["max_capacity"] = capacity
+    spec["params"] = params
+    out = FieldSpec(**spec)
+    if out.is_primary:
+        if dtype not in (DataType.INT64, DataType.VARCHAR):
+            raise errors.server(
+                errors.ILLEGAL_SCHEMA,
+                "the data type of primary key should be Int64 or VarChar",
+            )
+        if out.nullable:
+            raise errors.invalid(f"primary field not support null, field: {name}")
+        if has_default:
+            raise errors.invalid(f"primary field not support default_value, field: {name}")
+    if out.is_vector and (out.nullable or has_default):
+        if has_default:
+            raise errors.invalid(f"vector field {name} does not support default_value")
+    return out
+
+
+def spec_from_schema(name: str, schema: CollectionSchema, version: int = 0) -> CollectionSpec:
+    """Validate a pymilvus CollectionSchema as the server would and freeze it."""
+    fields = list(schema.fields)
+    if getattr(schema, "struct_fields", None):
+        raise errors.invalid("struct array fields are not supported by gpu_milvus")
+    if getattr(schema, "functions", None):
+        raise errors.invalid("schema functions (BM25, embedding) are not supported by gpu_milvus")
+    primaries = [f for f in fields if f.is_primary]
+    if not primaries:
+        raise errors.server(errors.ILLEGAL_SCHEMA, "primary key is not specified")
+    if len(primaries) > 1:
+        raise errors.server(errors.ILLEGAL_SCHEMA, "there are more than one primary key")
+    names = [f.name for f in fields]
+    for n in names:
+        if names.count(n) > 1:
+            raise errors.invalid(f"duplicated field name {n} found")
+        if n == META_FIELD:
+            raise errors.invalid(f"Invalid field name: {n}")
+    schema_auto_id = bool(getattr(schema, "auto_id", False))
+    specs = tuple(_field_spec(f, 100 + i, schema_auto_id) for i, f in enumerate(fields))
+    if not any(s.is_vector for s in specs):
+        raise errors.invalid("schema does not contain vector field: invalid parameter")
+    if sum(s.is_partition_key for s in specs) > 1:
+        raise errors.invalid("there are more than one partition key")
+    return CollectionSpec(
+        name=name,
+        fields=specs,
+        description=getattr(schema, "description", "") or "",
+        enable_dynamic_field=bool(getattr(schema, "enable_dynamic_field", False)),
+        version=version,
+    )
+
+
+def check_collection_name(name: Any) -> None:
+    """The server's collection-name rule (validate_util.go)."""
+    if not isinstance(name, str) or not name:
+        raise errors.invalid(f"Invalid collection name: {name}. collection name should not be empty")
+    if len(name) > 255:
+        raise errors.invalid(
+            f"Invalid collection name: {name}. the length of a collection name must be less "
+            "than 255 characters"
+        )
+    if not (name[0] == "_" or name[0].isalpha()):
+        raise errors.invalid(
+            f"Invalid collection name: {name}. the first character of a collection name must "
+            "be an underscore or letter"
+        )
+    if not _NAME_RE.match(name):
+        raise errors.invalid(
+            f"Invalid collection name: {name}. collection name can only contain numbers, "
+            "letters and underscores"
+        )

@@ -1,0 +1,51 @@
+"""Growing NumPy buffers with amortised O(1) appends (capacity doubling)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class GrowingArray:
+    """A 1-D NumPy array that grows by doubling; ``view`` is the filled prefix."""
+
+    def __init__(self, dtype: Any, fill: Any = 0) -> None:
+        self._data = np.full(64, fill, dtype=dtype)
+        self._fill = fill
+        self.size = 0
+
+    def append(self, values: np.ndarray) -> None:
+        need = self.size + len(values)
+        if need > len(self._data):
+            grown = np.full(max(need, 2 * len(self._data)), self._fill, dtype=self._data.dtype)
+            grown[: self.size] = self._data[: self.size]
+            self._data = grown
+        self._data[self.size : need] = values
+        self.size = need
+
+    @property
+    def view(self) -> np.ndarray:
+        return self._data[: self.size]
+
+
+class GrowingMatrix:
+    """A 2-D float32 matrix (rows x dim) that grows by doubling its row capacity."""
+
+    def __init__(self, dim: int, dtype: Any = np.float32) -> None:
+        self.dim = dim
+        self._data = np.empty((0, dim), dtype=dtype)
+        self.size = 0
+
+    def append(self, block: np.ndarray) -> None:
+        need = self.size + len(block)
+        if need > len(self._data):
+            grown = np.empty((max(need, 2 * len(self._data), 256), self.dim), self._data.dtype)
+            grown[: self.size] = self._data[: self.size]
+            self._data = grown
+        self._data[self.size : need] = block
+        self.size = need
+
+    @property
+    def view(self) -> np.ndarray:
+        return self._data[: self.size]

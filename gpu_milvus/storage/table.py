@@ -1,0 +1,175 @@
+"""Per-collection column store.
+
+Invariants:
+- rows are only appended, never moved: a row number is stable for the life of the table;
+- scalar columns are Arrow chunks (one per insert batch, compacted when they pile up);
+- dense vectors live in the backend's store (one float32 matrix per field), sparse in CSR;
+- ``alive[r]`` is False once row r is deleted (or replaced by an upsert);
+- ``visible[r]`` is True for the newest alive copy of each primary key. Milvus keeps
+  duplicate primary keys (count(*) counts every alive copy) but query, search and get
+  return one row per key: the newest, which is what ``visible`` selects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from gpu_milvus.engine.backend import Backend, DenseStore, SparseStore
+from gpu_milvus.schema import META_FIELD, CollectionSpec
+from gpu_milvus.storage.growing import GrowingArray
+
+_MAX_CHUNKS = 32
+
+
+@dataclass
+class Batch:
+    """One validated, converted insert batch (see storage.ingest)."""
+
+    num_rows: int
+    pks: list[Any]
+    scalars: dict[str, pa.Array]
+    dense: dict[str, np.ndarray]
+    sparse: dict[str, Any]
+
+
+class Table:
+    """Append-only rows of one collection, with tombstones and a primary-key index."""
+
+    def __init__(self, spec: CollectionSpec, backend: Backend) -> None:
+        self.spec = spec
+        self.num_rows = 0
+        self._columns: dict[str, list[pa.Array]] = {
+            f.name: [] for f in spec.arrow_schema()
+        }
+        self._arrow_schema = spec.arrow_schema()
+        self._table_cache: pa.Table | None = None
+        self.dense: dict[str, DenseStore] = {
+            f.name: backend.dense_store(f.dim or 0) for f in spec.fields if f.is_dense
+        }
+        self.sparse: dict[str, SparseStore] = {
+            f.name: backend.sparse_store() for f in spec.fields if f.is_sparse
+        }
+        pk_is_int = spec.primary.arrow_type == pa.int64()
+        self._pks = GrowingArray(np.int64 if pk_is_int else object, 0 if pk_is_int else "")
+        self.partition = GrowingArray(np.int32)
+        self.alive = GrowingArray(np.bool_, False)
+        self.visible = GrowingArray(np.bool_, False)
+        self.alive_count = 0
+        self._latest: dict[Any, int] = {}
+        self._older: dict[Any, list[int]] = {}
+
+    # ---------------------------------------------------------------- writes
+    def append(self, batch: Batch, partition_id: int) -> None:
+        """Append a validated batch. Existing rows with the same keys stay alive but hidden."""
+        start, n = self.num_rows, batch.num_rows
+        if n == 0:
+            return
+        for name, array in batch.scalars.items():
+            self._columns[name].append(array)
+            if len(self._columns[name]) > _MAX_CHUNKS:
+                merged = pa.concat_arrays(self._columns[name])
+                self._columns[name] = [merged]
+        for name, matrix in batch.dense.items():
+            self.dense[name].append(matrix)
+        for name, csr in batch.sparse.items():
+            self.sparse[name].append(csr)
+        self._pks.append(np.asarray(batch.pks, dtype=self._pks.view.dtype))
+        self.partition.append(np.full(n, partition_id, dtype=np.int32))
+        self.alive.append(np.ones(n, dtype=np.bool_))
+        self.visible.append(np.ones(n, dtype=np.bool_))
+        self.num_rows += n
+        self.alive_count += n
+        self._table_cache = None
+        self._index_keys(batch.pks, start)
+
+    def _index_keys(self, pks: Sequence[Any], start: int) -> None:
+        rows = range(start, start + len(pks))
+        fresh = dict(zip(pks, rows, strict=True))
+        clashes = self._latest.keys() & fresh.keys()
+        if len(fresh) == len(pks) and not clashes:
+            self._latest.update(fresh)
+            return
+        visible = self.visible.view
+        for pk, row in zip(pks, rows, strict=True):
+            old = self._latest.get(pk)
+            if old is not None:
+                visible[old] = False
+                self._older.setdefault(pk, []).append(old)
+            self._latest[pk] = row
+
+    def delete_keys(self, pks: Sequence[Any], partition_id: int | None = None) -> int:
+        """Delete every alive copy of each key (in one partition if given); rows deleted."""
+        rows = [r for pk in pks for r in self._rows_of(pk)]
+        if partition_id is not None:
+            partition = self.partition.view
+            rows = [r for r in rows if partition[r] == partition_id]
+        return self.delete_rows(np.asarray(rows, dtype=np.int64))
+
+    def delete_rows(self, rows: np.ndarray) -> int:
+        """Delete the given row numbers; returns how many of them were alive."""
+        alive, visible = self.alive.view, self.visible.view
+        rows = np.unique(rows)
+        rows = rows[alive[rows]]
+        alive[rows] = False
+        visible[rows] = False
+        for pk in set(self._pks.view[rows].tolist()):
+            remaining = [r for r in self._rows_of(pk) if alive[r]]
+            self._latest.pop(pk, None)
+            self._older.pop(pk, None)
+            if remaining:
+                self._latest[pk] = remaining[-1]
+                visible[remaining[-1]] = True
+                if len(remaining) > 1:
+                    self._older[pk] = remaining[:-1]
+        self.alive_count -= len(rows)
+        return len(rows)
+
+    def _rows_of(self, pk: Any) -> list[int]:
+        latest = self._latest.get(pk)
+        if latest is None:
+            return []
+        return [*self._older.get(pk, []), latest]
+
+    # ---------------------------------------------------------------- reads
+    def rows_for_keys(self, pks: Sequence[Any]) -> np.ndarray:
+        """Row numbers of the visible copy of each existing key, in key order, no repeats."""
+        seen: dict[Any, int] = {}
+        for pk in pks:
+            row = self._latest.get(pk)
+            if row is not None and pk not in seen:
+                seen[pk] = row
+        return np.fromiter(seen.values(), dtype=np.int64, count=len(seen))
+
+    def has_key(self, pk: Any) -> bool:
+        return pk in self._latest
+
+    @property
+    def pks(self) -> np.ndarray:
+        return self._pks.view
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        return pa.chunked_array(self._columns[name], type=self._arrow_schema.field(name).type)
+
+    def arrow(self, names: Sequence[str] | None = None) -> pa.Table:
+        """The scalar columns (all, or ``names``) as one Arrow table over every row."""
+        if names is None:
+            if self._table_cache is None:
+                self._table_cache = pa.table(
+                    [self.column(n) for n in self._arrow_schema.names], schema=self._arrow_schema
+                )
+            return self._table_cache
+        wanted = [n for n in self._arrow_schema.names if n in set(names)]
+        return pa.table([self.column(n) for n in wanted], names=wanted)
+
+    def take_scalars(self, name: str, rows: np.ndarray) -> list[Any]:
+        """Python values of one scalar column at the given rows."""
+        return self.column(name).take(pa.array(rows, type=pa.int64())).to_pylist()
+
+    @property
+    def has_meta(self) -> bool:
+        return META_FIELD in self._columns
