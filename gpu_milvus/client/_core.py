@@ -27,8 +27,6 @@ from gpu_milvus.rankers import parse_ranker
 from gpu_milvus.results import LoadState, query_result, search_result, write_result
 from gpu_milvus.schema import spec_from_schema
 
-_UNSUPPORTED_SEARCH_KWARGS = ("group_by_field", "search_aggregation", "function_chains")
-
 
 class LocalCore:
     """A connection to the in-process engine of one local uri."""
@@ -37,7 +35,9 @@ class LocalCore:
         self._engine: Engine | None = open_engine(uri, device)
         self._db = db_name or DEFAULT_DB
         if not self._engine.has_database(self._db):
-            raise errors.server(errors.DATABASE_NOT_FOUND, f"database not found[database={self._db}]")
+            raise errors.server(
+                errors.DATABASE_NOT_FOUND, f"database not found[database={self._db}]"
+            )
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -93,11 +93,15 @@ class LocalCore:
             self.create_index(collection_name, index_params)
             self.load_collection(collection_name)
 
-    def drop_collection(self, collection_name: str, timeout: float | None = None, **kwargs: Any) -> None:
+    def drop_collection(
+        self, collection_name: str, timeout: float | None = None, **kwargs: Any
+    ) -> None:
         """Drop a collection; dropping a missing one is not an error."""
         self.engine.drop_collection(self._db, collection_name)
 
-    def has_collection(self, collection_name: str, timeout: float | None = None, **kwargs: Any) -> bool:
+    def has_collection(
+        self, collection_name: str, timeout: float | None = None, **kwargs: Any
+    ) -> bool:
         return self.engine.get(self._db, collection_name) is not None
 
     def list_collections(self, **kwargs: Any) -> list[str]:
@@ -131,7 +135,9 @@ class LocalCore:
         self._coll(collection_name)
         return 0
 
-    def get_server_version(self, timeout: float | None = None, **kwargs: Any) -> str:
+    def get_server_version(
+        self, timeout: float | None = None, detail: bool = False, **kwargs: Any
+    ) -> str:
         from gpu_milvus import __version__
 
         return f"gpu_milvus-{__version__}"
@@ -141,7 +147,7 @@ class LocalCore:
                         timeout: float | None = None, **kwargs: Any) -> None:  # fmt: skip
         self.engine.create_database(db_name)
 
-    def drop_database(self, db_name: str, timeout: float | None = None, **kwargs: Any) -> None:
+    def drop_database(self, db_name: str, **kwargs: Any) -> None:
         self.engine.drop_database(db_name)
 
     def list_databases(self, timeout: float | None = None, **kwargs: Any) -> list[str]:
@@ -149,14 +155,20 @@ class LocalCore:
 
     def use_database(self, db_name: str, **kwargs: Any) -> None:
         if not self.engine.has_database(db_name):
-            raise errors.server(errors.DATABASE_NOT_FOUND, f"database not found[database={db_name}]")
+            raise errors.server(
+                errors.DATABASE_NOT_FOUND, f"database not found[database={db_name}]"
+            )
         self._db = db_name
 
     # ------------------------------------------------------------------ load state
-    def load_collection(self, collection_name: str, timeout: float | None = None, **kwargs: Any) -> None:
+    def load_collection(
+        self, collection_name: str, timeout: float | None = None, **kwargs: Any
+    ) -> None:
         self._coll(collection_name).load()
 
-    def release_collection(self, collection_name: str, timeout: float | None = None, **kwargs: Any) -> None:
+    def release_collection(
+        self, collection_name: str, timeout: float | None = None, **kwargs: Any
+    ) -> None:
         self._coll(collection_name).release()
 
     def load_partitions(
@@ -214,7 +226,9 @@ class LocalCore:
         self, collection_name: str, partition_name: str, timeout: float | None = None, **kwargs: Any
     ) -> dict[str, int]:
         if not isinstance(partition_name, str):
-            raise _args.WrongArgumentType(f"partition_name must be str, got {type(partition_name).__name__}")
+            raise _args.WrongArgumentType(
+                f"partition_name must be str, got {type(partition_name).__name__}"
+            )
         return {"row_count": self._coll(collection_name).partition_row_count(partition_name)}
 
     # ------------------------------------------------------------------ indexes
@@ -238,7 +252,9 @@ class LocalCore:
     ) -> None:
         self._coll(collection_name).drop_index(index_name)
 
-    def list_indexes(self, collection_name: str, field_name: str | None = "", **kwargs: Any) -> list[str]:
+    def list_indexes(
+        self, collection_name: str, field_name: str | None = "", **kwargs: Any
+    ) -> list[str]:
         coll = self._coll(collection_name)
         return [n for n, i in coll.indexes.items() if not field_name or i.field_name == field_name]
 
@@ -339,7 +355,9 @@ class LocalCore:
                 raise errors.query_window_out_of_range(limit + offset)
         elif not filter.strip() and keys is None:
             raise errors.invalid("empty expression should be used with limit")
-        rows = reads.query(coll, filter, params, output_fields, keys, partition_names, limit, offset)
+        rows = reads.query(
+            coll, filter, params, output_fields, keys, partition_names, limit, offset
+        )
         return query_result(rows)
 
     def search(
@@ -351,9 +369,14 @@ class LocalCore:
         search_aggregation: Any = None, **kwargs: Any,
     ) -> Any:  # fmt: skip
         """Exact top-k per query vector; returns pymilvus's SearchResult."""
-        for name, value in (("ranker", ranker), ("function_chains", function_chains),
-                            ("highlighter", highlighter), ("search_aggregation", search_aggregation),
-                            ("group_by_field", kwargs.get("group_by_field"))):  # fmt: skip
+        unsupported = {
+            "ranker": ranker,
+            "function_chains": function_chains,
+            "highlighter": highlighter,
+            "search_aggregation": search_aggregation,
+            "group_by_field": kwargs.get("group_by_field"),
+        }
+        for name, value in unsupported.items():
             if value is not None:
                 raise errors.invalid(f"search with {name} is not supported by gpu_milvus yet")
         _args.check_ids_xor_data(ids, data)
@@ -406,7 +429,9 @@ def _quick_schema(
 ) -> tuple[CollectionSchema, IndexParams]:  # fmt: skip
     """The schema and index pymilvus's quick setup builds (pymilvus's own checks included)."""
     validate_param("dimension", dimension, int)
-    schema_kwargs = {k: v for k, v in kwargs.items() if k in ("enable_dynamic_field", "description")}
+    schema_kwargs = {
+        k: v for k, v in kwargs.items() if k in ("enable_dynamic_field", "description")
+    }
     schema_kwargs.setdefault("enable_dynamic_field", True)
     schema = CollectionSchema([], check_fields=False, auto_id=auto_id, **schema_kwargs)
     if id_type in ("int", DataType.INT64):
@@ -427,4 +452,3 @@ def _quick_schema(
     index_params = IndexParams()
     index_params.add_index(vector_field_name, index_type="AUTOINDEX", metric_type=metric_type)
     return schema, index_params
-

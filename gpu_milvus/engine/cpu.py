@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from gpu_milvus.engine.backend import LARGER_IS_BETTER
 from gpu_milvus.storage.growing import GrowingArray, GrowingMatrix
 
-_BLOCK_ELEMENTS = 1 << 24  # nq * rows per block of the score matrix (64 MiB of float32)
+_BLOCK_ELEMENTS = 1 << 20  # nq * rows per block of the score matrix (4 MiB, cache-sized)
 _REFINE_ELEMENTS = 1 << 24  # nq * k * dim per refine chunk (float64)
 Bounds = tuple[float | None, float | None]
 
@@ -93,7 +93,7 @@ def _empty(nq: int) -> tuple[np.ndarray, np.ndarray]:
 def _select(keys: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Best k keys per query row (larger key is better), sorted best first."""
     if keys.shape[1] > k:
-        part = np.argpartition(-keys, k - 1, axis=1)[:, :k]
+        part = np.argpartition(keys, -k, axis=1)[:, -k:]
         keys = np.take_along_axis(keys, part, axis=1)
         rows = np.take_along_axis(rows, part, axis=1)
     order = np.argsort(-keys, axis=1, kind="stable")
@@ -147,10 +147,10 @@ class CpuBackend:
         if metric == "COSINE":
             norms = np.linalg.norm(q, axis=1, keepdims=True)
             qn = q / np.where(norms == 0, 1, norms)
-        best_keys = np.full((nq, 0), -np.inf, dtype=np.float32)
-        best_rows = np.full((nq, 0), -1, dtype=np.int64)
-        block = max(1024, _BLOCK_ELEMENTS // max(nq, 1))
+        block = max(4096, _BLOCK_ELEMENTS // max(nq, 1))
         matrix, sq = store.matrix, store.sq_norms
+        found_keys: list[np.ndarray] = []
+        found_rows: list[np.ndarray] = []
         for start in range(0, total, block):
             if candidates is None:
                 rows = np.arange(start, min(start + block, total), dtype=np.int64)
@@ -160,20 +160,17 @@ class CpuBackend:
                 xb, sqb = matrix[rows], sq[rows]
             keys = qn @ xb.T
             if metric == "L2":
-                keys = 2 * keys - sqb[None, :]
+                keys *= 2
+                keys -= sqb[None, :]
             elif metric == "COSINE":
-                inv = 1 / np.sqrt(np.where(sqb == 0, 1, sqb))
-                keys = keys * inv[None, :]
+                keys *= 1 / np.sqrt(np.where(sqb == 0, 1, sqb))[None, :]
             if bounds != (None, None):
-                keys = np.where(_in_bounds(self._distances(keys, q, metric), metric, bounds),
-                                keys, -np.inf)
-            block_rows = np.broadcast_to(rows, keys.shape)
-            keys, picked = _select(keys, block_rows, k)
-            best_keys, best_rows = _select(
-                np.concatenate([best_keys, keys], axis=1),
-                np.concatenate([best_rows, picked], axis=1),
-                k,
-            )
+                inside = _in_bounds(self._distances(keys, q, metric), metric, bounds)
+                keys = np.where(inside, keys, -np.inf)
+            keys, picked = _select(keys, np.broadcast_to(rows, keys.shape), k)
+            found_keys.append(keys)
+            found_rows.append(picked)
+        best_keys, best_rows = _select(np.hstack(found_keys), np.hstack(found_rows), k)
         best_rows = np.where(np.isneginf(best_keys), -1, best_rows)
         return self._refine(store, q, metric, best_rows)
 
@@ -226,8 +223,9 @@ class CpuBackend:
             return _empty(nq)
         matrix = store.matrix
         width = max(matrix.shape[1], queries.shape[1])
-        scores = (_with_width(queries.astype(np.float32), width)
-                  @ _with_width(matrix, width).T).tocsr()
+        scores = (
+            _with_width(queries.astype(np.float32), width) @ _with_width(matrix, width).T
+        ).tocsr()
         out_rows = np.full((nq, k), -1, dtype=np.int64)
         out_scores = np.zeros((nq, k), dtype=np.float32)
         for i in range(nq):

@@ -1,0 +1,28 @@
+"""House rule (design.md §2.1): small modules, and a compact package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "gpu_milvus"
+MAX_MODULE_LINES = 600
+MAX_PACKAGE_CODE_LINES = 8000
+
+
+def _code_lines(path: Path) -> int:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return sum(1 for line in lines if line.strip() and not line.strip().startswith("#"))
+
+
+def test_every_module_is_small() -> None:
+    big = {
+        str(p.relative_to(PACKAGE)): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert not big, f"modules over {MAX_MODULE_LINES} lines: {big}"
+
+
+def test_package_stays_compact() -> None:
+    total = sum(_code_lines(p) for p in PACKAGE.rglob("*.py"))
+    assert 0 < total <= MAX_PACKAGE_CODE_LINES, total
