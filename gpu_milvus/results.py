@@ -13,6 +13,7 @@ from typing import Any
 from pymilvus.client.search_result import Hit, HybridHits, SearchResult
 from pymilvus.client.types import HybridExtraList, LoadState, OmitZeroDict
 
+from gpu_milvus.client._args import rounded
 from gpu_milvus.engine.reads import SearchHits
 
 __all__ = ["LoadState", "OmitZeroDict", "query_result", "search_result"]
@@ -37,8 +38,14 @@ def _hybrid_hits(hits: SearchHits, pk_name: str) -> HybridHits:
     return obj
 
 
-def search_result(per_query: Sequence[SearchHits], pk_name: str) -> SearchResult:
-    """A pymilvus SearchResult with one HybridHits per query."""
+def search_result(
+    per_query: Sequence[SearchHits], pk_name: str, round_decimal: int = -1
+) -> SearchResult:
+    """A pymilvus SearchResult with one HybridHits per query (distances rounded if asked)."""
+    if round_decimal >= 0:
+        per_query = [
+            SearchHits(h.ids, rounded(h.distances, round_decimal), h.entities) for h in per_query
+        ]
     result = SearchResult.__new__(SearchResult)
     list.__init__(result, [_hybrid_hits(h, pk_name) for h in per_query])
     result.recalls = None

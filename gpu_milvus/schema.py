@@ -30,9 +30,7 @@ VECTOR_TYPES = frozenset({DataType.FLOAT_VECTOR, DataType.SPARSE_FLOAT_VECTOR})
 INT_TYPES = frozenset({DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64})
 FLOAT_TYPES = frozenset({DataType.FLOAT, DataType.DOUBLE})
 SCALAR_TYPES = frozenset(
-    INT_TYPES
-    | FLOAT_TYPES
-    | {DataType.BOOL, DataType.VARCHAR, DataType.JSON, DataType.ARRAY}
+    INT_TYPES | FLOAT_TYPES | {DataType.BOOL, DataType.VARCHAR, DataType.JSON, DataType.ARRAY}
 )
 ARRAY_ELEMENT_TYPES = frozenset(INT_TYPES | FLOAT_TYPES | {DataType.BOOL, DataType.VARCHAR})
 
@@ -51,9 +49,9 @@ _ARROW_TYPES: dict[DataType, pa.DataType] = {
 # Names pymilvus uses in its "field should be a <type>" insert messages.
 TYPE_NAMES: dict[DataType, str] = {
     DataType.BOOL: "bool",
-    DataType.INT8: "int8",
-    DataType.INT16: "int16",
-    DataType.INT32: "int32",
+    DataType.INT8: "int",
+    DataType.INT16: "int",
+    DataType.INT32: "int",
     DataType.INT64: "int64",
     DataType.FLOAT: "float",
     DataType.DOUBLE: "double",
@@ -263,8 +261,9 @@ def _field_spec(f: Any, field_id: int, schema_auto_id: bool) -> FieldSpec:
         if has_default:
             raise errors.invalid(f"primary field not support default_value, field: {name}")
     if out.is_vector and (out.nullable or has_default):
-        if has_default:
-            raise errors.invalid(f"vector field {name} does not support default_value")
+        raise errors.invalid(
+            f"vector field {name} does not support nullable or default_value in gpu_milvus"
+        )
     return out
 
 
@@ -304,7 +303,9 @@ def spec_from_schema(name: str, schema: CollectionSchema, version: int = 0) -> C
 def check_collection_name(name: Any) -> None:
     """The server's collection-name rule (validate_util.go)."""
     if not isinstance(name, str) or not name:
-        raise errors.invalid(f"Invalid collection name: {name}. collection name should not be empty")
+        raise errors.invalid(
+            f"Invalid collection name: {name}. collection name should not be empty"
+        )
     if len(name) > 255:
         raise errors.invalid(
             f"Invalid collection name: {name}. the length of a collection name must be less "

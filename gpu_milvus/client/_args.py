@@ -61,8 +61,7 @@ def id_list(ids: Any) -> list[Any]:
         for i in out:
             if not isinstance(i, (int, str)) or isinstance(i, bool):
                 raise WrongArgumentType(
-                    f"wrong type of argument ids, expect list, int or str, got "
-                    f"'{type(i).__name__}'"
+                    f"wrong type of argument ids, expect list, int or str, got '{type(i).__name__}'"
                 )
         return out
     raise WrongArgumentType(
@@ -95,9 +94,7 @@ def search_vectors(data: Any) -> np.ndarray | sp.csr_matrix:
     if not items:
         raise errors.ParamError(message=f"`search_data` value {data} is illegal")
     if all(_is_sparse_like(i) for i in items) or (
-        isinstance(items[0], (list, tuple))
-        and items[0]
-        and isinstance(items[0][0], (list, tuple))
+        isinstance(items[0], (list, tuple)) and items[0] and isinstance(items[0][0], (list, tuple))
     ):
         return sparse_matrix(items, check_values=False)
     try:
@@ -189,3 +186,21 @@ def search_offset(kwargs: dict[str, Any], params: dict[str, Any]) -> int:
 
 def check_ids_xor_data(ids: Any, data: Any) -> None:
     check_id_and_data(ids, data)
+
+
+def round_decimal(kwargs: dict[str, Any]) -> int:
+    """The ``round_decimal`` kwarg (-1 = no rounding, else 0..6 decimals)."""
+    value = kwargs.get("round_decimal", -1)
+    check_pass_param(round_decimal=value)
+    return int(value)
+
+
+def rounded(distances: list[float], decimals: int) -> list[float]:
+    """The server rounds float32 distances half away from zero; pymilvus then applies round()."""
+    if decimals < 0:
+        return distances
+    scale = 10.0**decimals
+    values = np.asarray(distances, dtype=np.float64) * scale
+    server = (np.sign(values) * np.floor(np.abs(values) + 0.5) / scale).astype(np.float32)
+    out = server.tolist()
+    return [round(x, decimals) for x in out] if decimals > 0 else out

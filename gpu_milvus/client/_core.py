@@ -89,9 +89,24 @@ class LocalCore:
             schema.verify()
         spec = spec_from_schema(collection_name, schema)
         created = engine.create_collection(self._db, spec, **options)
-        if created and index_params:
+        if not created:
+            self._check_same_indexes(collection_name, index_params)
+        elif index_params:
             self.create_index(collection_name, index_params)
             self.load_collection(collection_name)
+
+    def _check_same_indexes(self, collection_name: str, index_params: Any) -> None:
+        """Re-creating an existing collection succeeds only with the same parameters."""
+        coll = self._coll(collection_name)
+        for param in index_params or []:
+            wanted = index_spec(coll.spec, param)
+            existing = coll.index_for_field(wanted.field_name)
+            if existing is None or not existing.same_as(wanted):
+                raise errors.server(
+                    1,
+                    "create duplicate collection with different parameters, "
+                    f"collection: {collection_name}",
+                )
 
     def drop_collection(
         self, collection_name: str, timeout: float | None = None, **kwargs: Any
@@ -299,16 +314,23 @@ class LocalCore:
         partition_name: str | None = None, **kwargs: Any,
     ) -> dict[str, int]:  # fmt: skip
         """Delete by ids or by filter (not both); deleted rows never come back."""
-        ids = kwargs.get("pks", ids)
-        if ids is not None and filter:
+        key_list: list[Any] = []
+        if kwargs.get("pks") is not None:
+            key_list.extend(_args.id_list(kwargs["pks"]))
+        if ids is not None:
+            key_list.extend(_args.id_list(ids))
+        if filter and key_list:
             raise ParamError(
                 message="Ambiguous filter parameter, only one deletion condition can be specified."
             )
-        if ids is None:
+        if not key_list:
             _args.check_filter(filter)
-        key_list = _args.id_list(ids) if ids is not None else None
-        coll = self._coll(collection_name, describe_style=key_list is not None)
-        count = coll.delete(key_list, filter, partition_name, kwargs.get("filter_params"))
+            if not filter:
+                raise ParamError(
+                    message=f"Illegal str variables: {{'filter': {filter!r}}}, expect non-empty str"
+                )
+        coll = self._coll(collection_name, describe_style=bool(key_list))
+        count = coll.delete(key_list or None, filter, partition_name, kwargs.get("filter_params"))
         return write_result("delete", count)
 
     # ------------------------------------------------------------------ reads
@@ -383,6 +405,7 @@ class LocalCore:
         _args.consistency(kwargs)
         params = _args.merged_search_params(search_params)
         offset = _args.search_offset(kwargs, params)
+        _args.round_decimal(kwargs)
         coll = self._coll(collection_name)
         if ids is not None:
             data = self._vectors_of(coll, _args.id_list(ids), anns_field)
@@ -390,7 +413,7 @@ class LocalCore:
             data, anns_field, limit, filter, kwargs.get("filter_params"), params
         )
         hits = reads.search(coll, req, offset, output_fields, partition_names)
-        return search_result(hits, coll.spec.primary.name)
+        return search_result(hits, coll.spec.primary.name, _args.round_decimal(kwargs))
 
     def _vectors_of(self, coll: Collection, keys: list[Any], anns_field: str | None) -> Any:
         field = anns_field or (coll.spec.vector_fields[0].name if coll.spec.vector_fields else "")
@@ -420,7 +443,7 @@ class LocalCore:
         hits = reads.hybrid_search(
             coll, requests, fusion, limit, offset, output_fields, partition_names
         )
-        return search_result(hits, coll.spec.primary.name)
+        return search_result(hits, coll.spec.primary.name, _args.round_decimal(kwargs))
 
 
 def _quick_schema(

@@ -245,6 +245,12 @@ def _array_column(f: FieldSpec, values: list[Any]) -> pa.Array:
 
 def _dense_column(f: FieldSpec, values: list[Any]) -> np.ndarray:
     dim = f.dim or 0
+    for v in values:
+        if isinstance(v, np.ndarray) and v.dtype.kind != "f":
+            raise errors.ParamError(
+                message="invalid input for float32 vector. Expected an np.ndarray with "
+                "dtype=float32"
+            )
     try:
         matrix = np.asarray(values, dtype=np.float32)
         if matrix.ndim == 2 and matrix.shape[1] == dim:
@@ -282,7 +288,9 @@ def sparse_row(value: Any) -> tuple[np.ndarray, np.ndarray]:
         indices = np.array([int(p[0]) for p in value], dtype=np.int64)
         data = np.array([float(p[1]) for p in value], dtype=np.float64)
     else:
-        raise errors.ParamError(message=f"input must be a sparse matrix in supported format: {value}")
+        raise errors.ParamError(
+            message=f"input must be a sparse matrix in supported format: {value}"
+        )
     if len(indices) and (indices.min() < 0 or indices.max() >= _SPARSE_MAX_INDEX):
         raise errors.ParamError(
             message=f"sparse vector index must be positive and less than 2^32-1: {value}"
@@ -324,4 +332,3 @@ def _sparse_column(f: FieldSpec, values: list[Any]) -> sp.csr_matrix:
         if v is None:
             raise errors.invalid(f"the vector field {f.name} does not accept null values")
     return sparse_matrix(values)
-
