@@ -65,12 +65,15 @@ def collection_not_found(name: str, db: str = "default") -> MilvusException:
 def describe_not_found(name: str, db: str = "default") -> MilvusException:
     """pymilvus describes the collection first for insert/get/delete: this is that error."""
     return DescribeCollectionException(
-        code=COLLECTION_NOT_FOUND, message=f"can't find collection[database={db}][collection={name}]"
+        code=COLLECTION_NOT_FOUND,
+        message=f"can't find collection[database={db}][collection={name}]",
     )
 
 
 def collection_not_loaded(name: str) -> MilvusException:
-    return server(COLLECTION_NOT_LOADED, f"failed to search/query: collection not loaded[collection={name}]")
+    return server(
+        COLLECTION_NOT_LOADED, f"failed to search/query: collection not loaded[collection={name}]"
+    )
 
 
 def partition_not_found(name: str) -> MilvusException:

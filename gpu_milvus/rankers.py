@@ -59,8 +59,11 @@ def parse_ranker(ranker: Any, num_requests: int) -> Fusion:
                 raise errors.invalid(
                     f"rank param weight should be in range [0, 1], but got {w}: invalid parameter"
                 )
-        return Fusion("weighted", weights=tuple(float(w) for w in weights),
-                      norm_score=bool(params.get("norm_score", True)))
+        return Fusion(
+            "weighted",
+            weights=tuple(float(w) for w in weights),
+            norm_score=bool(params.get("norm_score", True)),
+        )
     raise errors.invalid(f"unsupported rank strategy: {strategy}: invalid parameter")
 
 

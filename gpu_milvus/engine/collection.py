@@ -139,8 +139,7 @@ class Collection:
                 )
             if index.index_name in self.indexes:
                 raise errors.invalid(
-                    f"index already exists, collection: {self.name}, "
-                    f"index name: {index.index_name}"
+                    f"index already exists, collection: {self.name}, index name: {index.index_name}"
                 )
             self.indexes[index.index_name] = index
 

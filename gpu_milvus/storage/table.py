@@ -43,9 +43,7 @@ class Table:
     def __init__(self, spec: CollectionSpec, backend: Backend) -> None:
         self.spec = spec
         self.num_rows = 0
-        self._columns: dict[str, list[pa.Array]] = {
-            f.name: [] for f in spec.arrow_schema()
-        }
+        self._columns: dict[str, list[pa.Array]] = {f.name: [] for f in spec.arrow_schema()}
         self._arrow_schema = spec.arrow_schema()
         self._table_cache: pa.Table | None = None
         self.dense: dict[str, DenseStore] = {
