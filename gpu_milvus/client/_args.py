@@ -81,10 +81,19 @@ def _is_sparse_like(item: Any) -> bool:
     return isinstance(item, dict) or sp.issparse(item)
 
 
+def _checked_sparse(queries: sp.csr_matrix) -> sp.csr_matrix:
+    """Segcore validates sparse search rows: finite, non-negative values."""
+    if not np.isfinite(queries.data).all():
+        raise errors.server(errors.SEGCORE_ERROR, "Invalid sparse row: non-finite value")
+    if (queries.data < 0).any():
+        raise errors.server(errors.SEGCORE_ERROR, "Invalid sparse row: negative value")
+    return queries
+
+
 def search_vectors(data: Any) -> np.ndarray | sp.csr_matrix:
     """Query vectors as a float32 (nq, dim) matrix or a CSR matrix, after pymilvus's checks."""
     if sp.issparse(data):
-        return sp.csr_matrix(data, dtype=np.float32)
+        return _checked_sparse(sp.csr_matrix(data, dtype=np.float32))
     check_pass_param(search_data=data)
     if isinstance(data, np.ndarray):
         if data.ndim != 2:
@@ -96,7 +105,7 @@ def search_vectors(data: Any) -> np.ndarray | sp.csr_matrix:
     if all(_is_sparse_like(i) for i in items) or (
         isinstance(items[0], (list, tuple)) and items[0] and isinstance(items[0][0], (list, tuple))
     ):
-        return sparse_matrix(items, check_values=False)
+        return _checked_sparse(sparse_matrix(items, check_values=False))
     try:
         matrix = np.asarray(items, dtype=np.float32)
     except (TypeError, ValueError):
