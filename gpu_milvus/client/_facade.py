@@ -17,6 +17,7 @@ from pymilvus.exceptions import MilvusException
 
 from gpu_milvus.client._args import WrongArgumentType
 from gpu_milvus.client._core import LocalCore
+from gpu_milvus.client.remote import is_remote, local_path
 
 T = TypeVar("T")
 
@@ -30,6 +31,43 @@ CLIENT_METHODS = (
     "get_partition_stats", "create_index", "drop_index", "list_indexes", "describe_index",
     "insert", "upsert", "delete", "get", "query", "search", "hybrid_search",
 )  # fmt: skip
+
+
+class LocalClient:
+    """What both clients share: uri routing, the core, and the pymilvus static helpers.
+
+    A subclass names its pymilvus counterpart in ``remote_class``; a network uri returns an
+    instance of that class instead (a real Milvus server or cluster).
+    """
+
+    remote_class: type = object
+
+    def __new__(cls, uri: str = "http://localhost:19530", *args: Any, **kwargs: Any) -> Any:
+        if is_remote(uri):
+            kwargs.pop("device", None)
+            return cls.remote_class(uri, *args, **kwargs)
+        return super().__new__(cls)
+
+    def __init__(
+        self,
+        uri: str = "http://localhost:19530",
+        user: str = "",
+        password: str = "",
+        db_name: str = "",
+        token: str = "",
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._core = guarded(LocalCore, local_path(uri), db_name, kwargs.get("device", "auto"))
+        self.is_self_hosted = True
+
+    @property
+    def device(self) -> str:
+        """The backend this client's engine runs on: ``"cpu"`` or ``"cuda"``."""
+        return self._core.device
+
+    def get_server_type(self) -> str:
+        return "milvus"
 
 
 def guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -14,49 +14,21 @@ import pymilvus
 
 from gpu_milvus.client import _facade
 from gpu_milvus.client._core import LocalCore
-from gpu_milvus.client.remote import is_remote, local_path
 
 
-class AsyncMilvusClient:
+class AsyncMilvusClient(_facade.LocalClient):
     """Drop-in for ``pymilvus.AsyncMilvusClient`` (see ``MilvusClient`` for uri and device)."""
 
+    remote_class = pymilvus.AsyncMilvusClient
     create_schema = staticmethod(pymilvus.AsyncMilvusClient.create_schema)
     create_field_schema = staticmethod(pymilvus.AsyncMilvusClient.create_field_schema)
     prepare_index_params = staticmethod(pymilvus.AsyncMilvusClient.prepare_index_params)
-
-    def __new__(cls, uri: str = "http://localhost:19530", *args: Any, **kwargs: Any) -> Any:
-        if is_remote(uri):
-            kwargs.pop("device", None)
-            return pymilvus.AsyncMilvusClient(uri, *args, **kwargs)
-        return super().__new__(cls)
-
-    def __init__(
-        self,
-        uri: str = "http://localhost:19530",
-        user: str = "",
-        password: str = "",
-        db_name: str = "",
-        token: str = "",
-        timeout: float | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._core = _facade.guarded(
-            LocalCore, local_path(uri), db_name, kwargs.get("device", "auto")
-        )
-        self.is_self_hosted = True
 
     async def __aenter__(self) -> AsyncMilvusClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()  # type: ignore[attr-defined]
-
-    @property
-    def device(self) -> str:
-        return self._core.device
-
-    def get_server_type(self) -> str:
-        return "milvus"
 
     async def _run(self, name: str, *args: Any, **kwargs: Any) -> Any:
         impl = getattr(LocalCore, name)
