@@ -8,6 +8,7 @@ pymilvus makes client-side happen here (via ``_args``); the engine does the serv
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pymilvus import CollectionSchema, DataType
@@ -21,9 +22,10 @@ from gpu_milvus.client.describe import describe_collection as _describe
 from gpu_milvus.engine import reads
 from gpu_milvus.engine.collection import Collection
 from gpu_milvus.engine.engine import DEFAULT_DB, Engine, open_engine
+from gpu_milvus.engine.output import plan_outputs
 from gpu_milvus.index_params import describe as describe_index_dict
 from gpu_milvus.index_params import index_spec
-from gpu_milvus.rankers import parse_ranker
+from gpu_milvus.rankers import Fusion, parse_ranker
 from gpu_milvus.results import LoadState, query_result, search_result, write_result
 from gpu_milvus.schema import spec_from_schema
 
@@ -398,6 +400,21 @@ class LocalCore:
             "search_aggregation": search_aggregation,
             "group_by_field": kwargs.get("group_by_field"),
         }
+        prepared = self.prepare_search(
+            collection_name, data, filter, limit, output_fields, search_params,
+            partition_names, anns_field, ids, unsupported, kwargs,
+        )  # fmt: skip
+        outcome = reads.search_batch(prepared.coll, prepared.items)[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return self.finish_search(prepared, [outcome])
+
+    def prepare_search(
+        self, collection_name: str, data: Any, filter: Any, limit: Any, output_fields: Any,
+        search_params: Any, partition_names: Any, anns_field: Any, ids: Any,
+        unsupported: dict[str, Any], kwargs: dict[str, Any],
+    ) -> PreparedSearch:  # fmt: skip
+        """pymilvus's client-side checks and the normalised request of one search call."""
         for name, value in unsupported.items():
             if value is not None:
                 raise errors.invalid(f"search with {name} is not supported by gpu_milvus yet")
@@ -405,15 +422,29 @@ class LocalCore:
         _args.consistency(kwargs)
         params = _args.merged_search_params(search_params)
         offset = _args.search_offset(kwargs, params)
-        _args.round_decimal(kwargs)
+        decimals = _args.round_decimal(kwargs)
         coll = self._coll(collection_name)
         if ids is not None:
             data = self._vectors_of(coll, _args.id_list(ids), anns_field)
         req = _args.vector_request(
             data, anns_field, limit, filter, kwargs.get("filter_params"), params
         )
-        hits = reads.search(coll, req, offset, output_fields, partition_names)
-        return search_result(hits, coll.spec.primary.name, _args.round_decimal(kwargs))
+        item = reads.SearchItem(req, offset, output_fields, partition_names)
+        return PreparedSearch(coll, [item], decimals)
+
+    def finish_search(
+        self, prepared: PreparedSearch, outcomes: list[tuple[list[reads.SearchHits], str]]
+    ) -> Any:
+        """Engine outcomes -> pymilvus SearchResult (fusing first for a hybrid search)."""
+        coll = prepared.coll
+        if prepared.fusion is None:
+            hits = outcomes[0][0]
+        else:
+            hits = reads.fuse_and_fetch(
+                coll, outcomes, prepared.fusion, prepared.limit, prepared.offset,
+                prepared.output_fields,
+            )  # fmt: skip
+        return search_result(hits, coll.spec.primary.name, prepared.round_decimal)
 
     def _vectors_of(self, coll: Collection, keys: list[Any], anns_field: str | None) -> Any:
         field = anns_field or (coll.spec.vector_fields[0].name if coll.spec.vector_fields else "")
@@ -428,9 +459,24 @@ class LocalCore:
         partition_names: list[str] | None = None, **kwargs: Any,
     ) -> Any:  # fmt: skip
         """Each AnnSearchRequest with its own filter and limit, fused by the ranker."""
+        prepared = self.prepare_hybrid(
+            collection_name, reqs, ranker, limit, output_fields, partition_names, kwargs
+        )
+        outcomes = reads.search_batch(prepared.coll, prepared.items)
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome
+        return self.finish_search(prepared, outcomes)  # type: ignore[arg-type]
+
+    def prepare_hybrid(
+        self, collection_name: str, reqs: Any, ranker: Any, limit: Any, output_fields: Any,
+        partition_names: Any, kwargs: dict[str, Any],
+    ) -> PreparedSearch:  # fmt: skip
+        """Checks and normalised sub-requests of one hybrid_search call."""
         if not reqs:
             raise ParamError(message="reqs should not be empty")
         _args.consistency(kwargs)
+        decimals = _args.round_decimal(kwargs)
         offset = kwargs.get("offset", 0) or 0
         requests = []
         for r in reqs:
@@ -440,10 +486,23 @@ class LocalCore:
             )
         fusion = parse_ranker(ranker, len(requests))
         coll = self._coll(collection_name)
-        hits = reads.hybrid_search(
-            coll, requests, fusion, limit, offset, output_fields, partition_names
-        )
-        return search_result(hits, coll.spec.primary.name, _args.round_decimal(kwargs))
+        reads.check_hybrid(requests, limit, offset)
+        plan_outputs(coll.spec, output_fields, always_pk=False)
+        items = [reads.SearchItem(r, 0, None, partition_names) for r in requests]
+        return PreparedSearch(coll, items, decimals, fusion, limit, offset, output_fields)
+
+
+@dataclass
+class PreparedSearch:
+    """A checked search or hybrid search, ready for the engine (directly or batched)."""
+
+    coll: Collection
+    items: list[reads.SearchItem]
+    round_decimal: int = -1
+    fusion: Fusion | None = None
+    limit: int = 10
+    offset: int = 0
+    output_fields: Any = None
 
 
 def _quick_schema(

@@ -1,8 +1,11 @@
 """AsyncMilvusClient: pymilvus's asyncio client API on the in-process engine.
 
-Every method awaits the shared engine core on a worker thread, so the event loop never
-blocks on vector math. Method names, parameters and defaults are pymilvus 3.0's, including
-the three places where the async client differs from the sync one.
+DDL and DML await the shared engine core on a worker thread; search and hybrid_search go
+through the client's ``SearchScheduler``, which merges concurrent calls into batched engine
+calls. The event loop never runs vector math. Method names, parameters and defaults are
+pymilvus 3.0's, including the places where the async client differs from the sync one.
+Extra keywords: ``max_batch`` (requests per batch, default 1024) and ``max_queue`` (pending
+searches before new ones are refused, default 65536).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import pymilvus
 
 from gpu_milvus.client import _facade
 from gpu_milvus.client._core import LocalCore
+from gpu_milvus.scheduler import SearchScheduler
 
 
 class AsyncMilvusClient(_facade.LocalClient):
@@ -23,6 +27,31 @@ class AsyncMilvusClient(_facade.LocalClient):
     create_schema = staticmethod(pymilvus.AsyncMilvusClient.create_schema)
     create_field_schema = staticmethod(pymilvus.AsyncMilvusClient.create_field_schema)
     prepare_index_params = staticmethod(pymilvus.AsyncMilvusClient.prepare_index_params)
+
+    def __init__(
+        self,
+        uri: str = "http://localhost:19530",
+        user: str = "",
+        password: str = "",
+        db_name: str = "",
+        token: str = "",
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(uri, user, password, db_name, token, timeout, **kwargs)
+        self._scheduler = _facade.guarded(
+            SearchScheduler, kwargs.get("max_batch", 1024), kwargs.get("max_queue", 65536)
+        )
+
+    def scheduler_stats(self) -> dict[str, float]:
+        """Batching counters: batches, requests, mean_batch_size, largest_batch,
+        mean_queue_wait_ms, cancelled."""
+        return self._scheduler.stats.as_dict()
+
+    async def close(self) -> None:
+        """Finish the searches already queued, then close this client."""
+        await self._scheduler.close()
+        self._core.close()
 
     async def __aenter__(self) -> AsyncMilvusClient:
         return self
@@ -67,14 +96,39 @@ class AsyncMilvusClient(_facade.LocalClient):
         search_aggregation: Any = None,
         **kwargs: Any,
     ) -> Any:
-        """Exact top-k per query vector; returns pymilvus's SearchResult."""
-        return await self._run(
-            "search", collection_name, data=data, filter=filter, limit=limit,
-            output_fields=output_fields, search_params=search_params,
-            partition_names=partition_names, anns_field=anns_field, ranker=ranker,
-            function_chains=function_chains, ids=ids, search_aggregation=search_aggregation,
-            **kwargs,
+        """Exact top-k per query vector; returns pymilvus's SearchResult. Concurrent calls are
+        batched by the client's scheduler."""
+        unsupported = {"ranker": ranker, "function_chains": function_chains,
+                       "search_aggregation": search_aggregation,
+                       "group_by_field": kwargs.get("group_by_field")}  # fmt: skip
+        prepared = _facade.guarded(
+            self._core.prepare_search, collection_name, data, filter, limit, output_fields,
+            search_params, partition_names, anns_field, ids, unsupported, kwargs,
         )  # fmt: skip
+        outcome = await self._scheduler.submit(prepared.coll, prepared.items[0])
+        return _facade.guarded(self._core.finish_search, prepared, [outcome])
+
+    async def hybrid_search(
+        self,
+        collection_name: str,
+        reqs: list,
+        ranker: Any,
+        limit: int = 10,
+        output_fields: list[str] | None = None,
+        timeout: float | None = None,
+        partition_names: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Each AnnSearchRequest with its own filter and limit, fused by the ranker; the
+        sub-requests join the scheduler's batches."""
+        prepared = _facade.guarded(
+            self._core.prepare_hybrid, collection_name, reqs, ranker, limit, output_fields,
+            partition_names, kwargs,
+        )  # fmt: skip
+        outcomes = await self._scheduler.run_many(prepared.coll, prepared.items)
+        return await asyncio.to_thread(
+            _facade.guarded, self._core.finish_search, prepared, outcomes
+        )
 
     async def using_database(self, db_name: str, **kwargs: Any) -> None:
         await self.use_database(db_name, **kwargs)  # type: ignore[attr-defined]

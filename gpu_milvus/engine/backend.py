@@ -7,7 +7,9 @@ device are usable, else the CPU. A GPU failure later is raised, never retried on
 Search results use one convention on every backend: ``(rows, scores)``, each of shape
 ``(nq, k)``, host NumPy arrays; ``rows`` are table row numbers (int64, -1 pads a query with
 fewer than k candidates) and ``scores`` float32 distances in Milvus's sense (IP and COSINE
-larger-better, L2 squared and smaller-better), best first.
+larger-better, L2 squared and smaller-better), best first. ``valid`` (rows a search may
+return) is None (all), one bool per row shared by every query, or one row of bools per query
+(shape ``(nq, rows)``), which lets requests with different filters share one launch.
 """
 
 from __future__ import annotations

@@ -147,7 +147,8 @@ class CpuBackend:
     ) -> tuple[np.ndarray, np.ndarray]:
         nq, n = len(queries), len(store)
         q = np.ascontiguousarray(queries, dtype=np.float32)
-        candidates = None if valid is None else np.flatnonzero(valid[:n])
+        per_query = valid is not None and valid.ndim == 2
+        candidates = None if valid is None or per_query else np.flatnonzero(valid[:n])
         total = n if candidates is None else len(candidates)
         if total == 0 or k <= 0:
             return _empty(nq)
@@ -172,6 +173,9 @@ class CpuBackend:
                 keys -= sqb[None, :]
             elif metric == "COSINE":
                 keys *= 1 / np.sqrt(np.where(sqb == 0, 1, sqb))[None, :]
+            if per_query:
+                assert valid is not None
+                keys[~valid[:, start : start + block]] = -np.inf
             if bounds != (None, None):
                 inside = _in_bounds(self._distances(keys, q, metric), metric, bounds)
                 keys = np.where(inside, keys, -np.inf)
@@ -240,7 +244,10 @@ class CpuBackend:
             lo, hi = scores.indptr[i], scores.indptr[i + 1]
             rows = scores.indices[lo:hi].astype(np.int64)
             vals = scores.data[lo:hi].astype(np.float32)
-            keep = np.ones(len(rows), dtype=bool) if valid is None else valid[rows]
+            if valid is None:
+                keep = np.ones(len(rows), dtype=bool)
+            else:
+                keep = valid[i, rows] if valid.ndim == 2 else valid[rows]
             if bounds != (None, None):
                 keep &= _in_bounds(vals, "IP", bounds)
             rows, vals = rows[keep], vals[keep]

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from pymilvus.exceptions import MilvusException
 
 from gpu_milvus import errors
 from gpu_milvus.engine.collection import Collection
@@ -138,31 +139,118 @@ def _anns_field(coll: Collection, name: str | None) -> FieldSpec:
     return f
 
 
-def _search_one(
-    coll: Collection, req: VectorRequest, pids: Sequence[int], k: int
-) -> tuple[np.ndarray, np.ndarray, str]:
-    """Row numbers and distances (nq x <=k) for one request, plus the metric used."""
+@dataclass
+class SearchItem:
+    """One search call's inputs: a request plus its window, outputs and partitions."""
+
+    req: VectorRequest
+    offset: int = 0
+    output_fields: Sequence[str] | None = None
+    partitions: Sequence[str] | None = None
+
+
+@dataclass
+class _Prepared:
+    at: int
+    item: SearchItem
+    field: FieldSpec
+    metric: str
+    mask: np.ndarray | None
+    plan: OutputPlan
+
+
+def _prepare(coll: Collection, at: int, item: SearchItem, masks: dict[Any, Any]) -> _Prepared:
+    """Every per-request check, in the server's order; the filter mask is shared by equal keys."""
+    req = item.req
+    _check_topk(req.limit, item.offset)
+    plan = plan_outputs(coll.spec, item.output_fields, always_pk=False)
+    pids = _check_loaded(coll, item.partitions)
     f = _anns_field(coll, req.anns_field)
     index = coll.index_for_field(f.name)
     metric = index.metric_type if index is not None and index.metric_type else "COSINE"
     if req.metric_type and req.metric_type.upper() != metric:
         raise errors.metric_mismatch(metric, req.metric_type.upper())
-    mask = _mask(coll, pids, req.filter, req.filter_params)
-    valid = None if mask.all() else mask
-    bounds = (req.radius, req.range_filter)
-    backend = coll.backend
-    if f.is_sparse:
-        if not sp.issparse(req.data):
-            raise errors.invalid(f"search data for sparse field {f.name} must be sparse vectors")
-        rows, dist = backend.search_sparse(coll.table.sparse[f.name], req.data, k, valid, bounds)
-    else:
+    if f.is_sparse and not sp.issparse(req.data):
+        raise errors.invalid(f"search data for sparse field {f.name} must be sparse vectors")
+    if f.is_dense:
         data = req.data
         if sp.issparse(data) or not isinstance(data, np.ndarray) or data.ndim != 2:
             raise errors.invalid(f"search data for field {f.name} must be float vectors")
         if data.shape[1] != f.dim:
             raise errors.search_dim_mismatch(f.dim or 0, data.shape[1])
-        rows, dist = backend.search_dense(coll.table.dense[f.name], data, metric, k, valid, bounds)
-    return rows, dist, metric
+    key = (tuple(pids), req.filter, repr(sorted((req.filter_params or {}).items())))
+    if key not in masks:
+        mask = _mask(coll, pids, req.filter, req.filter_params)
+        masks[key] = None if mask.all() else mask
+    return _Prepared(at, item, f, metric, masks[key], plan)
+
+
+def _run_group(coll: Collection, group: list[_Prepared]) -> list[list[SearchHits]]:
+    """One backend call for requests on the same field and bounds; per-query masks."""
+    first = group[0]
+    k = max(p.item.req.limit + p.item.offset for p in group)
+    sizes = [p.item.req.data.shape[0] for p in group]
+    masks = [p.mask for p in group]
+    if all(m is None for m in masks):
+        valid = None
+    elif all(m is masks[0] for m in masks):
+        valid = masks[0]
+    else:
+        every = np.ones(coll.table.num_rows, dtype=bool)
+        valid = np.repeat(np.stack([every if m is None else m for m in masks]), sizes, axis=0)
+    bounds = (first.item.req.radius, first.item.req.range_filter)
+    backend = coll.backend
+    if first.field.is_sparse:
+        parts = [p.item.req.data for p in group]
+        width = max(m.shape[1] for m in parts)
+        queries = sp.vstack(
+            [
+                sp.csr_matrix((m.data, m.indices, m.indptr), shape=(m.shape[0], width))
+                for m in parts
+            ],
+            format="csr",
+        )
+        rows, dist = backend.search_sparse(
+            coll.table.sparse[first.field.name], queries, k, valid, bounds
+        )
+    else:
+        queries = np.vstack([p.item.req.data for p in group])
+        rows, dist = backend.search_dense(
+            coll.table.dense[first.field.name], queries, first.metric, k, valid, bounds
+        )
+    out, at = [], 0
+    for p, n in zip(group, sizes, strict=True):
+        lo, hi = p.item.offset, p.item.offset + p.item.req.limit
+        out.append(_collect(coll, rows[at : at + n, lo:hi], dist[at : at + n, lo:hi], p.plan))
+        at += n
+    return out
+
+
+def search_batch(
+    coll: Collection, items: Sequence[SearchItem]
+) -> list[tuple[list[SearchHits], str] | MilvusException]:
+    """Many search calls on one collection with as few backend calls as possible.
+
+    Requests on the same vector field (and range bounds) share one matrix product; each keeps
+    its own filter (a per-query mask), limit, offset and output fields. A request that fails
+    its checks gets its own exception and does not disturb the others.
+    """
+    results: list[Any] = [None] * len(items)
+    groups: dict[Any, list[_Prepared]] = {}
+    masks: dict[Any, Any] = {}
+    with coll.lock.read():
+        for at, item in enumerate(items):
+            try:
+                p = _prepare(coll, at, item, masks)
+            except MilvusException as exc:
+                results[at] = exc
+                continue
+            key = (p.field.name, p.metric, item.req.radius, item.req.range_filter)
+            groups.setdefault(key, []).append(p)
+        for group in groups.values():
+            for p, hits in zip(group, _run_group(coll, group), strict=True):
+                results[p.at] = (hits, p.metric)
+    return results
 
 
 def _check_topk(limit: int, offset: int) -> None:
@@ -180,12 +268,10 @@ def search(
     partitions: Sequence[str] | None,
 ) -> list[SearchHits]:
     """Exact top-(offset+limit) per query, then the [offset:] window with entities."""
-    _check_topk(req.limit, offset)
-    plan = plan_outputs(coll.spec, output_fields, always_pk=False)
-    with coll.lock.read():
-        pids = _check_loaded(coll, partitions)
-        rows, dist, _ = _search_one(coll, req, pids, req.limit + offset)
-        return _collect(coll, rows[:, offset:], dist[:, offset:], plan)
+    result = search_batch(coll, [SearchItem(req, offset, output_fields, partitions)])[0]
+    if isinstance(result, MilvusException):
+        raise result
+    return result[0]
 
 
 def _collect(
@@ -203,6 +289,43 @@ def _collect(
     return out
 
 
+def check_hybrid(reqs: Sequence[VectorRequest], limit: int, offset: int) -> None:
+    """hybrid_search's own checks: the final window, each topk, equal nq."""
+    if limit + offset > MAX_TOPK or limit < 1:
+        raise errors.query_window_out_of_range(limit + offset)
+    for req in reqs:
+        _check_topk(req.limit, 0)
+    if len({req.data.shape[0] for req in reqs}) != 1:
+        raise errors.invalid("the nq of all ann search requests should be the same")
+
+
+def fuse_and_fetch(
+    coll: Collection,
+    sub_results: Sequence[tuple[list[SearchHits], str]],
+    fusion: Fusion,
+    limit: int,
+    offset: int,
+    output_fields: Sequence[str] | None,
+) -> list[SearchHits]:
+    """Fuse each query's sub-results, keep [offset:offset+limit], then fetch the outputs."""
+    plan = plan_outputs(coll.spec, output_fields, always_pk=False)
+    metrics = [metric for _, metric in sub_results]
+    nq = len(sub_results[0][0])
+    out = []
+    with coll.lock.read():
+        for qi in range(nq):
+            lists: list[Hits] = []
+            for hits, _ in sub_results:
+                h = hits[qi]
+                lists.append(list(zip(h.ids, h.distances, strict=True)))
+            fused = fuse(fusion, lists, metrics, offset + limit)[offset:]
+            fused = [(pk, s) for pk, s in fused if coll.table.has_key(pk)]
+            rows = coll.table.rows_for_keys([pk for pk, _ in fused])
+            entities = materialize(coll.table, rows, plan)
+            out.append(SearchHits([pk for pk, _ in fused], [s for _, s in fused], entities))
+    return out
+
+
 def hybrid_search(
     coll: Collection,
     reqs: Sequence[VectorRequest],
@@ -213,33 +336,9 @@ def hybrid_search(
     partitions: Sequence[str] | None,
 ) -> list[SearchHits]:
     """Run each request with its own filter and limit, fuse per query, then page."""
-    if limit + offset > MAX_TOPK or limit < 1:
-        raise errors.query_window_out_of_range(limit + offset)
-    for req in reqs:
-        _check_topk(req.limit, 0)
-    nqs = {req.data.shape[0] for req in reqs}
-    if len(nqs) != 1:
-        raise errors.invalid("the nq of all ann search requests should be the same")
-    plan = plan_outputs(coll.spec, output_fields, always_pk=False)
-    with coll.lock.read():
-        pids = _check_loaded(coll, partitions)
-        per_req: list[list[Hits]] = []
-        metrics: list[str] = []
-        pks = coll.table.pks
-        for req in reqs:
-            rows, dist, metric = _search_one(coll, req, pids, req.limit)
-            metrics.append(metric)
-            per_req.append(
-                [
-                    list(zip(pks[r[r >= 0]].tolist(), d[r >= 0].tolist(), strict=True))
-                    for r, d in zip(rows, dist, strict=True)
-                ]
-            )
-        out = []
-        for qi in range(nqs.pop()):
-            fused = fuse(fusion, [res[qi] for res in per_req], metrics, offset + limit)[offset:]
-            keys = [pk for pk, _ in fused]
-            rows = coll.table.rows_for_keys(keys)
-            entities = materialize(coll.table, rows, plan)
-            out.append(SearchHits(keys, [s for _, s in fused], entities))
-        return out
+    check_hybrid(reqs, limit, offset)
+    results = search_batch(coll, [SearchItem(r, 0, None, partitions) for r in reqs])
+    for r in results:
+        if isinstance(r, MilvusException):
+            raise r
+    return fuse_and_fetch(coll, results, fusion, limit, offset, output_fields)  # type: ignore[arg-type]

@@ -1,0 +1,177 @@
+"""Dynamic batching of concurrent searches on one event loop (performance.md §6.3).
+
+Policy (self-clocking, no forced window): a request arriving at an idle scheduler is
+dispatched on the loop's next turn, together with whatever the other ready coroutines submit
+in that turn; requests arriving while a batch runs wait for the next batch, which takes up to
+``max_batch`` of them. Each batch runs on the scheduler's single worker thread, where the
+engine groups requests by collection and vector field into one backend call each (one matrix
+product on the CPU, one launch on the GPU); every caller then gets exactly its own rows.
+
+Invariants: the event loop never runs engine work; a cancelled caller is skipped or its late
+result dropped; a request that fails its checks fails alone; ``close()`` drains what is
+queued and then refuses new work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymilvus.exceptions import MilvusException
+
+from gpu_milvus import errors
+from gpu_milvus.engine.collection import Collection
+from gpu_milvus.engine.reads import SearchHits, SearchItem, search_batch
+
+RATE_LIMIT = 8  # pymilvus ErrorCode.RATE_LIMIT
+Outcome = tuple[list[SearchHits], str]
+
+
+@dataclass
+class _Pending:
+    coll: Collection
+    item: SearchItem
+    future: asyncio.Future[Outcome]
+    queued_at: float
+
+
+@dataclass
+class SchedulerStats:
+    """Counters for tuning: batches run, requests served, batch sizes and queue waits."""
+
+    batches: int = 0
+    requests: int = 0
+    largest_batch: int = 0
+    queue_wait_s: float = 0.0
+    cancelled: int = 0
+    sizes: list[int] = field(default_factory=list, repr=False)
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "batches": self.batches,
+            "requests": self.requests,
+            "mean_batch_size": self.requests / self.batches if self.batches else 0.0,
+            "largest_batch": self.largest_batch,
+            "mean_queue_wait_ms": 1e3 * self.queue_wait_s / self.requests if self.requests else 0.0,
+            "cancelled": self.cancelled,
+        }
+
+
+class SearchScheduler:
+    """Coalesces concurrent ``search`` calls of one client into batched engine calls."""
+
+    def __init__(self, max_batch: int = 1024, max_queue: int = 65536) -> None:
+        if not isinstance(max_batch, int) or max_batch < 1:
+            raise errors.ParamError(message=f"max_batch must be a positive int, got {max_batch!r}")
+        if not isinstance(max_queue, int) or max_queue < 1:
+            raise errors.ParamError(message=f"max_queue must be a positive int, got {max_queue!r}")
+        self.max_batch = max_batch
+        self.max_queue = max_queue
+        self.stats = SchedulerStats()
+        self._queue: deque[_Pending] = deque()
+        self._running = False
+        self._closed = False
+        self._idle: asyncio.Event | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    async def submit(self, coll: Collection, item: SearchItem) -> Outcome:
+        """Queue one search and wait for its own (hits, metric)."""
+        if self._closed:
+            raise errors.should_create_connection()
+        if len(self._queue) >= self.max_queue:
+            raise MilvusException(
+                code=RATE_LIMIT,
+                message=f"too many pending searches: the queue holds max_queue={self.max_queue}",
+            )
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Outcome] = loop.create_future()
+        self._queue.append(_Pending(coll, item, future, time.perf_counter()))
+        if not self._running:
+            self._running = True
+            self._idle_event().clear()
+            loop.call_soon(self._dispatch, loop)
+        return await future
+
+    async def run_many(self, coll: Collection, items: Sequence[SearchItem]) -> list[Outcome]:
+        """Several searches that must all succeed (a hybrid search's sub-requests)."""
+        return list(await asyncio.gather(*(self.submit(coll, i) for i in items)))
+
+    def _idle_event(self) -> asyncio.Event:
+        if self._idle is None:
+            self._idle = asyncio.Event()
+            self._idle.set()
+        return self._idle
+
+    def _dispatch(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch: list[_Pending] = []
+        while self._queue and len(batch) < self.max_batch:
+            pending = self._queue.popleft()
+            if pending.future.cancelled():
+                self.stats.cancelled += 1
+            else:
+                batch.append(pending)
+        if not batch:
+            self._running = False
+            self._idle_event().set()
+            return
+        now = time.perf_counter()
+        self.stats.batches += 1
+        self.stats.requests += len(batch)
+        self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
+        self.stats.queue_wait_s += sum(now - p.queued_at for p in batch)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="gpu_milvus-search")
+        work = loop.run_in_executor(self._executor, _execute, batch)
+        work.add_done_callback(lambda done: self._deliver(loop, batch, done))
+
+    def _deliver(
+        self, loop: asyncio.AbstractEventLoop, batch: list[_Pending], done: asyncio.Future[Any]
+    ) -> None:
+        error = done.exception()
+        outcomes = None if error is not None else done.result()
+        for i, pending in enumerate(batch):
+            if pending.future.done():  # cancelled while the batch ran
+                self.stats.cancelled += 1
+                continue
+            result = error if outcomes is None else outcomes[i]
+            if isinstance(result, BaseException):
+                pending.future.set_exception(result)
+            else:
+                pending.future.set_result(result)
+        self._dispatch(loop)
+
+    async def close(self) -> None:
+        """Let queued and running batches finish, then refuse new work."""
+        self._closed = True
+        if self._running:
+            await self._idle_event().wait()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+
+
+def _execute(batch: list[_Pending]) -> list[Outcome | BaseException]:
+    """Worker thread: one ``search_batch`` per collection, results in batch order."""
+    by_coll: dict[int, list[int]] = {}
+    for i, pending in enumerate(batch):
+        by_coll.setdefault(id(pending.coll), []).append(i)
+    results: list[Outcome | BaseException] = [errors.invalid("not run")] * len(batch)
+    for positions in by_coll.values():
+        coll = batch[positions[0]].coll
+        try:
+            outcomes = search_batch(coll, [batch[i].item for i in positions])
+        except MilvusException as exc:
+            outcomes = [exc] * len(positions)
+        except Exception as exc:  # an engine bug: fail these callers, keep the loop alive
+            failure = MilvusException(
+                code=65535, message=f"gpu_milvus internal error: {type(exc).__name__}: {exc}"
+            )
+            outcomes = [failure] * len(positions)
+        for i, outcome in zip(positions, outcomes, strict=True):
+            results[i] = outcome
+    return results

@@ -1,0 +1,1 @@
+"""Congruence tests: gpu_milvus vs milvus-lite on the same seeded operations."""
