@@ -213,10 +213,27 @@ class Evaluator:
 
     # -- logic -----------------------------------------------------------------------------
     def eval_and(self, node: ir.And) -> Tri:
-        t, f = self.eval(node.items[0])
-        for item in node.items[1:]:
-            t2, f2 = self.eval(item)
+        """Cheap clauses first; a costly clause only runs on rows not already FALSE."""
+        items = list(node.items)
+        if not any(isinstance(i, ir.Sample) for i in items):
+            items.sort(key=_cost)
+        t, f = self.eval(items[0])
+        for item in items[1:]:
+            open_rows = np.flatnonzero(~f)
+            if _cost(item) and len(open_rows) < self.n // 2:
+                t2, f2 = self._eval_on(item, open_rows)
+            else:
+                t2, f2 = self.eval(item)
             t, f = t & t2, f | f2
+        return t, f
+
+    def _eval_on(self, node: ir.Pred, rows: np.ndarray) -> Tri:
+        """``node`` evaluated on ``rows`` only; other rows read as UNKNOWN."""
+        t = np.zeros(self.n, dtype=bool)
+        f = np.zeros(self.n, dtype=bool)
+        if len(rows):
+            sub_t, sub_f = Evaluator(self.table.take(pa.array(rows))).eval(node)
+            t[rows], f[rows] = sub_t, sub_f
         return t, f
 
     def eval_or(self, node: ir.Or) -> Tri:
@@ -238,3 +255,14 @@ class Evaluator:
         if k:
             t[np.random.default_rng().choice(idx, size=k, replace=False)] = True
         return t, ~t
+
+
+_CHEAP = (ir.Cmp, ir.Range, ir.In, ir.IsNull, ir.Const)
+
+
+def _cost(node: ir.Pred) -> int:
+    """0 for plain comparisons on scalar columns; 1 for everything else (LIKE, JSON, arrays)."""
+    if isinstance(node, _CHEAP):
+        col = getattr(node, "col", None)
+        return 0 if col is None or col.kind == ir.SCALAR else 1
+    return 1
