@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pymilvus
 
 from gpu_milvus.client import _facade
+from gpu_milvus.client.iterators import QueryIterator, SearchIterator
 
 
 class MilvusClient(_facade.LocalClient):
@@ -22,6 +24,47 @@ class MilvusClient(_facade.LocalClient):
     create_schema = staticmethod(pymilvus.MilvusClient.create_schema)
     create_field_schema = staticmethod(pymilvus.MilvusClient.create_field_schema)
     prepare_index_params = staticmethod(pymilvus.MilvusClient.prepare_index_params)
+
+    def query_iterator(
+        self,
+        collection_name: str,
+        batch_size: int | None = 1000,
+        limit: int | None = -1,
+        filter: str | None = "",
+        output_fields: list[str] | None = None,
+        partition_names: list[str] | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> QueryIterator:
+        """Rows in primary-key order, ``batch_size`` per ``next()`` (sync client only)."""
+        return _facade.guarded(
+            QueryIterator, self, collection_name, batch_size, limit, filter, output_fields,
+            partition_names, kwargs,
+        )  # fmt: skip
+
+    def search_iterator(
+        self,
+        collection_name: str,
+        data: list,
+        batch_size: int | None = 1000,
+        filter: str | None = None,
+        limit: int | None = -1,
+        output_fields: list[str] | None = None,
+        search_params: dict | None = None,
+        timeout: float | None = None,
+        partition_names: list[str] | None = None,
+        anns_field: str | None = None,
+        round_decimal: int = -1,
+        *,
+        external_filter_func: Callable[..., Any] | None = None,
+        **kwargs: Any,
+    ) -> SearchIterator:
+        """One query vector's hits, best first, ``batch_size`` per ``next()`` (sync only)."""
+        return _facade.guarded(
+            SearchIterator, self, collection_name, data, batch_size, filter, limit,
+            output_fields, search_params, partition_names, anns_field, round_decimal,
+            external_filter_func,
+        )  # fmt: skip
 
     def using_database(self, db_name: str, **kwargs: Any) -> None:
         self.use_database(db_name, **kwargs)  # type: ignore[attr-defined]

@@ -100,6 +100,17 @@ def _select(keys: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.
     return np.take_along_axis(keys, order, axis=1), np.take_along_axis(rows, order, axis=1)
 
 
+def _widened(bounds: Bounds, metric: str) -> Bounds:
+    """Bounds loosened by more than the float32 error of the fast (expanded) scores."""
+    radius, range_filter = bounds
+    sign = 1.0 if metric in LARGER_IS_BETTER else -1.0
+
+    def loosen(value: float | None, direction: float) -> float | None:
+        return None if value is None else value + direction * 1e-3 * (1 + abs(value))
+
+    return loosen(radius, -sign), loosen(range_filter, sign)
+
+
 def _scores(q: np.ndarray, x: np.ndarray) -> np.ndarray:
     """q @ x.T. A single query is a memory-bound GEMV: NumPy's own single-threaded loop
     streams it as fast as BLAS and avoids waking BLAS threads for a few milliseconds of work."""
@@ -158,6 +169,10 @@ class CpuBackend:
             qn = q / np.where(norms == 0, 1, norms)
         block = max(4096, _BLOCK_ELEMENTS // max(nq, 1))
         matrix, sq = store.matrix, store.sq_norms
+        # Range bounds are tested loosely on the fast scores, then exactly on the refined
+        # distances, so a few extra candidates are kept for rows near a bound.
+        ranged = bounds != (None, None)
+        k_pick = min(total, 2 * k + 16) if ranged else k
         found_keys: list[np.ndarray] = []
         found_rows: list[np.ndarray] = []
         for start in range(0, total, block):
@@ -176,15 +191,21 @@ class CpuBackend:
             if per_query:
                 assert valid is not None
                 keys[~valid[:, start : start + block]] = -np.inf
-            if bounds != (None, None):
-                inside = _in_bounds(self._distances(keys, q, metric), metric, bounds)
-                keys = np.where(inside, keys, -np.inf)
-            keys, picked = _select(keys, np.broadcast_to(rows, keys.shape), k)
+            if ranged:
+                dist = self._distances(keys, q, metric)
+                keys = np.where(_in_bounds(dist, metric, _widened(bounds, metric)), keys, -np.inf)
+            keys, picked = _select(keys, np.broadcast_to(rows, keys.shape), k_pick)
             found_keys.append(keys)
             found_rows.append(picked)
-        best_keys, best_rows = _select(np.hstack(found_keys), np.hstack(found_rows), k)
+        best_keys, best_rows = _select(np.hstack(found_keys), np.hstack(found_rows), k_pick)
         best_rows = np.where(np.isneginf(best_keys), -1, best_rows)
-        return self._refine(store, q, metric, best_rows)
+        rows, dist = self._refine(store, q, metric, best_rows)
+        if ranged:
+            rows = np.where(_in_bounds(dist, metric, bounds), rows, -1)
+            order = np.argsort(rows < 0, axis=1, kind="stable")
+            rows = np.take_along_axis(rows, order, axis=1)[:, :k]
+            dist = np.take_along_axis(dist, order, axis=1)[:, :k]
+        return rows, dist
 
     @staticmethod
     def _distances(keys: np.ndarray, q: np.ndarray, metric: str) -> np.ndarray:

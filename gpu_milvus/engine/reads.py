@@ -178,7 +178,9 @@ def _prepare(coll: Collection, at: int, item: SearchItem, masks: dict[Any, Any])
             raise errors.invalid(f"search data for field {f.name} must be float vectors")
         if data.shape[1] != f.dim:
             raise errors.search_dim_mismatch(f.dim or 0, data.shape[1])
-    key = (tuple(pids), req.filter, repr(sorted((req.filter_params or {}).items())))
+    # Requests share a mask only when they pass the very same filter_params object (or none).
+    params_id = id(req.filter_params) if req.filter_params else None
+    key = (tuple(pids), req.filter, params_id)
     if key not in masks:
         mask = _mask(coll, pids, req.filter, req.filter_params)
         masks[key] = None if mask.all() else mask

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from .compare import compare_counts, compare_errors, compare_rows, compare_search
-from .conftest import Pair, Side, known_gap
+from .conftest import Pair, Side
 from .gen import DIM, FilterGen, dense_vector, full_schema, gen_rows, make_pk, make_rng
 
 pytestmark = pytest.mark.reference
@@ -178,9 +178,6 @@ def test_query_iterator(
     subject_side: Side,
 ) -> None:
     """query_iterator (sync only): pages in pk order, concatenated, with filter and limit."""
-    known_gap(
-        request, subject_side, "gpu_milvus: MilvusClient has no query_iterator (AttributeError)"
-    )
     rng = make_rng(module_pair.seed, f"query-iterator-{pk}")
     fgen = FilterGen(rng, qdata[pk])
     checks = []

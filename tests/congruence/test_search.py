@@ -293,9 +293,6 @@ def test_search_iterator(
     module_pair: Pair, sdata: list, request: pytest.FixtureRequest, subject_side: Side
 ) -> None:
     """search_iterator (sync only): pages concatenated equal one exact search."""
-    known_gap(
-        request, subject_side, "gpu_milvus: MilvusClient has no search_iterator (AttributeError)"
-    )
     rng = make_rng(module_pair.seed, "search-iterator")
     data = queries(rng, sdata, "vl2", 1)
 

@@ -38,6 +38,15 @@ def test_same_sync_or_async_kind(ours: type, theirs: type, name: str) -> None:
     ), name
 
 
+@pytest.mark.parametrize("name", ["query_iterator", "search_iterator"])
+def test_sync_only_iterators(name: str) -> None:
+    assert _params(getattr(gpu_milvus.MilvusClient, name)) == _params(
+        getattr(pymilvus.MilvusClient, name)
+    )
+    assert not hasattr(gpu_milvus.AsyncMilvusClient, name)
+    assert not hasattr(pymilvus.AsyncMilvusClient, name)
+
+
 def test_reexports_are_pymilvus_objects() -> None:
     for name in ("DataType", "CollectionSchema", "FieldSchema", "AnnSearchRequest",
                  "RRFRanker", "WeightedRanker", "MilvusException"):  # fmt: skip
