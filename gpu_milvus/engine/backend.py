@@ -111,7 +111,7 @@ def select_backend(device: str = "auto") -> Any:
         if not gpu_available():
             raise errors.invalid(f"device {device!r} requested but no usable CUDA GPU was found")
         try:
-            from gpu_milvus.engine.gpu import GpuBackend  # type: ignore[import-not-found]
+            from gpu_milvus.engine.gpu import GpuBackend
         except ImportError:
             if device == "auto":
                 return CpuBackend()

@@ -1,0 +1,240 @@
+"""GPU benchmark: ceilings first, then our kernels vs torch topk(mm) and cupy matmul+argpartition.
+
+Writes bench/results/gpu_<device>_<date>.json with device, date, commit, command and the
+performance.md §7 ratios (g1..g7). ``--quick`` shrinks N for a smoke run. Needs CuPy and a GPU;
+``--help`` works without them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--quick", action="store_true", help="N in {1M} only, fewer shapes")
+    p.add_argument("--sizes", default="1000000,10000000", help="comma-separated N values")
+    p.add_argument("--dims", default="768,1024")
+    p.add_argument("--nqs", default="1,8,32,128,1024")
+    p.add_argument("--ks", default="10,100,1000")
+    p.add_argument("--reps", type=int, default=20)
+    p.add_argument("--out", default=str(RESULTS))
+    return p.parse_args(argv)
+
+
+def _time(fn: Callable[[], Any], reps: int) -> float:
+    """Median milliseconds with CUDA events after a warm-up."""
+    import cupy as cp
+
+    fn()
+    cp.cuda.Device().synchronize()
+    times = []
+    for _ in range(reps):
+        a, b = cp.cuda.Event(), cp.cuda.Event()
+        a.record()
+        fn()
+        b.record()
+        b.synchronize()
+        times.append(cp.cuda.get_elapsed_time(a, b))
+    return float(np.median(times))
+
+
+def _ceilings(reps: int) -> dict[str, float]:
+    import cupy as cp
+
+    src = cp.random.random(1 << 30, dtype=cp.float32)  # 4 GiB
+    dst = cp.empty_like(src)
+    ms = _time(lambda: dst.__setitem__(slice(None), src), reps)
+    copy_gbs = 2 * src.nbytes / ms / 1e6
+    out: dict[str, float] = {"copy_GBps": copy_gbs}
+    m, n, k = 1024, 1 << 18, 768
+    for name, dt_ in (("fp32", cp.float32), ("bf16", None)):
+        if dt_ is None:
+            try:
+                import torch
+
+                a = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
+                b = torch.randn(n, k, device="cuda", dtype=torch.bfloat16)
+                ms = _time(lambda a=a, b=b: a @ b.T, reps)
+            except Exception:
+                continue
+        else:
+            a, b = cp.random.random((m, k), dtype=dt_), cp.random.random((n, k), dtype=dt_)
+            ms = _time(lambda a=a, b=b: cp.matmul(a, b.T), reps)
+        out[f"{name}_gemm_TFLOPs"] = 2 * m * n * k / ms / 1e9
+    return out
+
+
+def _dense(args: argparse.Namespace, ceil: dict[str, float]) -> tuple[list[dict], dict]:
+    import cupy as cp
+
+    from gpu_milvus.engine.gpu import GpuBackend
+
+    be = GpuBackend(0)
+    rows: list[dict] = []
+    sizes = [1_000_000] if args.quick else [int(s) for s in args.sizes.split(",")]
+    dims = [768] if args.quick else [int(s) for s in args.dims.split(",")]
+    rng = np.random.default_rng(0)
+    for n in sizes:
+        for d in dims:
+            if n * d * 4 > 0.6 * cp.cuda.Device().mem_info[1]:
+                continue
+            store = be.dense_store(d)
+            step = 1 << 18
+            for s in range(0, n, step):
+                blk = rng.standard_normal((min(step, n - s), d)).astype(np.float32)
+                store.append(blk / np.linalg.norm(blk, axis=1, keepdims=True))
+            x = store.matrix
+            for nq in [int(v) for v in args.nqs.split(",")]:
+                q = rng.standard_normal((nq, d)).astype(np.float32)
+                dq = cp.asarray(q)
+                for k in [int(v) for v in args.ks.split(",")]:
+                    r = {"N": n, "d": d, "nq": nq, "k": k}
+                    r["ours_ms"] = _time(
+                        lambda q=q, k=k, s=store: be.search_dense(s, q, "IP", k, None), args.reps
+                    )
+                    r["cupy_ms"] = _time(
+                        lambda dq=dq, k=k, x=x: cp.argpartition(-cp.matmul(dq, x.T), k, axis=1),
+                        max(3, args.reps // 4),
+                    )
+                    try:
+                        import torch
+
+                        tx, tq = (
+                            torch.as_tensor(x, device="cuda"),
+                            torch.as_tensor(dq, device="cuda"),
+                        )
+                        r["torch_ms"] = _time(
+                            lambda tq=tq, tx=tx, k=k: torch.topk(tq @ tx.T, k), args.reps
+                        )
+                    except Exception:
+                        pass
+                    r["bandwidth_fraction"] = n * d * 4 / r["ours_ms"] / 1e6 / ceil["copy_GBps"]
+                    if k == 10 and nq in (1, 32):
+                        for keep in (0.1, 0.01):
+                            valid = rng.random(n) < keep
+                            r[f"filtered_{keep}_ms"] = _time(
+                                lambda q=q, v=valid, s=store: be.search_dense(s, q, "IP", 10, v),
+                                args.reps,
+                            )
+                    rows.append(r)
+                    print(json.dumps(r), flush=True)
+            cp.get_default_memory_pool().free_all_blocks()
+    return rows, _goals(rows, ceil)
+
+
+def _pick(rows: list[dict], **kw: int) -> dict | None:
+    return next((r for r in rows if all(r.get(a) == b for a, b in kw.items())), None)
+
+
+def _goals(rows: list[dict], ceil: dict[str, float]) -> dict:
+    g: dict[str, float] = {}
+    small = [r for r in rows if r["nq"] <= 8 and r["k"] <= 256]
+    if small:
+        g["g1_bandwidth_fraction"] = max(r["bandwidth_fraction"] for r in small)
+    a, b = _pick(rows, nq=1, k=10), _pick(rows, nq=32, k=10)
+    if a and b:
+        g["g2_nq32_over_nq1"] = b["ours_ms"] / a["ours_ms"]
+    big = _pick(rows, nq=1024, k=10)
+    if big and "fp32_gemm_TFLOPs" in ceil:
+        tf = 2 * big["nq"] * big["N"] * big["d"] / big["ours_ms"] / 1e9
+        g["g3_sgemm_fraction"] = tf / ceil["fp32_gemm_TFLOPs"]
+    a, b = _pick(rows, nq=8, k=10), _pick(rows, nq=8, k=1000)
+    if a and b:
+        g["g5_k1000_over_k10"] = b["ours_ms"] / a["ours_ms"]
+    if a and "filtered_0.1_ms" in (_pick(rows, nq=1, k=10) or {}):
+        f = _pick(rows, nq=1, k=10) or {}
+        g["g6_filtered_over_unfiltered"] = f["filtered_0.1_ms"] / f["ours_ms"]
+    return g
+
+
+def _sparse(args: argparse.Namespace) -> dict:
+    import cupy as cp
+    import cupyx.scipy.sparse as csp
+    import scipy.sparse as sp
+
+    from gpu_milvus.engine.gpu import GpuBackend
+
+    be = GpuBackend(0)
+    n, v, nnz = (200_000 if args.quick else 2_000_000), 30522, 121
+    rng = np.random.default_rng(1)
+    store = be.sparse_store()
+    step = 200_000
+    for s in range(0, n, step):
+        m = min(step, n - s)
+        cols = np.minimum(rng.zipf(1.2, m * nnz) - 1, v - 1).astype(np.int32)
+        blk = sp.csr_matrix(
+            (rng.random(m * nnz, dtype=np.float32), cols, np.arange(0, m * nnz + 1, nnz)),
+            shape=(m, v),
+        )
+        blk.sum_duplicates()
+        store.append(blk)
+    host = store.take(np.arange(n))
+    dev = csp.csr_matrix(host)
+    out: dict[str, float] = {"N": n}
+    for nq in (1, 64):
+        q = host[rng.integers(0, n, nq)]
+        dq = csp.csr_matrix(q).T.tocsc()
+        out[f"ours_nq{nq}_ms"] = _time(lambda q=q: be.search_sparse(store, q, 10, None), args.reps)
+        out[f"cupyx_nq{nq}_ms"] = _time(
+            lambda dq=dq: cp.argpartition(-(dev @ dq.toarray()).T, 10, axis=1), args.reps
+        )
+    out["g7_sparse_vs_cupyx"] = out["cupyx_nq64_ms"] / out["ours_nq64_ms"]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    os.environ.setdefault("CUPY_TF32", "0")
+    import cupy as cp
+
+    t0 = time.time()
+    props = cp.cuda.runtime.getDeviceProperties(0)
+    ceil = _ceilings(args.reps)
+    print(json.dumps(ceil), flush=True)
+    rows, goals = _dense(args, ceil)
+    sparse = _sparse(args)
+    goals["g7_sparse_vs_cupyx"] = sparse["g7_sparse_vs_cupyx"]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
+    now = dt.datetime.now(dt.timezone.utc)
+    report = {
+        "device": name,
+        "date": now.isoformat(),
+        "commit": commit,
+        "command": " ".join([sys.executable, *sys.argv]),
+        "ceilings": ceil,
+        "metrics": goals,
+        "dense": rows,
+        "sparse": sparse,
+        "wall_s": time.time() - t0,
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"gpu_{'quick_' if args.quick else ''}{now:%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(report, indent=1))
+    print(json.dumps(goals, indent=1))
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+// Sparse inner product (SPLADE-style) for a batch of sparse queries, document-parallel.
+//
+// The batch's query terms are compacted on the host into U slots; qtab[slot * nq + q] holds
+// query q's weight on that term. A store column maps to its slot either through a dense lookup
+// table lut[col] (-1 = no query uses it; used when the column space is small) or by binary
+// search in the sorted term list. One warp scans one document row per query; the result is a
+// key per (query, row) of the chunk [row0, row0 + rows): the IP when it is non-zero (SciPy's
+// product drops exact zeros, and the CPU reference only returns rows sharing a dimension),
+// else -inf; masks (shared / per query) and range bounds also give -inf.
+#include "common.cuh"
+
+template <typename IdxT>
+__device__ __forceinline__ int gm_slot(IdxT col, const int* __restrict__ lut, long long lut_n,
+                                       const long long* __restrict__ terms, int n_terms,
+                                       int use_lut) {
+  if (use_lut) return ((long long)col < lut_n) ? lut[col] : -1;
+  int lo = 0, hi = n_terms - 1;
+  const long long c = (long long)col;
+  while (lo <= hi) {
+    const int mid = (lo + hi) >> 1;
+    const long long t = terms[mid];
+    if (t == c) return mid;
+    if (t < c) lo = mid + 1; else hi = mid - 1;
+  }
+  return -1;
+}
+
+template <typename IdxT>
+__global__ void gm_sparse_ip(const long long* __restrict__ indptr, const IdxT* __restrict__ indices,
+                             const float* __restrict__ data, long long row0, int rows, int n,
+                             const int* __restrict__ lut, long long lut_n,
+                             const long long* __restrict__ terms, int n_terms, int use_lut,
+                             const float* __restrict__ qtab, int nq,
+                             const unsigned char* __restrict__ mask, int mask_mode,
+                             int has_radius, float radius, int has_rf, float rf,
+                             float* __restrict__ out) {
+  const int lane = threadIdx.x & 31;
+  const long long warps = ((long long)gridDim.x * blockDim.x) >> 5;
+  for (long long w = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5; w < rows;
+       w += warps) {
+    const long long row = row0 + w;
+    const long long lo = indptr[row], hi = indptr[row + 1];
+    for (int q = 0; q < nq; ++q) {
+      float acc = 0.0f;
+      for (long long p = lo + lane; p < hi; p += 32) {
+        const int s = gm_slot<IdxT>(indices[p], lut, lut_n, terms, n_terms, use_lut);
+        if (s >= 0) acc += data[p] * qtab[(long long)s * nq + q];
+      }
+      acc = gm::warp_sum(acc);
+      if (lane == 0) {
+        bool ok = acc != 0.0f;
+        if (mask_mode == 1) ok = ok && mask[row] != 0;
+        if (mask_mode == 2) ok = ok && mask[(long long)q * n + row] != 0;
+        ok = ok && gm::in_bounds<GM_METRIC_IP>(acc, 0.0f, has_radius, radius, has_rf, rf);
+        out[(long long)q * rows + w] = ok ? acc : GM_NEG_INF;
+      }
+    }
+  }
+}
+
+#ifndef __CUDACC_RTC__
+#define GM_SPARSE(T)                                                                         \
+  template __global__ void gm_sparse_ip<T>(const long long*, const T*, const float*, long long, \
+                                           int, int, const int*, long long, const long long*, \
+                                           int, int, const float*, int, const unsigned char*, \
+                                           int, int, float, int, float, float*);
+GM_SPARSE(int)
+GM_SPARSE(long long)
+#endif

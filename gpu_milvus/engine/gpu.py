@@ -1,0 +1,549 @@
+"""CuPy backend: device-resident vectors, custom CUDA kernels, host results.
+
+Invariants:
+- vectors stay on the device in float32 matrices grown by capacity doubling (appends copy only
+  the new rows); squared norms and inverse norms are cached beside them;
+- only queries, masks and results cross PCIe; results follow ``backend.py`` exactly as
+  ``cpu.py`` produces them (same widths, -1 padding, float64-refined distances, best first);
+- ranking keys are larger-is-better (IP: q.x, COSINE: q.x/|x| with q normalised,
+  L2: 2q.x - |x|^2), as in ``cpu.py``;
+- dense paths: the fused scan + per-block top-k kernel for nq <= 32 and k <= 256 (when its
+  shared memory fits), else cuBLAS GEMM over column chunks + key epilogue + radix select;
+- CuPy is imported lazily, so importing this module never breaks a CPU-only install.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from gpu_milvus import kernels
+from gpu_milvus.engine.backend import LARGER_IS_BETTER
+
+Bounds = tuple[float | None, float | None]
+_SCORE_BUDGET = 1 << 28  # fp32 scores per GEMM / sparse chunk (1 GiB)
+_QUERY_GROUP = 1024  # queries per GEMM group
+_FUSED_MAX_NQ = 32
+_FUSED_MAX_K = 256
+_FUSED_SMEM = 48 * 1024
+_LUT_MAX = 1 << 24  # sparse: dense column -> slot table up to this many columns
+_DIST = "distance.cu"
+_TOPK = "topk.cu"
+_SPARSE = "sparse.cu"
+
+
+def _cp() -> Any:
+    import cupy
+
+    return cupy
+
+
+def _empty(nq: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.empty((nq, 0), dtype=np.int64), np.empty((nq, 0), dtype=np.float32)
+
+
+def _bound_args(bounds: Bounds) -> tuple[Any, ...]:
+    radius, rf = bounds
+    return (
+        np.int32(radius is not None),
+        np.float32(0.0 if radius is None else radius),
+        np.int32(rf is not None),
+        np.float32(0.0 if rf is None else rf),
+    )
+
+
+def _next_pow2(x: int) -> int:
+    return 1 << max(0, int(x - 1).bit_length())
+
+
+class GpuDenseStore:
+    """A growing float32 matrix on one device with cached |x|^2 and 1/|x|."""
+
+    def __init__(self, dim: int, device: int) -> None:
+        cp = _cp()
+        self.dim = dim
+        self.device = device
+        self._n = 0
+        with cp.cuda.Device(device):
+            self._x = cp.empty((64, max(dim, 1)), dtype=cp.float32)
+            self._sq = cp.empty(64, dtype=cp.float32)
+            self._inv = cp.empty(64, dtype=cp.float32)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def append(self, block: np.ndarray) -> None:
+        cp = _cp()
+        block = np.ascontiguousarray(block, dtype=np.float32).reshape(-1, self.dim)
+        m = len(block)
+        if m == 0:
+            return
+        need = self._n + m
+        with cp.cuda.Device(self.device):
+            if need > len(self._x):
+                cap = max(need, 2 * len(self._x))
+                x, sq, inv = (
+                    cp.empty((cap, self._x.shape[1]), dtype=cp.float32),
+                    cp.empty(cap, dtype=cp.float32),
+                    cp.empty(cap, dtype=cp.float32),
+                )
+                x[: self._n] = self._x[: self._n]
+                sq[: self._n] = self._sq[: self._n]
+                inv[: self._n] = self._inv[: self._n]
+                self._x, self._sq, self._inv = x, sq, inv
+            xb = cp.asarray(block)
+            self._x[self._n : need] = xb
+            sqb = cp.einsum("ij,ij->i", xb, xb)
+            self._sq[self._n : need] = sqb
+            self._inv[self._n : need] = 1.0 / cp.sqrt(cp.where(sqb == 0, 1, sqb))
+        self._n = need
+
+    @property
+    def matrix(self) -> Any:
+        return self._x[: self._n]
+
+    @property
+    def sq_norms(self) -> Any:
+        return self._sq[: self._n]
+
+    @property
+    def inv_norms(self) -> Any:
+        return self._inv[: self._n]
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        cp = _cp()
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size == 0:
+            return np.empty((*rows.shape, self.dim), dtype=np.float32)
+        with cp.cuda.Device(self.device):
+            return cp.asnumpy(self.matrix[cp.asarray(rows)])
+
+
+class GpuSparseStore:
+    """CSR rows: host chunks (for ``take``) plus device chunks concatenated lazily."""
+
+    def __init__(self, device: int) -> None:
+        self.device = device
+        self._host: list[sp.csr_matrix] = []
+        self._host_stacked: sp.csr_matrix | None = None
+        self._dev_chunks: list[tuple[Any, Any, Any]] = []  # (indptr, indices, data)
+        self._dev: tuple[Any, Any, Any] | None = None
+        self._rows = 0
+        self.width = 1
+        self.max_col = -1
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def append(self, block: sp.csr_matrix) -> None:
+        cp = _cp()
+        block = sp.csr_matrix(block, dtype=np.float32)
+        block.sum_duplicates()
+        self._host.append(block)
+        self._host_stacked = None
+        self._rows += block.shape[0]
+        self.width = max(self.width, block.shape[1])
+        if block.nnz:
+            self.max_col = max(self.max_col, int(block.indices.max()))
+        with cp.cuda.Device(self.device):
+            self._dev_chunks.append(
+                (
+                    cp.asarray(block.indptr.astype(np.int64)),
+                    cp.asarray(block.indices.astype(np.int64)),
+                    cp.asarray(block.data.astype(np.float32)),
+                )
+            )
+        self._dev = None
+
+    def device_csr(self) -> tuple[Any, Any, Any]:
+        """(indptr int64, indices int32 or int64, data float32) of all rows, on the device."""
+        cp = _cp()
+        if self._dev is None:
+            with cp.cuda.Device(self.device):
+                ptrs, offset = [cp.zeros(1, dtype=cp.int64)], 0
+                for p, _, _ in self._dev_chunks:
+                    ptrs.append(p[1:] + offset)
+                    offset += int(p[-1].item()) if len(p) > 1 else 0
+                idx = [c[1].astype(cp.int64, copy=False) for c in self._dev_chunks]
+                idx = idx or [cp.zeros(0, dtype=cp.int64)]
+                dat = [c[2] for c in self._dev_chunks] or [cp.zeros(0, dtype=cp.float32)]
+                indices = cp.concatenate(idx)
+                if self.max_col < 2**31 - 1:
+                    indices = indices.astype(cp.int32)
+                self._dev = (cp.concatenate(ptrs), indices, cp.concatenate(dat))
+                self._dev_chunks = [self._dev]
+        return self._dev
+
+    def take(self, rows: np.ndarray) -> sp.csr_matrix:
+        if self._host_stacked is None:
+            parts = [
+                sp.csr_matrix((c.data, c.indices, c.indptr), shape=(c.shape[0], self.width))
+                for c in self._host
+            ]
+            stacked = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, self.width))
+            self._host_stacked = stacked.astype(np.float32)
+            self._host = [self._host_stacked]
+        return self._host_stacked[rows]
+
+
+def _finish(rows: np.ndarray, dist: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Host tail of cpu.py's refine: float32 distances, best first, -1 rows last with 0."""
+    dist32 = dist.astype(np.float32)
+    missing = rows < 0
+    sign = -1.0 if metric in LARGER_IS_BETTER else 1.0
+    order_key = np.where(missing, np.inf, sign * dist32.astype(np.float64))
+    order = np.argsort(order_key, axis=1, kind="stable")
+    rows = np.take_along_axis(rows, order, axis=1)
+    dist32 = np.take_along_axis(dist32, order, axis=1)
+    return rows, np.where(rows < 0, np.float32(0), dist32)
+
+
+class GpuBackend:
+    """Exact search on one CUDA device with the kernels in ``cuda/``."""
+
+    name = "gpu"
+
+    def __init__(self, ordinal: int = 0) -> None:
+        cp = _cp()
+        self.ordinal = ordinal
+        with cp.cuda.Device(ordinal):
+            props = cp.cuda.runtime.getDeviceProperties(ordinal)
+        self.sm_count = int(props["multiProcessorCount"])
+
+    def dense_store(self, dim: int) -> GpuDenseStore:
+        return GpuDenseStore(dim, self.ordinal)
+
+    def sparse_store(self) -> GpuSparseStore:
+        return GpuSparseStore(self.ordinal)
+
+    # -- selection -------------------------------------------------------------------------
+
+    def select(self, keys: Any, k: int, ids: Any = None, id_offset: int = 0) -> tuple[Any, Any]:
+        """Top k (unsorted) of each row of keys (nq, n), k <= n. ids: None (column + offset),
+        shape (n,) shared by all rows, or (nq, n)."""
+        cp = _cp()
+        keys = cp.ascontiguousarray(keys, dtype=cp.float32)
+        nq, n = keys.shape
+        prefix = cp.zeros(nq, dtype=cp.uint32)
+        remaining = cp.full(nq, k, dtype=cp.int32)
+        hist = cp.zeros(nq * 256, dtype=cp.uint32)
+        bx = max(1, min(-(-n // 1024), -(-self.sm_count * 8 // nq)))
+        hist_k = kernels.get(_TOPK, "gm_radix_hist")
+        pick_k = kernels.get(_TOPK, "gm_radix_pick")
+        for shift in (24, 16, 8, 0):
+            hist_k(
+                (bx, nq),
+                (256,),
+                (keys, np.int32(nq), np.int32(n), np.int64(n), prefix, np.int32(shift), hist),
+            )
+            pick_k(
+                (-(-nq // 128),), (128,), (np.int32(nq), np.int32(shift), hist, prefix, remaining)
+            )
+        counters = cp.zeros(2 * nq, dtype=cp.uint32)
+        out_keys = cp.empty((nq, k), dtype=cp.float32)
+        out_ids = cp.empty((nq, k), dtype=cp.int32)
+        if ids is None:
+            ids_arr, ids_ld, use = cp.zeros(1, dtype=cp.int32), 0, 0
+        else:
+            ids_arr = cp.ascontiguousarray(ids, dtype=cp.int32)
+            ids_ld, use = (0 if ids_arr.ndim == 1 else ids_arr.shape[1]), 1
+        kernels.get(_TOPK, "gm_radix_gather")(
+            (bx, nq),
+            (256,),
+            (
+                keys,
+                np.int32(nq),
+                np.int32(n),
+                np.int64(n),
+                ids_arr,
+                np.int64(ids_ld),
+                np.int32(use),
+                np.int32(id_offset),
+                prefix,
+                remaining,
+                np.int32(k),
+                counters,
+                out_keys,
+                out_ids,
+            ),
+        )
+        return out_keys, out_ids
+
+    # -- dense -----------------------------------------------------------------------------
+
+    def search_dense(
+        self,
+        store: GpuDenseStore,
+        queries: np.ndarray,
+        metric: str,
+        k: int,
+        valid: np.ndarray | None,
+        bounds: Bounds = (None, None),
+    ) -> tuple[np.ndarray, np.ndarray]:
+        cp = _cp()
+        nq, n = len(queries), len(store)
+        q = np.ascontiguousarray(queries, dtype=np.float32).reshape(nq, store.dim)
+        per_query = valid is not None and valid.ndim == 2
+        shared = None if valid is None or per_query else np.asarray(valid[:n], dtype=bool)
+        total = n if shared is None else int(np.count_nonzero(shared))
+        if total == 0 or k <= 0 or nq == 0:
+            return _empty(nq)
+        k_eff = min(k, total)
+        qn = q
+        if metric == "COSINE":
+            norms = np.linalg.norm(q, axis=1, keepdims=True)
+            qn = (q / np.where(norms == 0, 1, norms)).astype(np.float32)
+        qsq = np.einsum("ij,ij->i", q, q).astype(np.float32)
+        with cp.cuda.Device(self.ordinal):
+            d_qn, d_qsq = cp.asarray(qn), cp.asarray(qsq)
+            aux = store.inv_norms if metric == "COSINE" else store.sq_norms
+            if per_query:
+                assert valid is not None
+                mask, mode = cp.asarray(np.ascontiguousarray(valid[:, :n], dtype=np.uint8)), 2
+            elif shared is not None:
+                mask, mode = cp.asarray(shared.view(np.uint8)), 1
+            else:
+                mask, mode = cp.zeros(1, dtype=cp.uint8), 0
+            h = max(64, _next_pow2(k_eff))
+            fused = (
+                nq <= _FUSED_MAX_NQ and k_eff <= _FUSED_MAX_K and nq * (8 + 16 * h) <= _FUSED_SMEM
+            )
+            m = kernels.METRIC_IDS[metric]
+            if fused:
+                keys, ids = self._fused(store, d_qn, d_qsq, aux, mask, mode, m, k_eff, h, bounds)
+            else:
+                sel = None
+                if mode == 1 and total * 2 < n:  # selective filter: gather the passing rows
+                    sel = cp.flatnonzero(mask).astype(cp.int32)
+                    mask, mode = cp.zeros(1, dtype=cp.uint8), 0
+                keys, ids = self._gemm(store, d_qn, d_qsq, aux, mask, mode, m, k_eff, bounds, sel)
+            rows = cp.where(cp.isneginf(keys), -1, ids).astype(cp.int64)
+            dist = self._refine(store, cp.asarray(q), rows, m)
+            rows_h, dist_h = cp.asnumpy(rows), cp.asnumpy(dist)
+        return _finish(rows_h, dist_h, metric)
+
+    def _fused(
+        self,
+        store: GpuDenseStore,
+        qn: Any,
+        qsq: Any,
+        aux: Any,
+        mask: Any,
+        mode: int,
+        metric: int,
+        k: int,
+        h: int,
+        bounds: Bounds,
+    ) -> tuple[Any, Any]:
+        cp = _cp()
+        nq, n, d = qn.shape[0], len(store), store.dim
+        tmpl = next(t for t in kernels.FUSED_NQ if t >= nq)
+        rpb = max(h, -(-n // (self.sm_count * 4)))
+        grid = -(-n // rpb)
+        out_keys = cp.empty((nq, grid * k), dtype=cp.float32)
+        out_rows = cp.empty((nq, grid * k), dtype=cp.int32)
+        smem = nq * (8 + 16 * h)
+        kernels.get(_DIST, "gm_fused_scan", metric, tmpl)(
+            (grid,),
+            (256,),
+            (
+                store.matrix,
+                np.int32(n),
+                np.int32(d),
+                qn,
+                np.int32(nq),
+                aux,
+                qsq,
+                mask,
+                np.int32(mode),
+                *_bound_args(bounds),
+                np.int32(k),
+                np.int32(2 * h),
+                np.int32(rpb),
+                out_keys,
+                out_rows,
+            ),
+            shared_mem=smem,
+        )
+        if grid == 1:
+            return out_keys, out_rows
+        return self.select(out_keys, k, ids=out_rows)
+
+    def _gemm(
+        self,
+        store: GpuDenseStore,
+        qn: Any,
+        qsq: Any,
+        aux: Any,
+        mask: Any,
+        mode: int,
+        metric: int,
+        k: int,
+        bounds: Bounds,
+        sel: Any,
+    ) -> tuple[Any, Any]:
+        cp = _cp()
+        nq, n = qn.shape[0], len(store)
+        x = store.matrix
+        total = n if sel is None else len(sel)
+        epi = kernels.get(_DIST, "gm_key_epilogue", metric)
+        out_k, out_i = [], []
+        for g0 in range(0, nq, _QUERY_GROUP):
+            g1 = min(nq, g0 + _QUERY_GROUP)
+            qg, sqg = qn[g0:g1], qsq[g0:g1]
+            mg = mask[g0:g1] if mode == 2 else mask
+            chunk = max(k, _SCORE_BUDGET // (g1 - g0))
+            cand_k, cand_i = [], []
+            for c0 in range(0, total, chunk):
+                c1 = min(total, c0 + chunk)
+                ids = None if sel is None else sel[c0:c1]
+                xb = x[c0:c1] if sel is None else x[ids]
+                s = cp.ascontiguousarray(cp.matmul(qg, xb.T))
+                cnt = s.size
+                epi(
+                    (max(1, min(-(-cnt // 256), self.sm_count * 32)),),
+                    (256,),
+                    (
+                        s,
+                        np.int32(g1 - g0),
+                        np.int32(c1 - c0),
+                        np.int64(c0),
+                        ids if ids is not None else cp.zeros(1, dtype=cp.int32),
+                        np.int32(ids is not None),
+                        aux,
+                        sqg,
+                        mg,
+                        np.int32(mode),
+                        np.int32(n),
+                        *_bound_args(bounds),
+                    ),
+                )
+                kk, ii = self.select(s, min(k, c1 - c0), ids=ids, id_offset=c0)
+                cand_k.append(kk)
+                cand_i.append(ii)
+            if len(cand_k) == 1:
+                kk, ii = cand_k[0], cand_i[0]
+            else:
+                ck, ci = cp.concatenate(cand_k, axis=1), cp.concatenate(cand_i, axis=1)
+                kk, ii = self.select(ck, k, ids=ci)
+            out_k.append(kk)
+            out_i.append(ii)
+        if len(out_k) == 1:
+            return out_k[0], out_i[0]
+        return cp.concatenate(out_k, axis=0), cp.concatenate(out_i, axis=0)
+
+    def _refine(self, store: GpuDenseStore, q: Any, rows: Any, metric: int) -> Any:
+        """float64 distances of the winners, computed on the device from the raw query."""
+        cp = _cp()
+        nq, k = rows.shape
+        out = cp.empty((nq, k), dtype=cp.float64)
+        if nq * k == 0:
+            return out
+        warps_per_block = 8
+        grid = -(-(nq * k) // warps_per_block)
+        kernels.get(_DIST, "gm_refine", metric)(
+            (grid,),
+            (32 * warps_per_block,),
+            (
+                store.matrix,
+                np.int32(store.dim),
+                q,
+                cp.ascontiguousarray(rows),
+                np.int32(nq),
+                np.int32(k),
+                out,
+            ),
+        )
+        return out
+
+    # -- sparse ----------------------------------------------------------------------------
+
+    def search_sparse(
+        self,
+        store: GpuSparseStore,
+        queries: sp.csr_matrix,
+        k: int,
+        valid: np.ndarray | None,
+        bounds: Bounds = (None, None),
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Sparse IP; only rows with a non-zero product (a shared dimension) are returned."""
+        cp = _cp()
+        nq, n = queries.shape[0], len(store)
+        if n == 0 or k <= 0 or nq == 0:
+            return _empty(nq)
+        q = sp.csr_matrix(queries, dtype=np.float32)
+        q.sum_duplicates()
+        terms = np.unique(q.indices.astype(np.int64))
+        if len(terms) == 0:
+            return _empty(nq)
+        qtab = np.zeros((len(terms), nq), dtype=np.float32)
+        qrow = np.repeat(np.arange(nq), np.diff(q.indptr))
+        qtab[np.searchsorted(terms, q.indices.astype(np.int64)), qrow] = q.data
+        k_eff = min(k, n)
+        with cp.cuda.Device(self.ordinal):
+            indptr, indices, data = store.device_csr()
+            d_terms, d_qtab = cp.asarray(terms), cp.asarray(qtab)
+            lut_n = store.max_col + 1
+            use_lut = 0 < lut_n <= _LUT_MAX
+            if use_lut:
+                lut = cp.full(lut_n, -1, dtype=cp.int32)
+                inside = terms < lut_n
+                lut[cp.asarray(terms[inside])] = cp.asarray(np.flatnonzero(inside), cp.int32)
+            else:
+                lut = cp.zeros(1, dtype=cp.int32)
+            if valid is None:
+                mask, mode = cp.zeros(1, dtype=cp.uint8), 0
+            elif valid.ndim == 2:
+                mask, mode = cp.asarray(np.ascontiguousarray(valid[:, :n], dtype=np.uint8)), 2
+            else:
+                mask, mode = cp.asarray(np.ascontiguousarray(valid[:n], dtype=np.uint8)), 1
+            tname = "int" if indices.dtype == cp.int32 else "long long"
+            kern = kernels.get(_SPARSE, "gm_sparse_ip", tname)
+            chunk = max(k_eff, _SCORE_BUDGET // nq)
+            cand_k, cand_i = [], []
+            for c0 in range(0, n, chunk):
+                rows = min(n, c0 + chunk) - c0
+                out = cp.empty((nq, rows), dtype=cp.float32)
+                kern(
+                    (max(1, min(-(-rows // 8), self.sm_count * 64)),),
+                    (256,),
+                    (
+                        indptr,
+                        indices,
+                        data,
+                        np.int64(c0),
+                        np.int32(rows),
+                        np.int32(n),
+                        lut,
+                        np.int64(lut_n if use_lut else 0),
+                        d_terms,
+                        np.int32(len(terms)),
+                        np.int32(use_lut),
+                        d_qtab,
+                        np.int32(nq),
+                        mask,
+                        np.int32(mode),
+                        *_bound_args(bounds),
+                        out,
+                    ),
+                )
+                kk, ii = self.select(out, min(k_eff, rows), id_offset=c0)
+                cand_k.append(kk)
+                cand_i.append(ii)
+            if len(cand_k) == 1:
+                keys, ids = cand_k[0], cand_i[0]
+            else:
+                keys, ids = self.select(
+                    cp.concatenate(cand_k, axis=1), k_eff, ids=cp.concatenate(cand_i, axis=1)
+                )
+            keys_h, ids_h = cp.asnumpy(keys), cp.asnumpy(ids).astype(np.int64)
+        order = np.argsort(-keys_h, axis=1, kind="stable")
+        keys_h = np.take_along_axis(keys_h, order, axis=1)
+        ids_h = np.take_along_axis(ids_h, order, axis=1)
+        missing = np.isneginf(keys_h)
+        ids_h[missing] = -1
+        keys_h[missing] = 0
+        width = int((~missing).sum(axis=1).max(initial=0))
+        return ids_h[:, :width], keys_h[:, :width].astype(np.float32)

@@ -1,0 +1,197 @@
+"""GPU backend vs the CPU reference: every kernel path, awkward sizes, masks, bounds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from gpu_milvus.engine.cpu import CpuBackend
+
+pytestmark = pytest.mark.gpu
+METRICS = ("IP", "L2", "COSINE")
+
+
+def _gpu():
+    pytest.importorskip("cupy")
+    import cupy
+
+    from gpu_milvus.engine.gpu import GpuBackend
+
+    # Poison the memory pool: freed NaN-filled blocks are what cupy.empty hands out next.
+    junk = [cupy.full(1 << s, cupy.nan, dtype=cupy.float32) for s in range(8, 27, 2)]
+    del junk
+    return GpuBackend(0)
+
+
+def _data(rng: np.random.Generator, n: int, d: int, nq: int) -> tuple[np.ndarray, np.ndarray]:
+    return (
+        rng.standard_normal((n, d)).astype(np.float32),
+        rng.standard_normal((nq, d)).astype(np.float32),
+    )
+
+
+def _stores(x: np.ndarray, gpu):
+    cpu = CpuBackend()
+    cs, gs = cpu.dense_store(x.shape[1]), gpu.dense_store(x.shape[1])
+    for part in np.array_split(x, 3):  # several appends exercise the growth path
+        cs.append(part)
+        gs.append(part)
+    return cpu, cs, gs
+
+
+def _check(ref: tuple[np.ndarray, np.ndarray], got: tuple[np.ndarray, np.ndarray], metric: str):
+    """Same shape, same -1 padding, distances close, row sets equal up to ties at the k-th."""
+    (r_rows, r_d), (g_rows, g_d) = ref, got
+    assert g_rows.shape == r_rows.shape and g_d.shape == r_d.shape
+    assert g_rows.dtype == np.int64 and g_d.dtype == np.float32
+    np.testing.assert_array_equal(g_rows < 0, r_rows < 0)
+    np.testing.assert_allclose(g_d, r_d, rtol=1e-4, atol=1e-4)
+    larger = metric in ("IP", "COSINE")
+    for i in range(len(r_rows)):
+        a, b = set(r_rows[i][r_rows[i] >= 0]), set(g_rows[i][g_rows[i] >= 0])
+        if a == b or not a:
+            continue
+        kth = r_d[i][r_rows[i] >= 0][-1]
+        diff = a ^ b
+        ok = np.isclose(r_d[i][np.isin(r_rows[i], list(diff))], kth, rtol=1e-4, atol=1e-4)
+        ok2 = np.isclose(g_d[i][np.isin(g_rows[i], list(diff))], kth, rtol=1e-4, atol=1e-4)
+        assert ok.all() and ok2.all(), (i, diff, larger)
+    order = -g_d if larger else g_d
+    valid = g_rows >= 0
+    for i in range(len(g_rows)):
+        o = order[i][valid[i]]
+        assert (np.diff(o) >= -1e-6).all()
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize(
+    ("n", "d", "nq", "k"),
+    [
+        (1, 4, 1, 10),  # k > N
+        (1000, 7, 1, 10),  # odd d (scalar loads)
+        (5003, 64, 3, 10),  # N not a multiple of the block
+        (5003, 64, 8, 256),  # fused, largest k
+        (20011, 96, 32, 64),  # fused, largest nq
+        (4099, 32, 33, 10),  # GEMM path
+        (3001, 48, 5, 300),  # small nq, k > 256: GEMM + radix select
+        (20000, 16, 2, 16384),  # k = 16384
+    ],
+)
+def test_dense_paths(metric: str, n: int, d: int, nq: int, k: int) -> None:
+    rng = np.random.default_rng()
+    gpu = _gpu()
+    x, q = _data(rng, n, d, nq)
+    cpu, cs, gs = _stores(x, gpu)
+    ref = cpu.search_dense(cs, q, metric, k, None)
+    _check(ref, gpu.search_dense(gs, q, metric, k, None), metric)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("nq", [1, 4, 40])
+@pytest.mark.parametrize("keep", [0.5, 0.1, 0.01, 0.0])
+def test_dense_shared_mask(metric: str, nq: int, keep: float) -> None:
+    rng = np.random.default_rng()
+    gpu = _gpu()
+    x, q = _data(rng, 7777, 32, nq)
+    cpu, cs, gs = _stores(x, gpu)
+    valid = rng.random(len(x)) < keep
+    for k in (1, 10, 100):
+        ref = cpu.search_dense(cs, q, metric, k, valid)
+        _check(ref, gpu.search_dense(gs, q, metric, k, valid), metric)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("nq", [1, 6, 50])
+def test_dense_per_query_mask(metric: str, nq: int) -> None:
+    rng = np.random.default_rng()
+    gpu = _gpu()
+    x, q = _data(rng, 3000, 24, nq)
+    cpu, cs, gs = _stores(x, gpu)
+    valid = rng.random((nq, len(x))) < rng.random((nq, 1)) * 0.2
+    valid[0] = False  # one query with everything filtered out
+    for k in (5, 200):
+        ref = cpu.search_dense(cs, q, metric, k, valid)
+        _check(ref, gpu.search_dense(gs, q, metric, k, valid), metric)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("nq", [2, 64])
+def test_dense_range_bounds(metric: str, nq: int) -> None:
+    rng = np.random.default_rng()
+    gpu = _gpu()
+    x, q = _data(rng, 4000, 16, nq)
+    cpu, cs, gs = _stores(x, gpu)
+    ref_all = cpu.search_dense(cs, q, metric, 4000, None)[1]
+    lo, hi = np.quantile(ref_all, [0.3, 0.4])
+    # (radius, range_filter): IP/COSINE radius < d <= rf; L2 rf <= d < radius
+    bounds = (float(hi), float(lo)) if metric == "L2" else (float(lo), float(hi))
+    for k in (10, 500):
+        ref = cpu.search_dense(cs, q, metric, k, None, bounds)
+        _check(ref, gpu.search_dense(gs, q, metric, k, None, bounds), metric)
+
+
+def test_dense_empty_and_take() -> None:
+    gpu = _gpu()
+    gs = gpu.dense_store(8)
+    rows, dist = gpu.search_dense(gs, np.ones((3, 8), np.float32), "IP", 10, None)
+    assert rows.shape == (3, 0) and dist.shape == (3, 0)
+    x = np.random.default_rng().standard_normal((100, 8)).astype(np.float32)
+    gs.append(x)
+    np.testing.assert_array_equal(gs.take(np.array([5, 0, 99])), x[[5, 0, 99]])
+    assert gpu.search_dense(gs, x[:2], "L2", 0, None)[0].shape == (2, 0)
+
+
+def _sparse(rng: np.random.Generator, n: int, width: int, nnz: int) -> sp.csr_matrix:
+    m = sp.random(n, width, density=nnz / width, format="csr", dtype=np.float32, random_state=rng)
+    m.data = rng.random(m.nnz).astype(np.float32) + 0.1
+    return m
+
+
+@pytest.mark.parametrize(
+    ("n", "nq", "k"), [(1, 1, 10), (5000, 1, 10), (5000, 17, 100), (3000, 3, 5000)]
+)
+@pytest.mark.parametrize("width", [30522, 1 << 30])
+def test_sparse(n: int, nq: int, k: int, width: int) -> None:
+    rng = np.random.default_rng()
+    gpu, cpu = _gpu(), CpuBackend()
+    data = _sparse(rng, n, min(width, 30522), 40)
+    data = sp.csr_matrix((data.data, data.indices * (width // 30522), data.indptr), (n, width))
+    cs, gs = cpu.sparse_store(), gpu.sparse_store()
+    for lo in range(0, n, max(1, n // 3)):
+        cs.append(data[lo : lo + max(1, n // 3)])
+        gs.append(data[lo : lo + max(1, n // 3)])
+    q = sp.csr_matrix(data[rng.integers(0, n, nq)])
+    for valid in (None, rng.random(n) < 0.3, rng.random((nq, n)) < 0.5):
+        for bounds in ((None, None), (0.5, None)):
+            ref = cpu.search_sparse(cs, q, k, valid, bounds)
+            got = gpu.search_sparse(gs, q, k, valid, bounds)
+            _check(ref, got, "IP")
+    assert (gs.take(np.array([0])) != cs.take(np.array([0]))).nnz == 0
+
+
+def test_sparse_no_shared_terms() -> None:
+    gpu = _gpu()
+    gs = gpu.sparse_store()
+    gs.append(sp.csr_matrix(([1.0], [3], [0, 1]), shape=(1, 10)))
+    rows, dist = gpu.search_sparse(gs, sp.csr_matrix(([1.0], [4], [0, 1]), shape=(1, 10)), 5, None)
+    assert rows.shape == (1, 0) and dist.shape == (1, 0)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_client_api(tmp_path, metric: str) -> None:
+    pytest.importorskip("cupy")
+    from gpu_milvus import MilvusClient
+
+    rng = np.random.default_rng()
+    x = rng.standard_normal((500, 16)).astype(np.float32)
+    results = []
+    for device in ("cpu", "cuda"):
+        c = MilvusClient(str(tmp_path / f"{device}.db"), device=device)
+        c.create_collection("c", dimension=16, metric_type=metric)
+        c.insert("c", [{"id": i, "vector": x[i].tolist(), "t": i % 3} for i in range(500)])
+        c.delete("c", ids=[1, 2, 3])
+        res = c.search("c", data=x[:4].tolist(), limit=7, filter="t == 1")
+        results.append([[h["id"] for h in hits] for hits in res])
+        c.close()
+    assert results[0] == results[1]
