@@ -15,7 +15,7 @@ from pymilvus.client.check import check_id_and_data, check_pass_param
 from pymilvus.exceptions import InvalidConsistencyLevel
 
 from gpu_milvus import errors
-from gpu_milvus.engine.reads import VectorRequest
+from gpu_milvus.engine.reads import GroupBy, VectorRequest
 from gpu_milvus.storage.ingest import sparse_matrix
 
 _CONSISTENCY = {"strong": 0, "session": 1, "bounded": 2, "eventually": 3, "customized": 4}
@@ -213,3 +213,15 @@ def rounded(distances: list[float], decimals: int) -> list[float]:
     server = (np.sign(values) * np.floor(np.abs(values) + 0.5) / scale).astype(np.float32)
     out = server.tolist()
     return [round(x, decimals) for x in out] if decimals > 0 else out
+
+
+def group_by(kwargs: dict[str, Any], params: dict[str, Any]) -> GroupBy | None:
+    """search's grouping kwargs (``group_by_field`` may also sit in search_params)."""
+    field = kwargs.get("group_by_field", params.get("group_by_field"))
+    if not field:
+        return None
+    if not isinstance(field, str):
+        raise errors.ParamError(message=f"group_by_field must be a str, got {field!r}")
+    size = kwargs.get("group_size", params.get("group_size", 1))
+    strict = kwargs.get("strict_group_size", params.get("strict_group_size", False))
+    return GroupBy(field, size if isinstance(size, int) else -1, bool(strict))

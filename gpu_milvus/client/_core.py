@@ -398,7 +398,6 @@ class LocalCore:
             "function_chains": function_chains,
             "highlighter": highlighter,
             "search_aggregation": search_aggregation,
-            "group_by_field": kwargs.get("group_by_field"),
         }
         prepared = self.prepare_search(
             collection_name, data, filter, limit, output_fields, search_params,
@@ -429,7 +428,8 @@ class LocalCore:
         req = _args.vector_request(
             data, anns_field, limit, filter, kwargs.get("filter_params"), params
         )
-        item = reads.SearchItem(req, offset, output_fields, partition_names)
+        group_by = _args.group_by(kwargs, params)
+        item = reads.SearchItem(req, offset, output_fields, partition_names, group_by)
         return PreparedSearch(coll, [item], decimals)
 
     def finish_search(

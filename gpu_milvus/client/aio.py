@@ -99,8 +99,7 @@ class AsyncMilvusClient(_facade.LocalClient):
         """Exact top-k per query vector; returns pymilvus's SearchResult. Concurrent calls are
         batched by the client's scheduler."""
         unsupported = {"ranker": ranker, "function_chains": function_chains,
-                       "search_aggregation": search_aggregation,
-                       "group_by_field": kwargs.get("group_by_field")}  # fmt: skip
+                       "search_aggregation": search_aggregation}  # fmt: skip
         prepared = _facade.guarded(
             self._core.prepare_search, collection_name, data, filter, limit, output_fields,
             search_params, partition_names, anns_field, ids, unsupported, kwargs,

@@ -147,6 +147,19 @@ class SearchItem:
     offset: int = 0
     output_fields: Sequence[str] | None = None
     partitions: Sequence[str] | None = None
+    group_by: GroupBy | None = None
+
+
+@dataclass(frozen=True)
+class GroupBy:
+    """search(group_by_field=..., group_size=..., strict_group_size=...)."""
+
+    field: str
+    size: int = 1
+    strict: bool = False
+
+
+_GROUPABLE = {"BOOL", "INT8", "INT16", "INT32", "INT64", "VARCHAR"}
 
 
 @dataclass
@@ -187,10 +200,11 @@ def _prepare(coll: Collection, at: int, item: SearchItem, masks: dict[Any, Any])
     return _Prepared(at, item, f, metric, masks[key], plan)
 
 
-def _run_group(coll: Collection, group: list[_Prepared]) -> list[list[SearchHits]]:
+def _backend_call(
+    coll: Collection, group: list[_Prepared], k: int
+) -> tuple[np.ndarray, np.ndarray]:
     """One backend call for requests on the same field and bounds; per-query masks."""
     first = group[0]
-    k = max(p.item.req.limit + p.item.offset for p in group)
     sizes = [p.item.req.data.shape[0] for p in group]
     masks = [p.mask for p in group]
     if all(m is None for m in masks):
@@ -201,7 +215,6 @@ def _run_group(coll: Collection, group: list[_Prepared]) -> list[list[SearchHits
         every = np.ones(coll.table.num_rows, dtype=bool)
         valid = np.repeat(np.stack([every if m is None else m for m in masks]), sizes, axis=0)
     bounds = (first.item.req.radius, first.item.req.range_filter)
-    backend = coll.backend
     if first.field.is_sparse:
         parts = [p.item.req.data for p in group]
         width = max(m.shape[1] for m in parts)
@@ -212,16 +225,21 @@ def _run_group(coll: Collection, group: list[_Prepared]) -> list[list[SearchHits
             ],
             format="csr",
         )
-        rows, dist = backend.search_sparse(
+        return coll.backend.search_sparse(
             coll.table.sparse[first.field.name], queries, k, valid, bounds
         )
-    else:
-        queries = np.vstack([p.item.req.data for p in group])
-        rows, dist = backend.search_dense(
-            coll.table.dense[first.field.name], queries, first.metric, k, valid, bounds
-        )
+    queries = np.vstack([p.item.req.data for p in group])
+    return coll.backend.search_dense(
+        coll.table.dense[first.field.name], queries, first.metric, k, valid, bounds
+    )
+
+
+def _run_group(coll: Collection, group: list[_Prepared]) -> list[list[SearchHits]]:
+    """Batched requests: one backend call, then each request's own window and outputs."""
+    rows, dist = _backend_call(coll, group, max(p.item.req.limit + p.item.offset for p in group))
     out, at = [], 0
-    for p, n in zip(group, sizes, strict=True):
+    for p in group:
+        n = p.item.req.data.shape[0]
         lo, hi = p.item.offset, p.item.offset + p.item.req.limit
         out.append(_collect(coll, rows[at : at + n, lo:hi], dist[at : at + n, lo:hi], p.plan))
         at += n
@@ -247,12 +265,74 @@ def search_batch(
             except MilvusException as exc:
                 results[at] = exc
                 continue
+            if item.group_by is not None:
+                try:
+                    results[at] = (_grouped(coll, p, item.group_by), p.metric)
+                except MilvusException as exc:
+                    results[at] = exc
+                continue
             key = (p.field.name, p.metric, item.req.radius, item.req.range_filter)
             groups.setdefault(key, []).append(p)
         for group in groups.values():
             for p, hits in zip(group, _run_group(coll, group), strict=True):
                 results[p.at] = (hits, p.metric)
     return results
+
+
+def _grouped(coll: Collection, p: _Prepared, group_by: GroupBy) -> list[SearchHits]:
+    """Grouping search: the best hits per distinct value of a scalar field, groups ordered by
+    their best hit (group-major), ``offset``/``limit`` counting groups. Exact: the candidate
+    list grows until enough groups are complete or every row has been ranked."""
+    f = coll.spec.field(group_by.field)
+    if f is None:
+        raise errors.field_not_exist(group_by.field)
+    if f.dtype.name not in _GROUPABLE:
+        raise errors.invalid(
+            f"group by field {f.name} has type {f.dtype.name} which is not supported for "
+            "group_by: invalid parameter"
+        )
+    if not isinstance(group_by.size, int) or not 1 <= group_by.size <= 1024:
+        raise errors.invalid(f"group_size must be in [1, 1024], got {group_by.size}")
+    req, wanted = p.item.req, p.item.offset + p.item.req.limit
+    total = coll.table.num_rows
+    valid = p.mask
+    k = min(total, max(wanted * group_by.size * 4, 64))
+    while True:
+        single = _Prepared(p.at, SearchItem(req, 0, None, None), p.field, p.metric, valid, p.plan)
+        rows, dist = _backend_call(coll, [single], k)
+        out = []
+        complete = True
+        for r, d in zip(rows, dist, strict=True):
+            keep = r >= 0
+            picked = _pick_groups(coll, f.name, r[keep], d[keep], group_by, wanted)
+            full = len(picked[0]) >= wanted and all(len(g) == group_by.size for g in picked[0])
+            complete &= full or keep.sum() < k
+            out.append(picked)
+        if complete or k >= total:
+            break
+        k = min(total, k * 4)
+    hits = []
+    for rows_q, dist_q in out:
+        kept = rows_q[p.item.offset :]
+        dist_q = [x for g in dist_q[p.item.offset :] for x in g]
+        flat = np.concatenate(kept) if kept else np.empty(0, dtype=np.int64)
+        entities = materialize(coll.table, flat, p.plan)
+        hits.append(SearchHits(coll.table.pks[flat].tolist(), dist_q, entities))
+    return hits
+
+
+def _pick_groups(
+    coll: Collection, field: str, rows: np.ndarray, dist: np.ndarray, gb: GroupBy, wanted: int
+) -> tuple[list[np.ndarray], list[list[float]]]:
+    """Rows and distances of the first ``wanted`` groups, in best-hit order."""
+    values = coll.table.take_scalars(field, rows)
+    members: dict[Any, list[int]] = {}
+    for i, value in enumerate(values):
+        group = members.setdefault(value, [])
+        if len(group) < gb.size:
+            group.append(i)
+    chosen = [g for g in members.values() if not gb.strict or len(g) == gb.size][:wanted]
+    return [rows[g] for g in chosen], [dist[g].tolist() for g in chosen]
 
 
 def _check_topk(limit: int, offset: int) -> None:
