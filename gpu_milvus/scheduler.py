@@ -77,10 +77,20 @@ class SearchScheduler:
         self._running = False
         self._closed = False
         self._idle: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._executor: ThreadPoolExecutor | None = None
 
     async def submit(self, coll: Collection, item: SearchItem) -> Outcome:
         """Queue one search and wait for its own (hits, metric)."""
+        return await self._enqueue(coll, item)
+
+    async def run_many(self, coll: Collection, items: Sequence[SearchItem]) -> list[Outcome]:
+        """Several searches that must all succeed (a hybrid search's sub-requests), queued in
+        the same turn so they join the same batch as the searches issued beside them."""
+        futures = [self._enqueue(coll, i) for i in items]
+        return list(await asyncio.gather(*futures))
+
+    def _enqueue(self, coll: Collection, item: SearchItem) -> asyncio.Future[Outcome]:
         if self._closed:
             raise errors.should_create_connection()
         if len(self._queue) >= self.max_queue:
@@ -89,17 +99,24 @@ class SearchScheduler:
                 message=f"too many pending searches: the queue holds max_queue={self.max_queue}",
             )
         loop = asyncio.get_running_loop()
+        self._adopt(loop)
         future: asyncio.Future[Outcome] = loop.create_future()
         self._queue.append(_Pending(coll, item, future, time.perf_counter()))
         if not self._running:
             self._running = True
             self._idle_event().clear()
             loop.call_soon(self._dispatch, loop)
-        return await future
+        return future
 
-    async def run_many(self, coll: Collection, items: Sequence[SearchItem]) -> list[Outcome]:
-        """Several searches that must all succeed (a hybrid search's sub-requests)."""
-        return list(await asyncio.gather(*(self.submit(coll, i) for i in items)))
+    def _adopt(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Move to ``loop``. State left by a loop that has gone (closed, or a new
+        ``asyncio.run``) is dropped, so its unfinished batch cannot stall this one."""
+        if self._loop is loop:
+            return
+        self._loop = loop
+        self._running = False
+        self._idle = None
+        self._queue = deque(p for p in self._queue if p.future.get_loop() is loop)
 
     def _idle_event(self) -> asyncio.Event:
         if self._idle is None:
@@ -132,6 +149,8 @@ class SearchScheduler:
     def _deliver(
         self, loop: asyncio.AbstractEventLoop, batch: list[_Pending], done: asyncio.Future[Any]
     ) -> None:
+        if loop is not self._loop:  # the scheduler moved to another loop meanwhile
+            return
         error = done.exception()
         outcomes = None if error is not None else done.result()
         for i, pending in enumerate(batch):
@@ -148,6 +167,7 @@ class SearchScheduler:
     async def close(self) -> None:
         """Let queued and running batches finish, then refuse new work."""
         self._closed = True
+        self._adopt(asyncio.get_running_loop())
         if self._running:
             await self._idle_event().wait()
         if self._executor is not None:

@@ -4,6 +4,7 @@ the same uri, and ``rng`` is visible to every function)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import re
@@ -40,10 +41,14 @@ def test_tutorial_runs_unchanged_but_for_import_and_uri(tmp_path: Path) -> None:
     program = _tutorial_program(str(tmp_path / "tutorial.db"))
     out = io.StringIO()
     namespace: dict[str, object] = {"__name__": "tutorial"}
+    # A fresh script's main thread has an event loop for get_event_loop(); earlier tests may
+    # have unset it, so give this "script" one, as the interpreter would.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     with contextlib.redirect_stdout(out), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         exec(compile(program, "asyncmilvusclient_tutorial.md", "exec"), namespace)
         namespace["loop"].close()  # type: ignore[attr-defined]
+    asyncio.set_event_loop(None)
     text = out.getvalue()
     assert "Collection created successfully" in text
     assert "{'state': <LoadState: Loaded>}" in text

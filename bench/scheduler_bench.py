@@ -1,0 +1,298 @@
+"""Dynamic batching on the CPU: AsyncMilvusClient's search scheduler (performance.md §6, G8).
+
+A seeded collection (``--rows`` x ``--dim``, IP, unit float32; ``--quick`` = 20k x 128) on
+``device="cpu"``; every timing includes turning results into (id, distance) lists.
+* sweep: for C in 1..1024 fire C nq=1 searches at once, repeated (``--min-seconds``,
+  ``--min-rounds``): QPS, issue-to-result latency p50/p95/p99, mean batch size;
+* ratio: the same 256 searches awaited one after another vs at once (median of ``--reps``),
+  goal >= 5x with identical results (also checked against direct engine calls);
+* overhead: on a tiny collection, N nq=1 searches through the scheduler vs one nq=N call of the
+  engine core (``client._core.search``), per request, beside asyncio's own cost (G8 <= 5 us);
+* idle: single requests, scheduler vs direct core call, interleaved (G8: <= 100 us added).
+Writes ``bench/results/scheduler_[quick_]<rows>x<dim>_<UTC>.json`` (+ PNG with matplotlib).
+Run: ``python bench/scheduler_bench.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import gc
+import json
+import os
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# bench/ is sys.path[0] when run as a script; importing it also puts this checkout first.
+from cpu_vs_lite import REPO, git_info, log, machine_info, versions
+
+from gpu_milvus import AsyncMilvusClient, MilvusClient
+
+NAME, TINY = "sbench", "stiny"
+Hits = list[list[tuple[Any, float]]]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--rows", type=int, default=100_000)
+    p.add_argument("--dim", type=int, default=768)
+    p.add_argument("--quick", action="store_true", help="20k x 128, shorter timings")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--levels", default="1,4,16,64,256,1024")
+    p.add_argument("--min-seconds", type=float, default=None, help="per level (3; quick 1)")
+    p.add_argument("--min-rounds", type=int, default=3)
+    p.add_argument("--reps", type=int, default=5, help="repetitions of the 256-search ratio")
+    p.add_argument("--tiny", default="1000x16", help="rows x dim of the overhead collection")
+    p.add_argument("--tiny-n", type=int, default=1024, help="N searches in the overhead test")
+    p.add_argument("--seed", type=int, default=20260601)
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.rows, args.dim = 20_000, 128
+    args.min_seconds = args.min_seconds or (1.0 if args.quick else 3.0)
+    args.tiny_rows, args.tiny_dim = (int(x) for x in args.tiny.split("x"))
+    return args
+
+
+def normalised(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    x = rng.standard_normal((n, dim), dtype=np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def build(client: MilvusClient, name: str, rows: int, dim: int, seed: int) -> None:
+    client.create_collection(name, dimension=dim, metric_type="IP")
+    vecs = normalised(np.random.default_rng(seed), rows, dim)
+    for start in range(0, rows, 20_000):
+        chunk = vecs[start : start + 20_000]
+        client.insert(name, [{"id": start + i, "vector": v} for i, v in enumerate(chunk)])
+
+
+def hits(res: Any) -> Hits:
+    return [[(h["id"], h["distance"]) for h in q] for q in res]
+
+
+async def hits_of(aw: Awaitable[Any]) -> Hits:
+    return hits(await aw)
+
+
+async def timed(fn: Callable[[], Awaitable[Any]], reps: int) -> tuple[float, Any]:
+    """Median seconds over ``reps`` runs after a warm-up, and the last run's value. Cyclic GC
+    is paused: it taxes one huge nq=N result far more than N small ones, hiding the overhead."""
+    gc.collect()
+    gc.disable()
+    try:
+        value, times = await fn(), []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            value = await fn()
+            times.append(time.perf_counter() - t0)
+    finally:
+        gc.enable()
+    return statistics.median(times), value
+
+
+async def sweep_level(
+    ac: AsyncMilvusClient, queries: list[list[float]], c: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    async def one(q: list[float], t0: float) -> float:
+        hits(await ac.search(NAME, [q], limit=args.k))
+        return time.perf_counter() - t0
+
+    async def fire(r: int) -> list[float]:
+        t0 = time.perf_counter()
+        qs = [queries[(r * c + i) % len(queries)] for i in range(c)]
+        return list(await asyncio.gather(*(one(q, t0) for q in qs)))
+
+    await fire(0)  # warm-up
+    before, lat, times = ac.scheduler_stats(), [], []
+    while len(times) < args.min_rounds or sum(times) < args.min_seconds:
+        t0 = time.perf_counter()
+        lat += await fire(len(times) + 1)
+        times.append(time.perf_counter() - t0)
+    after = ac.scheduler_stats()
+    p50, p95, p99 = np.percentile(np.asarray(lat) * 1e3, [50, 95, 99])
+    return {"concurrency": c, "rounds": len(times), "requests": len(lat), "wall_s": sum(times),
+            "qps": len(lat) / sum(times), "qps_median_round": c / statistics.median(times),
+            "p50_ms": p50, "p95_ms": p95, "p99_ms": p99,
+            "mean_batch_size": (after["requests"] - before["requests"])
+            / (after["batches"] - before["batches"])}  # fmt: skip
+
+
+async def ratio_256(
+    ac: AsyncMilvusClient, queries: list[list[float]], args: argparse.Namespace
+) -> dict[str, Any]:
+    qs, k = queries[:256], args.k
+
+    async def sequential() -> list[Hits]:
+        return [hits(await ac.search(NAME, [q], limit=k)) for q in qs]
+
+    async def concurrent() -> list[Hits]:
+        return list(await asyncio.gather(*(hits_of(ac.search(NAME, [q], limit=k)) for q in qs)))
+
+    seq, conc, t_s, t_c = await sequential(), await concurrent(), [], []  # warm-up
+    for _ in range(args.reps):  # interleaved: load from other processes hits both alike
+        t0 = time.perf_counter()
+        seq = await sequential()
+        t_s.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        conc = await concurrent()
+        t_c.append(time.perf_counter() - t0)
+    t_seq, t_conc = statistics.median(t_s), statistics.median(t_c)
+    direct = [hits(ac._core.search(NAME, [q], limit=k)) for q in qs[:32]]
+    return {"n": len(qs), "sequential_s": t_seq, "concurrent_s": t_conc,
+            "sequential_qps": len(qs) / t_seq, "concurrent_qps": len(qs) / t_conc,
+            "ratio": t_seq / t_conc, "identical": seq == conc, "sequential_runs_s": t_s,
+            "concurrent_runs_s": t_c,
+            "identical_to_direct_engine_call": conc[:32] == direct}  # fmt: skip
+
+
+async def asyncio_floor(n: int, reps: int) -> float:
+    """Seconds for n coroutines awaiting futures that one callback resolves together."""
+    loop = asyncio.get_running_loop()
+
+    async def resolve_all() -> None:
+        futs = [loop.create_future() for _ in range(n)]
+        loop.call_soon(lambda: [f.set_result(1) for f in futs])
+        await asyncio.gather(*(asyncio.wait_for(f, None) for f in futs))  # one coroutine each
+
+    return (await timed(resolve_all, reps))[0]
+
+
+async def overhead(ac: AsyncMilvusClient, args: argparse.Namespace) -> dict[str, Any]:
+    n, k = args.tiny_n, args.k
+    queries = normalised(np.random.default_rng(args.seed + 2), n, args.tiny_dim).tolist()
+
+    async def batched() -> list[Hits]:
+        return list(await asyncio.gather(*(hits_of(ac.search(TINY, [q], limit=k))
+                                           for q in queries)))  # fmt: skip
+
+    async def one_call() -> Hits:
+        return hits(ac._core.search(TINY, queries, limit=k))
+
+    b0 = ac.scheduler_stats()["batches"]
+    t_batched, got = await timed(batched, 7)
+    batches = (ac.scheduler_stats()["batches"] - b0) / 8
+    t_one, want = await timed(one_call, 7)
+    floor = 1e6 * await asyncio_floor(n, 7) / n
+    per = 1e6 * (t_batched - t_one) / n
+    return {"collection": args.tiny, "n": n, "batches_per_run": batches,
+            "batched_us_per_request": 1e6 * t_batched / n,
+            "one_call_us_per_query": 1e6 * t_one / n, "overhead_us_per_request": per,
+            "asyncio_floor_us_per_coroutine": floor, "overhead_beyond_asyncio_us": per - floor,
+            "identical": [q[0] for q in got] == want, "cyclic_gc": "paused"}  # fmt: skip
+
+
+async def idle(ac: AsyncMilvusClient, name: str, q: list[float], k: int, n: int) -> dict:
+    """Interleaved single requests on an idle client: scheduler vs direct core call."""
+    direct, sched = [], []
+    for _ in range(n + 1):  # the first pair is a warm-up
+        t0 = time.perf_counter()
+        hits(ac._core.search(name, [q], limit=k))
+        t1 = time.perf_counter()
+        hits(await ac.search(name, [q], limit=k))
+        direct.append(t1 - t0)
+        sched.append(time.perf_counter() - t1)
+    d, s = statistics.median(direct[1:]), statistics.median(sched[1:])
+    return {"collection": name, "samples": n, "direct_ms": 1e3 * d, "scheduler_ms": 1e3 * s,
+            "added_us": 1e6 * (s - d)}  # fmt: skip
+
+
+async def run(args: argparse.Namespace, workdir: str) -> dict[str, Any]:
+    uri = f"{workdir}/s.db"
+    sync = MilvusClient(uri, device="cpu")
+    log(f"building {args.rows}x{args.dim} and tiny {args.tiny}")
+    build(sync, NAME, args.rows, args.dim, args.seed)
+    build(sync, TINY, args.tiny_rows, args.tiny_dim, args.seed + 1)
+    ac = AsyncMilvusClient(uri, device="cpu")
+    queries = normalised(np.random.default_rng(args.seed + 3), 2048, args.dim).tolist()
+    sweep = []
+    for c in (int(x) for x in args.levels.split(",")):
+        sweep.append(await sweep_level(ac, queries, c, args))
+        log(f"C={c}: {sweep[-1]['qps']:.1f} QPS, p50 {sweep[-1]['p50_ms']:.2f} ms")
+    ratio = await ratio_256(ac, queries, args)
+    over = await overhead(ac, args)
+    tiny_q = normalised(np.random.default_rng(args.seed + 4), 1, args.tiny_dim)[0].tolist()
+    idles = [await idle(ac, NAME, queries[0], args.k, 30),
+             await idle(ac, TINY, tiny_q, args.k, 300)]  # fmt: skip
+    await ac.close()
+    goals = {"ratio_256_vs_sequential >= 5, identical": ratio["ratio"] >= 5 and ratio["identical"],
+             "overhead_beyond_asyncio_us <= 5 (G8)": over["overhead_beyond_asyncio_us"] <= 5,
+             "idle_added_us (tiny) <= 100 (G8)": idles[1]["added_us"] <= 100}  # fmt: skip
+    return {"device": sync.device, "sweep": sweep, "ratio_256": ratio, "overhead": over,
+            "idle": idles, "goals": goals}  # fmt: skip
+
+
+def plot(record: dict[str, Any], path: Path) -> str | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("matplotlib is not installed: no plot")
+        return None
+    cfg, sweep = record["config"], record["sweep"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot([r["concurrency"] for r in sweep], [r["qps"] for r in sweep], "o-", label="concurrent")
+    ax.axhline(record["ratio_256"]["sequential_qps"], ls="--", c="gray", label="sequential")
+    ax.set(xscale="log", yscale="log", xlabel="concurrency", ylabel="QPS",
+           title=f"gpu_milvus scheduler, CPU, {cfg['rows']}x{cfg['dim']}")  # fmt: skip
+    ax.legend()
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    return path.name
+
+
+def print_table(rec: dict[str, Any]) -> None:
+    cfg, m = rec["config"], rec["machine"]
+    print(f"\nscheduler_bench {cfg['rows']}x{cfg['dim']} IP k={cfg['k']} device={rec['device']} "
+          f"load {m['loadavg_start'][0]:.2f} -> {m['loadavg_end'][0]:.2f}")  # fmt: skip
+    print("    C       QPS   QPS med    p50 ms    p95 ms    p99 ms   batch")
+    for r in rec["sweep"]:
+        print(f"{r['concurrency']:>5} {r['qps']:>9.1f} {r['qps_median_round']:>9.1f} "
+              f"{r['p50_ms']:>9.2f} {r['p95_ms']:>9.2f} {r['p99_ms']:>9.2f} "
+              f"{r['mean_batch_size']:>7.1f}")  # fmt: skip
+    r, o = rec["ratio_256"], rec["overhead"]
+    print(f"256 sequential {r['sequential_qps']:.1f} QPS, concurrent {r['concurrent_qps']:.1f} "
+          f"QPS: ratio {r['ratio']:.2f}x (goal >= 5), identical={r['identical']}")  # fmt: skip
+    print(f"overhead ({o['collection']}, N={o['n']}): {o['overhead_us_per_request']:.1f} "
+          f"us/request (asyncio floor {o['asyncio_floor_us_per_coroutine']:.1f} us, beyond it "
+          f"{o['overhead_beyond_asyncio_us']:.1f} us)")  # fmt: skip
+    for i in rec["idle"]:
+        print(f"idle {i['collection']}: direct {i['direct_ms']:.3f} ms, scheduler "
+              f"{i['scheduler_ms']:.3f} ms, added {i['added_us']:.0f} us")  # fmt: skip
+    print("goals met:", rec["goals"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    now = dt.datetime.now(dt.timezone.utc)
+    record: dict[str, Any] = {
+        "benchmark": "scheduler", "date": now.isoformat(timespec="seconds"),
+        "command": shlex.join([sys.executable, *sys.argv]), "machine": machine_info(),
+        "git": git_info(), "versions": versions(),
+        "blas_env": {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS")},
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+    }  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="sched_bench_") as workdir:
+        record.update(asyncio.run(run(args, workdir)))
+    record["machine"]["loadavg_end"] = list(os.getloadavg())
+    stem = f"scheduler_{'quick_' if args.quick else ''}{args.rows}x{args.dim}_{now:%Y%m%dT%H%M%SZ}"
+    out = args.out or REPO / "bench" / "results" / f"{stem}.json"
+    record["plot"] = plot(record, out.with_suffix(".png"))
+    out.write_text(json.dumps(record, indent=1, default=float) + "\n")
+    print_table(record)
+    log(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
