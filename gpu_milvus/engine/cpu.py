@@ -100,6 +100,17 @@ def _select(keys: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.
     return np.take_along_axis(keys, order, axis=1), np.take_along_axis(rows, order, axis=1)
 
 
+def order_refined(rows: np.ndarray, dist: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Refined float64 distances -> float32, best first, -1 rows last with distance 0."""
+    dist32 = dist.astype(np.float32)
+    sign = -1.0 if metric in LARGER_IS_BETTER else 1.0
+    order_key = np.where(rows < 0, np.inf, sign * dist32.astype(np.float64))
+    order = np.argsort(order_key, axis=1, kind="stable")
+    rows = np.take_along_axis(rows, order, axis=1)
+    dist32 = np.take_along_axis(dist32, order, axis=1)
+    return rows, np.where(rows < 0, np.float32(0), dist32)
+
+
 def _widened(bounds: Bounds, metric: str) -> Bounds:
     """Bounds loosened by more than the float32 error of the fast (expanded) scores."""
     radius, range_filter = bounds
@@ -233,14 +244,7 @@ class CpuBackend:
                     denom = np.linalg.norm(v, axis=2) * np.linalg.norm(qq, axis=2)
                     d = d / np.where(denom == 0, 1, denom)
             dist[s : s + step] = d
-        dist32 = dist.astype(np.float32)
-        missing = rows < 0
-        sign = -1.0 if metric in LARGER_IS_BETTER else 1.0
-        order_key = np.where(missing, np.inf, sign * dist32.astype(np.float64))
-        order = np.argsort(order_key, axis=1, kind="stable")
-        rows = np.take_along_axis(rows, order, axis=1)
-        dist32 = np.take_along_axis(dist32, order, axis=1)
-        return rows, np.where(rows < 0, np.float32(0), dist32)
+        return order_refined(rows, dist, metric)
 
     def search_sparse(
         self,

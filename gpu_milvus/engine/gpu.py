@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gpu_milvus import kernels
-from gpu_milvus.engine.backend import LARGER_IS_BETTER
+from gpu_milvus.engine.cpu import order_refined
 
 Bounds = tuple[float | None, float | None]
 _SCORE_BUDGET = 1 << 28  # fp32 scores per GEMM / sparse chunk (1 GiB)
@@ -188,18 +188,6 @@ class GpuSparseStore:
         return self._host_stacked[rows]
 
 
-def _finish(rows: np.ndarray, dist: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """Host tail of cpu.py's refine: float32 distances, best first, -1 rows last with 0."""
-    dist32 = dist.astype(np.float32)
-    missing = rows < 0
-    sign = -1.0 if metric in LARGER_IS_BETTER else 1.0
-    order_key = np.where(missing, np.inf, sign * dist32.astype(np.float64))
-    order = np.argsort(order_key, axis=1, kind="stable")
-    rows = np.take_along_axis(rows, order, axis=1)
-    dist32 = np.take_along_axis(dist32, order, axis=1)
-    return rows, np.where(rows < 0, np.float32(0), dist32)
-
-
 class GpuBackend:
     """Exact search on one CUDA device with the kernels in ``cuda/``."""
 
@@ -322,7 +310,7 @@ class GpuBackend:
             rows = cp.where(cp.isneginf(keys), -1, ids).astype(cp.int64)
             dist = self._refine(store, cp.asarray(q), rows, m)
             rows_h, dist_h = cp.asnumpy(rows), cp.asnumpy(dist)
-        return _finish(rows_h, dist_h, metric)
+        return order_refined(rows_h, dist_h, metric)
 
     def _fused(
         self,
