@@ -60,6 +60,10 @@ class LocalClient:
     ) -> None:
         self._core = guarded(LocalCore, local_path(uri), db_name, kwargs.get("device", "auto"))
         self.is_self_hosted = True
+        self._configure(kwargs)
+
+    def _configure(self, kwargs: dict[str, Any]) -> None:
+        """Client-specific keywords (the async client's scheduler settings)."""
 
     @property
     def device(self) -> str:

@@ -28,17 +28,7 @@ class AsyncMilvusClient(_facade.LocalClient):
     create_field_schema = staticmethod(pymilvus.AsyncMilvusClient.create_field_schema)
     prepare_index_params = staticmethod(pymilvus.AsyncMilvusClient.prepare_index_params)
 
-    def __init__(
-        self,
-        uri: str = "http://localhost:19530",
-        user: str = "",
-        password: str = "",
-        db_name: str = "",
-        token: str = "",
-        timeout: float | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(uri, user, password, db_name, token, timeout, **kwargs)
+    def _configure(self, kwargs: dict[str, Any]) -> None:
         self._scheduler = _facade.guarded(
             SearchScheduler, kwargs.get("max_batch", 1024), kwargs.get("max_queue", 65536)
         )
