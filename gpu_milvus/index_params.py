@@ -47,13 +47,6 @@ class IndexSpec:
         )
 
 
-def _params_of(index_param: Any) -> dict[str, Any]:
-    configs = dict(getattr(index_param, "_configs", {}) or {})
-    configs.pop("index_type", None)
-    configs.pop("metric_type", None)
-    return configs
-
-
 def index_spec(spec: CollectionSpec, index_param: Any) -> IndexSpec:
     """Validate one pymilvus IndexParam against the collection as the server does."""
     field_name = index_param.field_name
@@ -65,7 +58,7 @@ def index_spec(spec: CollectionSpec, index_param: Any) -> IndexSpec:
     metric = configs.get("metric_type")
     metric = str(metric).upper() if metric not in (None, "") else None
     name = index_param.index_name or field_name
-    params = _params_of(index_param)
+    params = {k: v for k, v in configs.items() if k not in ("index_type", "metric_type")}
     if f.is_dense:
         index_type = index_type or "AUTOINDEX"
         _check_type(f, index_type, DENSE_INDEX_TYPES)

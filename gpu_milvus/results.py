@@ -68,7 +68,3 @@ def write_result(kind: str, count: int, ids: Sequence[Any] | None = None) -> Omi
     if kind == "upsert":
         return OmitZeroDict({"upsert_count": count, "cost": 0, "ids": list(ids or [])})
     return OmitZeroDict({"delete_count": count, "cost": 0})
-
-
-def load_state(state: LoadState) -> dict[str, LoadState]:
-    return {"state": state}

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from pymilvus.client.check import check_id_and_data, check_pass_param
+from pymilvus.client.check import check_pass_param
 from pymilvus.exceptions import InvalidConsistencyLevel
 
 from gpu_milvus import errors
@@ -191,10 +191,6 @@ def search_offset(kwargs: dict[str, Any], params: dict[str, Any]) -> int:
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
         raise errors.ParamError(message=f"`offset` value {offset} is illegal")
     return offset
-
-
-def check_ids_xor_data(ids: Any, data: Any) -> None:
-    check_id_and_data(ids, data)
 
 
 def round_decimal(kwargs: dict[str, Any]) -> int:

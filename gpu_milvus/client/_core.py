@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pymilvus import CollectionSchema, DataType
+from pymilvus.client.check import check_id_and_data
 from pymilvus.exceptions import ParamError, PrimaryKeyException
 from pymilvus.milvus_client.check import validate_param
 from pymilvus.milvus_client.index import IndexParams
@@ -417,7 +418,7 @@ class LocalCore:
         for name, value in unsupported.items():
             if value is not None:
                 raise errors.invalid(f"search with {name} is not supported by gpu_milvus yet")
-        _args.check_ids_xor_data(ids, data)
+        check_id_and_data(ids, data)
         _args.consistency(kwargs)
         params = _args.merged_search_params(search_params)
         offset = _args.search_offset(kwargs, params)
