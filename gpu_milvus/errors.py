@@ -165,3 +165,17 @@ def metric_mismatch(expected: str, actual: str) -> MilvusException:
 
 def should_create_connection() -> MilvusException:
     return MilvusException(message="should create connection first.")
+
+
+def storage_write_failed(path: str, exc: OSError) -> MilvusException:
+    """A durable write failed (disk full, I/O error); nothing of the call was applied."""
+    reason = exc.strerror or str(exc)
+    return MilvusException(
+        code=UNEXPECTED,
+        message=f"failed to write {path}: {reason}; the operation was not applied",
+    )
+
+
+def store_unavailable(path: str, detail: str) -> MilvusException:
+    """A local store that cannot be opened: locked by another process, or damaged."""
+    return MilvusException(code=UNEXPECTED, message=f"cannot open local store {path}: {detail}")

@@ -22,7 +22,7 @@ from gpu_milvus.client import _args
 from gpu_milvus.client.describe import describe_collection as _describe
 from gpu_milvus.engine import reads
 from gpu_milvus.engine.collection import Collection
-from gpu_milvus.engine.engine import DEFAULT_DB, Engine, open_engine
+from gpu_milvus.engine.engine import DEFAULT_DB, Engine, open_engine, release_engine
 from gpu_milvus.engine.output import plan_outputs
 from gpu_milvus.index_params import describe as describe_index_dict
 from gpu_milvus.index_params import index_spec
@@ -34,10 +34,14 @@ from gpu_milvus.schema import spec_from_schema
 class LocalCore:
     """A connection to the in-process engine of one local uri."""
 
-    def __init__(self, uri: str, db_name: str = "", device: str = "auto") -> None:
-        self._engine: Engine | None = open_engine(uri, device)
+    def __init__(
+        self, uri: str, db_name: str = "", device: str = "auto", **storage: Any
+    ) -> None:
+        self._engine: Engine | None = open_engine(uri, device, **storage)
         self._db = db_name or DEFAULT_DB
         if not self._engine.has_database(self._db):
+            release_engine(self._engine)
+            self._engine = None
             raise errors.server(
                 errors.DATABASE_NOT_FOUND, f"database not found[database={self._db}]"
             )
@@ -57,8 +61,10 @@ class LocalCore:
         return self.engine.require(self._db, name, describe_style=describe_style)
 
     def close(self) -> None:
-        """Close this client; the uri's data stays for the life of the process."""
-        self._engine = None
+        """Close this client; the last client of a path uri closes its store (data stays)."""
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            release_engine(engine)
 
     # ------------------------------------------------------------------ collections
     def create_collection(
@@ -142,15 +148,16 @@ class LocalCore:
         return {"row_count": self._coll(collection_name).row_count()}
 
     def flush(self, collection_name: str, timeout: float | None = None, **kwargs: Any) -> None:
-        """Writes are visible and kept as soon as they return; flush only checks the name."""
+        """Seal what was written (a checkpoint of the store); writes are already visible."""
         self._coll(collection_name)
+        self.engine.flush()
 
     def compact(
         self, collection_name: str, is_clustering: bool | None = False, is_l0: bool | None = False,
         target_size: int | None = None, target_size_unit: str = "mb",
         timeout: float | None = None, **kwargs: Any,
     ) -> int:  # fmt: skip
-        self._coll(collection_name)
+        self.engine.compact(self._coll(collection_name))
         return 0
 
     def get_server_version(

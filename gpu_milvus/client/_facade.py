@@ -32,6 +32,9 @@ CLIENT_METHODS = (
     "insert", "upsert", "delete", "get", "query", "search", "hybrid_search",
 )  # fmt: skip
 
+# Keywords for a path uri's durable store (see engine.durable.StoreOptions).
+STORAGE_KEYWORDS = ("durability", "commit_interval", "checkpoint_bytes")
+
 
 class LocalClient:
     """What both clients share: uri routing, the core, and the pymilvus static helpers.
@@ -44,7 +47,8 @@ class LocalClient:
 
     def __new__(cls, uri: str = "http://localhost:19530", *args: Any, **kwargs: Any) -> Any:
         if is_remote(uri):
-            kwargs.pop("device", None)
+            for key in ("device", *STORAGE_KEYWORDS):
+                kwargs.pop(key, None)
             return cls.remote_class(uri, *args, **kwargs)
         return super().__new__(cls)
 
@@ -58,7 +62,10 @@ class LocalClient:
         timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
-        self._core = guarded(LocalCore, local_path(uri), db_name, kwargs.get("device", "auto"))
+        storage = {k: kwargs[k] for k in STORAGE_KEYWORDS if k in kwargs}
+        self._core = guarded(
+            LocalCore, local_path(uri), db_name, kwargs.get("device", "auto"), **storage
+        )
         self.is_self_hosted = True
         self._configure(kwargs)
 

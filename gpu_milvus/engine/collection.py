@@ -17,12 +17,14 @@ from pymilvus import DataType
 
 from gpu_milvus import errors
 from gpu_milvus.engine.backend import Backend
+from gpu_milvus.engine.journal import NULL_JOURNAL, Journal
 from gpu_milvus.engine.locks import RWLock
 from gpu_milvus.filter import compile_filter
 from gpu_milvus.index_params import IndexSpec
 from gpu_milvus.schema import CollectionSpec
+from gpu_milvus.storage.codec import index_from_json, index_to_json, spec_from_json, spec_to_json
 from gpu_milvus.storage.ingest import build_batch
-from gpu_milvus.storage.table import Table
+from gpu_milvus.storage.table import Batch, Table
 
 DEFAULT_PARTITION = "_default"
 MAX_PARTITIONS = 1024
@@ -52,8 +54,12 @@ class Collection:
         consistency_level: int = 2,
         num_shards: int = 1,
         properties: dict[str, Any] | None = None,
+        db: str = "default",
+        journal: Journal = NULL_JOURNAL,
     ) -> None:
         self.spec = spec
+        self.db = db
+        self.journal = journal
         self.backend = backend
         self.collection_id = collection_id
         self.consistency_level = consistency_level
@@ -94,6 +100,74 @@ class Collection:
             return [str(i) for i in ids]
         return ids
 
+    # ------------------------------------------------------------------ metadata
+    def meta(self) -> dict[str, Any]:
+        """Everything but the rows, as JSON, the way the durable store records it."""
+        return {
+            "cid": self.collection_id,
+            "db": self.db,
+            "spec": spec_to_json(self.spec),
+            "consistency_level": self.consistency_level,
+            "num_shards": self.num_shards,
+            "properties": self.properties,
+            "created_at": self.created_at,
+            "indexes": [index_to_json(i) for i in self.indexes.values()],
+            "partitions": dict(self.partitions),
+            "next_partition": self._next_partition,
+            "loaded": sorted(self.loaded_partitions),
+        }
+
+    def change_meta(self, **changes: Any) -> None:
+        """Log, then apply, a metadata change (the caller holds the write lock).
+
+        ``indexes`` may be a dict of IndexSpec and ``loaded`` a set; the rest is JSON as in
+        ``meta()``. A change the log refuses is not applied.
+        """
+        meta = self.meta()
+        if "indexes" in changes:
+            changes["indexes"] = [index_to_json(i) for i in changes["indexes"].values()]
+        if "loaded" in changes:
+            changes["loaded"] = sorted(changes["loaded"])
+        meta.update(changes)
+        self.journal.log_meta(meta)
+        self.apply_meta(meta)
+
+    def apply_meta(self, meta: dict[str, Any]) -> None:
+        """Make this collection's metadata ``meta``; rows of dropped partitions are deleted."""
+        spec = spec_from_json(meta["spec"])
+        if spec != self.spec:
+            self.spec = spec
+            self.table.spec = spec
+        self.db = meta["db"]
+        self.properties = dict(meta["properties"])
+        self.indexes = {d["index_name"]: index_from_json(d) for d in meta["indexes"]}
+        kept = set(meta["partitions"].values())
+        for pid in set(self.partitions.values()) - kept:
+            table = self.table
+            table.delete_rows(np.flatnonzero((table.partition.view == pid) & table.alive.view))
+        self.partitions = dict(meta["partitions"])
+        self._next_partition = meta["next_partition"]
+        self.loaded_partitions = set(meta["loaded"])
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any], backend: Backend, journal: Journal) -> Collection:
+        coll = cls(
+            spec_from_json(meta["spec"]),
+            backend,
+            meta["cid"],
+            consistency_level=meta["consistency_level"],
+            num_shards=meta["num_shards"],
+            db=meta["db"],
+            journal=journal,
+        )
+        coll.created_at = meta["created_at"]
+        coll.apply_meta(meta)
+        return coll
+
+    def apply_compaction(self) -> None:
+        """Drop deleted rows for good; row numbers change (the caller holds the write lock)."""
+        self.table = self.table.compacted(self.backend)
+
     # ------------------------------------------------------------------ partitions
     def create_partition(self, name: str) -> None:
         with self.lock.write():
@@ -105,10 +179,12 @@ class Collection:
                     f"({MAX_PARTITIONS})"
                 )
             pid = self._next_partition
-            self._next_partition += 1
-            self.partitions[name] = pid
-            if self.loaded and len(self.loaded_partitions) == len(self.partitions) - 1:
-                self.loaded_partitions.add(pid)
+            loaded = set(self.loaded_partitions)
+            if self.loaded and len(self.loaded_partitions) == len(self.partitions):
+                loaded.add(pid)
+            self.change_meta(
+                partitions={**self.partitions, name: pid}, next_partition=pid + 1, loaded=loaded
+            )
 
     def drop_partition(self, name: str) -> None:
         with self.lock.write():
@@ -122,9 +198,8 @@ class Collection:
                     f"partition cannot be dropped, partition is loaded, please release it "
                     f"first[partition={name}]"
                 )
-            rows = np.flatnonzero((self.table.partition.view == pid) & self.table.alive.view)
-            self.table.delete_rows(rows)
-            del self.partitions[name]
+            partitions = {n: p for n, p in self.partitions.items() if n != name}
+            self.change_meta(partitions=partitions)
 
     # ------------------------------------------------------------------ indexes
     def create_index(self, index: IndexSpec) -> None:
@@ -141,7 +216,7 @@ class Collection:
                 raise errors.invalid(
                     f"index already exists, collection: {self.name}, index name: {index.index_name}"
                 )
-            self.indexes[index.index_name] = index
+            self.change_meta(indexes={**self.indexes, index.index_name: index})
 
     def drop_index(self, index_name: str) -> None:
         with self.lock.write():
@@ -153,7 +228,9 @@ class Collection:
                 raise errors.invalid(
                     "index cannot be dropped, collection is loaded, please release it first"
                 )
-            del self.indexes[index_name]
+            self.change_meta(
+                indexes={n: i for n, i in self.indexes.items() if n != index_name}
+            )
 
     # ------------------------------------------------------------------ load state
     def load(self, partition_names: Sequence[str] | None = None) -> None:
@@ -162,25 +239,29 @@ class Collection:
                 if self.index_for_field(f.name) is None:
                     raise errors.no_vector_index(f.name)
             if partition_names is None:
-                self.loaded_partitions = set(self.partitions.values())
+                loaded = set(self.partitions.values())
             else:
-                pids = [self.partition_id(n) for n in partition_names]
-                self.loaded_partitions |= set(pids)
+                loaded = self.loaded_partitions | {self.partition_id(n) for n in partition_names}
+            if loaded != self.loaded_partitions:
+                self.change_meta(loaded=loaded)
 
     def release(self, partition_names: Sequence[str] | None = None) -> None:
         with self.lock.write():
             if partition_names is None:
-                self.loaded_partitions = set()
+                loaded: set[int] = set()
             else:
-                for n in partition_names:
-                    self.loaded_partitions.discard(self.partition_id(n))
+                loaded = self.loaded_partitions - {self.partition_id(n) for n in partition_names}
+            if loaded != self.loaded_partitions:
+                self.change_meta(loaded=loaded)
 
     # ------------------------------------------------------------------ writes
     def insert(self, rows: Sequence[Any], partition_name: str | None) -> list[Any]:
         batch = build_batch(self.spec, rows, self._new_ids)
         with self.lock.write():
             pid = self.partition_id(partition_name or DEFAULT_PARTITION)
+            self.journal.log_insert(self, pid, batch)
             self.table.append(batch, pid)
+        self.journal.after_write()
         return batch.pks
 
     def upsert(self, rows: Sequence[Any], partition_name: str | None) -> list[Any]:
@@ -198,9 +279,14 @@ class Collection:
         batch = build_batch(self.spec, rows, self._new_ids)
         with self.lock.write():
             pid = self.partition_id(partition_name or DEFAULT_PARTITION)
-            self.table.delete_keys(old_keys or batch.pks)
-            self.table.append(batch, pid)
+            self.journal.log_upsert(self, pid, batch, old_keys or None)
+            self.apply_upsert(batch, pid, old_keys or None)
+        self.journal.after_write()
         return batch.pks
+
+    def apply_upsert(self, batch: Batch, pid: int, old_keys: list[Any] | None) -> None:
+        self.table.delete_keys(old_keys or batch.pks)
+        self.table.append(batch, pid)
 
     def delete(
         self,
@@ -212,19 +298,26 @@ class Collection:
         """Milvus's delete_count: the number of keys for a pk expression, else rows matched."""
         with self.lock.write():
             pid = self.partition_id(partition_name) if partition_name else None
-            if ids is not None:
-                self.table.delete_keys(ids, pid)
-                return len(ids)
-            plan = compile_filter(filter_expr or "", self.spec, filter_params)
-            if plan.pk_values is not None:
-                self.table.delete_keys(plan.pk_values, pid)
-                return len(plan.pk_values)
-            mask = self.table.alive.view.copy()
-            if pid is not None:
-                mask &= self.table.partition.view == pid
-            if not plan.always_true:
-                mask &= plan.evaluate(self.table.arrow(sorted(plan.columns)))
-            return self.table.delete_rows(np.flatnonzero(mask))
+            keys = ids
+            if keys is None:
+                plan = compile_filter(filter_expr or "", self.spec, filter_params)
+                keys = plan.pk_values
+            if keys is not None:
+                rows = self.table.key_rows(keys, pid)
+                count = len(keys)
+            else:
+                mask = self.table.alive.view.copy()
+                if pid is not None:
+                    mask &= self.table.partition.view == pid
+                if not plan.always_true:
+                    mask &= plan.evaluate(self.table.arrow(sorted(plan.columns)))
+                rows = np.flatnonzero(mask)
+                count = len(rows)
+            if len(rows):
+                self.journal.log_delete(self, rows)
+                self.table.delete_rows(rows)
+        self.journal.after_write()
+        return count
 
     def row_count(self) -> int:
         with self.lock.read():

@@ -1,23 +1,30 @@
 """The engine: one per local uri in a process, shared by every client that opens that uri.
 
 It keeps the databases and their collections, creates, drops and renames them, and picks the
-compute backend once, when the uri is first opened. Data lives for the life of the process
-(durable storage is a later layer).
+compute backend once, when the uri is first opened. ``:memory:`` keeps data for the life of
+the process; a path uri keeps it on disk (``engine.durable``), and the engine is closed when
+the last client that opened it closes.
 """
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from gpu_milvus import errors
 from gpu_milvus.engine.backend import select_backend
 from gpu_milvus.engine.collection import Collection
+from gpu_milvus.engine.durable import DurableStore, StoreOptions
+from gpu_milvus.engine.journal import NULL_JOURNAL, Journal
 from gpu_milvus.schema import CollectionSpec, check_collection_name
 
 DEFAULT_DB = "default"
+MEMORY = ":memory:"
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -26,36 +33,112 @@ _collection_ids = itertools.count(449_000_000_000_000_001)
 
 def engine_key(uri: str) -> str:
     """``:memory:`` stays as is; paths are made absolute so two spellings share an engine."""
-    if uri == ":memory:":
+    if uri == MEMORY:
         return uri
     return os.path.abspath(os.path.expanduser(uri))
 
 
-def open_engine(uri: str, device: str = "auto") -> Engine:
-    """The process-wide engine for ``uri``, created on first use."""
+def open_engine(uri: str, device: str = "auto", **storage: Any) -> Engine:
+    """The process-wide engine for ``uri``, created (or reopened from disk) on first use.
+
+    Each call counts as one user of the engine; ``release_engine`` ends it.
+    """
     key = engine_key(uri)
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = Engine(key, device)
+            engine = Engine(key, device, StoreOptions.from_kwargs(storage))
             _engines[key] = engine
         elif device not in ("auto", engine.device_request) and device != engine.backend.name:
             raise errors.invalid(
                 f"uri {uri} is already open on device {engine.backend.name!r} in this process; "
                 f"cannot reopen it on {device!r}"
             )
+        engine.users += 1
         return engine
+
+
+def release_engine(engine: Engine) -> None:
+    """One user is done; the last one closes a durable engine (its data stays on disk)."""
+    with _engines_lock:
+        engine.users -= 1
+        if engine.users > 0 or engine.store is None or _engines.get(engine.key) is not engine:
+            return
+        del _engines[engine.key]
+    engine.close()
+
+
+@atexit.register
+def _close_all() -> None:
+    """At exit, make every durable engine's log durable and release its lock."""
+    with _engines_lock:
+        durable = [e for e in _engines.values() if e.store is not None]
+        _engines.clear()
+    for engine in durable:
+        engine.close(checkpoint=False)
 
 
 class Engine:
     """Databases -> collections, with thread-safe DDL."""
 
-    def __init__(self, key: str, device: str = "auto") -> None:
+    def __init__(
+        self, key: str, device: str = "auto", options: StoreOptions | None = None
+    ) -> None:
         self.key = key
         self.device_request = device
         self.backend = select_backend(device)
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
+        self.users = 0
         self._dbs: dict[str, dict[str, Collection]] = {DEFAULT_DB: {}}
+        self._by_id: dict[int, Collection] = {}
+        self.store: DurableStore | None = None
+        self.journal: Journal = NULL_JOURNAL
+        if key != MEMORY:
+            self.store = DurableStore(Path(key), options or StoreOptions())
+            self.journal = self.store.open(self)
+
+    def close(self, *, checkpoint: bool = True) -> None:
+        if self.store is not None:
+            self.store.close(self, checkpoint=checkpoint)
+
+    def flush(self) -> None:
+        """Seal everything written so far (a checkpoint); no-op in memory."""
+        if self.store is not None:
+            self.store.checkpoint(self)
+
+    def compact(self, coll: Collection) -> None:
+        """Fold deleted rows and small segments of ``coll`` away; no-op in memory."""
+        if self.store is not None:
+            self.store.checkpoint(self, {coll.collection_id})
+
+    # ------------------------------------------------------------------ placement
+    def collections(self) -> Iterator[Collection]:
+        return iter(list(self._by_id.values()))
+
+    def by_id(self, cid: int) -> Collection | None:
+        return self._by_id.get(cid)
+
+    def place(self, coll: Collection) -> None:
+        self._dbs.setdefault(coll.db, {})[coll.name] = coll
+        self._by_id[coll.collection_id] = coll
+
+    def unplace(self, coll: Collection) -> None:
+        self._dbs.get(coll.db, {}).pop(coll.name, None)
+        self._by_id.pop(coll.collection_id, None)
+
+    @property
+    def databases(self) -> list[str]:
+        return list(self._dbs)
+
+    def databases_reset(self, names: list[str]) -> None:
+        for name in names:
+            self._dbs.setdefault(name, {})
+        for name in list(self._dbs):
+            if name not in names and not self._dbs[name]:
+                del self._dbs[name]
+
+    def _new_collection_id(self) -> int:
+        return max(next(_collection_ids), max(self._by_id, default=0) + 1)
 
     # ------------------------------------------------------------------ databases
     def _db(self, db: str) -> dict[str, Collection]:
@@ -65,32 +148,35 @@ class Engine:
         return found
 
     def create_database(self, db: str) -> None:
-        with self._lock:
+        with self.lock:
             if db in self._dbs:
                 raise errors.server(65535, f"database already exist: {db}")
+            self.journal.log_databases([*self._dbs, db])
             self._dbs[db] = {}
 
     def drop_database(self, db: str) -> None:
-        with self._lock:
+        with self.lock:
             if db == DEFAULT_DB:
                 raise errors.server(65535, "can not drop default database")
             if self._dbs.get(db):
                 raise errors.server(
                     65535, f"{db} not empty, must drop all collections before drop database"
                 )
-            self._dbs.pop(db, None)
+            if db in self._dbs:
+                self.journal.log_databases([d for d in self._dbs if d != db])
+                del self._dbs[db]
 
     def list_databases(self) -> list[str]:
-        with self._lock:
+        with self.lock:
             return list(self._dbs)
 
     def has_database(self, db: str) -> bool:
-        with self._lock:
+        with self.lock:
             return (db or DEFAULT_DB) in self._dbs
 
     # ------------------------------------------------------------------ collections
     def get(self, db: str, name: str) -> Collection | None:
-        with self._lock:
+        with self.lock:
             return self._db(db).get(name)
 
     def require(self, db: str, name: str, *, describe_style: bool = False) -> Collection:
@@ -102,13 +188,13 @@ class Engine:
         return coll
 
     def list_collections(self, db: str) -> list[str]:
-        with self._lock:
+        with self.lock:
             return list(self._db(db))
 
     def create_collection(self, db: str, spec: CollectionSpec, **options: Any) -> bool:
         """Create; returns False when an identical collection already exists (idempotent)."""
         check_collection_name(spec.name)
-        with self._lock:
+        with self.lock:
             colls = self._db(db)
             existing = colls.get(spec.name)
             if existing is not None:
@@ -121,16 +207,28 @@ class Engine:
                     "create duplicate collection with different parameters, "
                     f"collection: {spec.name}",
                 )
-            colls[spec.name] = Collection(spec, self.backend, next(_collection_ids), **options)
+            coll = Collection(
+                spec,
+                self.backend,
+                self._new_collection_id(),
+                db=db or DEFAULT_DB,
+                journal=self.journal,
+                **options,
+            )
+            self.journal.log_meta(coll.meta())
+            self.place(coll)
             return True
 
     def drop_collection(self, db: str, name: str) -> None:
-        with self._lock:
-            self._db(db).pop(name, None)
+        with self.lock:
+            coll = self._db(db).get(name)
+            if coll is not None:
+                self.journal.log_drop(coll.collection_id)
+                self.unplace(coll)
 
     def rename_collection(self, db: str, old: str, new: str, target_db: str = "") -> None:
         check_collection_name(new)
-        with self._lock:
+        with self.lock:
             source = self._db(db)
             target = self._db(target_db or db)
             coll = source.get(old)
@@ -139,7 +237,9 @@ class Engine:
             if new in target:
                 raise errors.invalid(f"duplicated new collection name {new} with other collection")
             with coll.lock.write():
-                coll.spec = coll.spec.renamed(new)
-                coll.table.spec = coll.spec
-            del source[old]
-            target[new] = coll
+                self.unplace(coll)
+                try:
+                    spec = coll.meta()["spec"]
+                    coll.change_meta(spec={**spec, "name": new}, db=target_db or db or DEFAULT_DB)
+                finally:
+                    self.place(coll)

@@ -62,8 +62,11 @@ class Table:
         self._older: dict[Any, list[int]] = {}
 
     # ---------------------------------------------------------------- writes
-    def append(self, batch: Batch, partition_id: int) -> None:
-        """Append a validated batch. Existing rows with the same keys stay alive but hidden."""
+    def append(self, batch: Batch, partition_id: int | np.ndarray) -> None:
+        """Append a validated batch (one partition id, or one per row).
+
+        Existing rows with the same keys stay alive but hidden.
+        """
         start, n = self.num_rows, batch.num_rows
         if n == 0:
             return
@@ -77,7 +80,7 @@ class Table:
         for name, csr in batch.sparse.items():
             self.sparse[name].append(csr)
         self._pks.append(np.asarray(batch.pks, dtype=self._pks.view.dtype))
-        self.partition.append(np.full(n, partition_id, dtype=np.int32))
+        self.partition.append(np.broadcast_to(np.asarray(partition_id, dtype=np.int32), (n,)))
         self.alive.append(np.ones(n, dtype=np.bool_))
         self.visible.append(np.ones(n, dtype=np.bool_))
         self.num_rows += n
@@ -100,13 +103,16 @@ class Table:
                 self._older.setdefault(pk, []).append(old)
             self._latest[pk] = row
 
+    def key_rows(self, pks: Sequence[Any], partition_id: int | None = None) -> np.ndarray:
+        """Row numbers of every alive copy of each key (in one partition if given)."""
+        rows = np.asarray([r for pk in pks for r in self._rows_of(pk)], dtype=np.int64)
+        if partition_id is not None and len(rows):
+            rows = rows[self.partition.view[rows] == partition_id]
+        return rows
+
     def delete_keys(self, pks: Sequence[Any], partition_id: int | None = None) -> int:
         """Delete every alive copy of each key (in one partition if given); rows deleted."""
-        rows = [r for pk in pks for r in self._rows_of(pk)]
-        if partition_id is not None:
-            partition = self.partition.view
-            rows = [r for r in rows if partition[r] == partition_id]
-        return self.delete_rows(np.asarray(rows, dtype=np.int64))
+        return self.delete_rows(self.key_rows(pks, partition_id))
 
     def delete_rows(self, rows: np.ndarray) -> int:
         """Delete the given row numbers; returns how many of them were alive."""
@@ -132,6 +138,41 @@ class Table:
         if latest is None:
             return []
         return [*self._older.get(pk, []), latest]
+
+    def rows_batch(self, start: int, stop: int) -> Batch:
+        """Rows ``start..stop-1`` as a batch (scalars sliced, vectors copied to the host)."""
+        rows = np.arange(start, stop, dtype=np.int64)
+        scalars = {
+            name: self.column(name).slice(start, stop - start).combine_chunks()
+            for name in self._arrow_schema.names
+        }
+        return Batch(
+            num_rows=stop - start,
+            pks=self._pks.view[start:stop].tolist(),
+            scalars=scalars,
+            dense={name: store.take(rows) for name, store in self.dense.items()},
+            sparse={name: store.take(rows) for name, store in self.sparse.items()},
+        )
+
+    def compacted(self, backend: Backend) -> Table:
+        """A new table holding only the alive rows, in order (row numbers change)."""
+        fresh = Table(self.spec, backend)
+        rows = np.flatnonzero(self.alive.view)
+        if len(rows) == 0:
+            return fresh
+        taken = pa.array(rows, type=pa.int64())
+        batch = Batch(
+            num_rows=len(rows),
+            pks=self._pks.view[rows].tolist(),
+            scalars={
+                name: self.column(name).take(taken).combine_chunks()
+                for name in self._arrow_schema.names
+            },
+            dense={name: store.take(rows) for name, store in self.dense.items()},
+            sparse={name: store.take(rows) for name, store in self.sparse.items()},
+        )
+        fresh.append(batch, self.partition.view[rows])
+        return fresh
 
     # ---------------------------------------------------------------- reads
     def rows_for_keys(self, pks: Sequence[Any]) -> np.ndarray:

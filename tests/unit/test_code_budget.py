@@ -6,7 +6,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "gpu_milvus"
 MAX_MODULE_LINES = 600
-MAX_PACKAGE_CODE_LINES = 8000
+MAX_PACKAGE_CODE_LINES = 9000  # raised from 8000 when durable storage landed
 
 
 def _code_lines(path: Path) -> int:

@@ -1,0 +1,144 @@
+"""What the durable store writes: insert batches as Arrow IPC, schemas and indexes as JSON.
+
+A batch becomes one Arrow record batch: the scalar columns as they are stored, dense vectors as
+``fixed_size_list<float32>`` and sparse vectors as two list columns (indices, values). Segments
+add the ``$partition`` column. Decoding gives back a ``Batch`` equal to the one encoded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import scipy.sparse as sp
+from pymilvus import DataType
+
+from gpu_milvus.index_params import IndexSpec
+from gpu_milvus.schema import CollectionSpec, FieldSpec
+from gpu_milvus.storage.table import Batch
+
+PARTITION_COLUMN = "$partition"
+_SPARSE_INDICES = "$sparse_indices:"
+_SPARSE_VALUES = "$sparse_values:"
+_DENSE = "$dense:"
+
+
+# ---------------------------------------------------------------------- batches
+def batch_to_arrow(
+    spec: CollectionSpec, batch: Batch, partitions: np.ndarray | None = None
+) -> pa.RecordBatch:
+    """One record batch holding every column of ``batch`` (and row partitions if given)."""
+    arrays: list[pa.Array] = []
+    names: list[str] = []
+    for name, array in batch.scalars.items():
+        names.append(name)
+        arrays.append(array)
+    for name, matrix in batch.dense.items():
+        flat = pa.array(np.ascontiguousarray(matrix, dtype=np.float32).reshape(-1))
+        names.append(_DENSE + name)
+        arrays.append(pa.FixedSizeListArray.from_arrays(flat, matrix.shape[1]))
+    for name, csr in batch.sparse.items():
+        csr = sp.csr_matrix(csr)
+        offsets = pa.array(csr.indptr.astype(np.int32))
+        names += [_SPARSE_INDICES + name, _SPARSE_VALUES + name]
+        arrays.append(pa.ListArray.from_arrays(offsets, pa.array(csr.indices.astype(np.int32))))
+        arrays.append(pa.ListArray.from_arrays(offsets, pa.array(csr.data.astype(np.float32))))
+    if partitions is not None:
+        names.append(PARTITION_COLUMN)
+        arrays.append(pa.array(partitions.astype(np.int32)))
+    return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def batch_from_arrow(
+    spec: CollectionSpec, record: pa.RecordBatch | pa.Table, sparse_width: dict[str, int]
+) -> tuple[Batch, np.ndarray | None]:
+    """The ``Batch`` (and row partitions, when stored) that ``batch_to_arrow`` wrote."""
+    if isinstance(record, pa.Table):
+        record = record.combine_chunks().to_batches()[0] if record.num_rows else None
+    scalars: dict[str, pa.Array] = {}
+    dense: dict[str, np.ndarray] = {}
+    sparse: dict[str, sp.csr_matrix] = {}
+    n = 0 if record is None else record.num_rows
+    columns = {} if record is None else dict(zip(record.schema.names, record.columns, strict=True))
+    for name in spec.arrow_schema().names:
+        if name in columns:
+            scalars[name] = columns[name]
+    for f in spec.fields:
+        if f.is_dense and _DENSE + f.name in columns:
+            values = columns[_DENSE + f.name].flatten().to_numpy(zero_copy_only=False)
+            dense[f.name] = values.reshape(n, f.dim or 0)
+        elif f.is_sparse and _SPARSE_INDICES + f.name in columns:
+            idx = columns[_SPARSE_INDICES + f.name]
+            val = columns[_SPARSE_VALUES + f.name]
+            indptr = np.asarray(idx.offsets.to_numpy(), dtype=np.int64) - idx.offsets[0].as_py()
+            sparse[f.name] = sp.csr_matrix(
+                (
+                    val.flatten().to_numpy(zero_copy_only=False),
+                    idx.flatten().to_numpy(zero_copy_only=False),
+                    indptr,
+                ),
+                shape=(n, sparse_width.get(f.name, 1)),
+            )
+    pk_name = spec.primary.name
+    pks = scalars[pk_name].to_pylist() if pk_name in scalars else []
+    partitions = None
+    if PARTITION_COLUMN in columns:
+        partitions = columns[PARTITION_COLUMN].to_numpy(zero_copy_only=False)
+    return Batch(num_rows=n, pks=pks, scalars=scalars, dense=dense, sparse=sparse), partitions
+
+
+def sparse_widths(batch: Batch) -> dict[str, int]:
+    return {name: int(csr.shape[1]) for name, csr in batch.sparse.items()}
+
+
+def ipc_bytes(record: pa.RecordBatch) -> pa.Buffer:
+    """An Arrow IPC stream holding one record batch."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, record.schema) as writer:
+        writer.write_batch(record)
+    return sink.getvalue()
+
+
+def read_ipc(data: Any) -> pa.Table:
+    """Every record batch of an Arrow IPC stream."""
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
+# ---------------------------------------------------------------------- schemas and indexes
+def spec_to_json(spec: CollectionSpec) -> dict[str, Any]:
+    fields = []
+    for f in spec.fields:
+        d = dataclasses.asdict(f)
+        d["dtype"] = int(f.dtype)
+        d["element_type"] = None if f.element_type is None else int(f.element_type)
+        fields.append(d)
+    return {
+        "name": spec.name,
+        "fields": fields,
+        "description": spec.description,
+        "enable_dynamic_field": spec.enable_dynamic_field,
+        "version": spec.version,
+    }
+
+
+def spec_from_json(d: dict[str, Any]) -> CollectionSpec:
+    fields = []
+    for f in d["fields"]:
+        f = dict(f)
+        f["dtype"] = DataType(f["dtype"])
+        if f.get("element_type") is not None:
+            f["element_type"] = DataType(f["element_type"])
+        fields.append(FieldSpec(**f))
+    return CollectionSpec(
+        d["name"], tuple(fields), d["description"], d["enable_dynamic_field"], d["version"]
+    )
+
+
+def index_to_json(index: IndexSpec) -> dict[str, Any]:
+    return dataclasses.asdict(index)
+
+
+def index_from_json(d: dict[str, Any]) -> IndexSpec:
+    return IndexSpec(**d)
