@@ -1,5 +1,5 @@
 """Shared test configuration: the ``gpu`` and ``reference`` markers skip cleanly when their
-hardware or reference engine is missing."""
+hardware or reference engine is missing; ``slow`` tests run only when asked for (``-m slow``)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,10 @@ def _gpu_usable() -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     has_gpu = _gpu_usable()
     has_lite = importlib.util.find_spec("milvus_lite") is not None
+    wants_slow = "slow" in (config.getoption("markexpr", "") or "")
     for item in items:
+        if "slow" in item.keywords and not wants_slow:
+            item.add_marker(pytest.mark.skip(reason="slow: run with -m slow"))
         if "gpu" in item.keywords and not has_gpu:
             item.add_marker(pytest.mark.skip(reason="needs CuPy and a CUDA device"))
         if "reference" in item.keywords and not has_lite:
