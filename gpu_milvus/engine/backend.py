@@ -15,6 +15,7 @@ return) is None (all), one bool per row shared by every query, or one row of boo
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -35,6 +36,14 @@ class DenseStore(Protocol):
     def __len__(self) -> int: ...
 
     def append(self, block: np.ndarray) -> None: ...
+
+    def reserve(self, rows: int) -> None:
+        """Room for ``rows`` rows in one allocation, so a reload does not grow by doubling."""
+        ...
+
+    def append_from(self, fill: Callable[[np.ndarray], None], rows: int) -> None:
+        """Append ``rows`` rows that ``fill`` writes into a (rows, dim) float32 host array."""
+        ...
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         """Host float32 copies of the given rows, shape (len(rows), dim)."""

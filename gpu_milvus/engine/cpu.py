@@ -11,6 +11,8 @@ reported distances do not carry the cancellation error of the expanded L2 form.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -32,6 +34,14 @@ class CpuDenseStore:
 
     def __len__(self) -> int:
         return self._matrix.size
+
+    def reserve(self, rows: int) -> None:
+        self._matrix.reserve(rows)
+        self._sq_norms.reserve(rows)
+
+    def append_from(self, fill: Callable[[np.ndarray], None], rows: int) -> None:
+        block = self._matrix.extend_with(fill, rows)
+        self._sq_norms.append(np.einsum("ij,ij->i", block, block, dtype=np.float32))
 
     def append(self, block: np.ndarray) -> None:
         block = np.ascontiguousarray(block, dtype=np.float32)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +28,7 @@ from gpu_milvus.engine.collection import Collection
 from gpu_milvus.engine.journal import NULL_JOURNAL, WalJournal
 from gpu_milvus.storage.codec import batch_from_arrow, batch_to_arrow, read_ipc, sparse_widths
 from gpu_milvus.storage.persist import StoreCorrupt, StoreFiles, StoreLocked
+from gpu_milvus.storage.table import Batch
 from gpu_milvus.storage.wal import LogCorrupt, Record, WriteAheadLog, log_files, replay_records
 
 if TYPE_CHECKING:
@@ -128,11 +131,17 @@ class DurableStore:
         return self.journal
 
     def _load_rows(self, coll: Collection, entry: dict[str, Any]) -> None:
-        for segment in entry["segments"]:
-            table = self.files.read_segment(segment)
+        coll.table.reserve(entry["rows"])
+        for segment, table in self._read_ahead(entry["segments"]):
             for record in table.to_batches():
                 batch, partitions = batch_from_arrow(coll.spec, record, segment["sparse"])
                 coll.table.append(batch, partitions if partitions is not None else 0)
+            rows = segment["stop"] - segment["start"]
+            for name, raw in segment["dense"].items():
+                store = coll.table.dense[name]
+                store.append_from(lambda dest, raw=raw: self.files.read_into(raw, dest), rows)
+            if any(len(s) != coll.table.num_rows for s in coll.table.dense.values()):
+                raise StoreCorrupt(f"collection {coll.name}: vector and scalar rows differ")
         if coll.table.num_rows != entry["rows"]:
             raise StoreCorrupt(
                 f"collection {coll.name}: segments hold {coll.table.num_rows} rows, "
@@ -141,6 +150,16 @@ class DurableStore:
         if entry["alive"] is not None:
             alive = self.files.read_alive(entry["alive"])
             coll.table.delete_rows(np.flatnonzero(~alive[: coll.table.num_rows]))
+
+    def _read_ahead(self, segments: list[dict[str, Any]]) -> Iterator[tuple[dict, pa.Table]]:
+        """Each segment with its rows; the next one is read and checked on a second thread."""
+        with ThreadPoolExecutor(1) as pool:
+            pending = [pool.submit(self.files.read_segment, s) for s in segments[:1]]
+            for i, segment in enumerate(segments):
+                if i + 1 < len(segments):
+                    pending.append(pool.submit(self.files.read_segment, segments[i + 1]))
+                yield segment, pending[i].result()
+                pending[i] = None  # type: ignore[call-overload]
 
     def _apply(self, engine: Engine, record: Record) -> None:
         h = record.header
@@ -163,7 +182,7 @@ class DurableStore:
             engine.unplace(coll)
             self._sealed.pop(coll.collection_id, None)
         elif record.kind in (kinds.INSERT, kinds.UPSERT):
-            batch, _ = batch_from_arrow(coll.spec, read_ipc(record.body), h["sparse"])
+            batch = self._logged_batch(coll, record)
             if record.kind == kinds.INSERT:
                 coll.table.append(batch, h["pid"])
             else:
@@ -175,6 +194,19 @@ class DurableStore:
             self._sealed[coll.collection_id] = Sealed()
         else:
             raise LogCorrupt(f"log record {record.lsn} has unknown kind {record.kind}")
+
+    @staticmethod
+    def _logged_batch(coll: Collection, record: Record) -> Batch:
+        """The batch of an INSERT or UPSERT record (see engine.journal)."""
+        h, body = record.header, record.body
+        batch, _ = batch_from_arrow(coll.spec, read_ipc(body[: h["ipc"]]), h["sparse"])
+        at = h["ipc"]
+        for name, nbytes in h["dense"].items():
+            dim = coll.spec.field(name).dim  # type: ignore[union-attr]
+            raw = np.frombuffer(body[at : at + nbytes], dtype="<f4")
+            batch.dense[name] = raw.reshape(batch.num_rows, dim or 0)
+            at += nbytes
+        return batch
 
     # ------------------------------------------------------------------ checkpoints
     def _checkpoint_soon(self) -> None:
@@ -232,8 +264,9 @@ class DurableStore:
             segments = list(sealed.segments)
             cid = meta["cid"]
             if fresh is not None:
+                dense, fresh.dense = fresh.dense, {}
                 table = pa.Table.from_batches([batch_to_arrow(spec, fresh, parts)])
-                entry = self.files.write_segment(cid, sealed.rows, table)
+                entry = self.files.write_segment(cid, sealed.rows, table, dense)
                 segments.append({**entry, "sparse": sparse_widths(fresh)})
             alive_entry = None if alive is None else self.files.write_alive(cid, lsn, alive)
             entries.append({"meta": meta, "rows": n, "segments": segments, "alive": alive_entry})

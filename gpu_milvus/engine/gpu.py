@@ -14,6 +14,7 @@ Invariants:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -81,24 +82,32 @@ class GpuDenseStore:
         if m == 0:
             return
         need = self._n + m
+        if need > len(self._x):
+            self.reserve(max(need, 2 * len(self._x)))
         with cp.cuda.Device(self.device):
-            if need > len(self._x):
-                cap = max(need, 2 * len(self._x))
-                x, sq, inv = (
-                    cp.empty((cap, self._x.shape[1]), dtype=cp.float32),
-                    cp.empty(cap, dtype=cp.float32),
-                    cp.empty(cap, dtype=cp.float32),
-                )
-                x[: self._n] = self._x[: self._n]
-                sq[: self._n] = self._sq[: self._n]
-                inv[: self._n] = self._inv[: self._n]
-                self._x, self._sq, self._inv = x, sq, inv
             xb = cp.asarray(block)
             self._x[self._n : need] = xb
             sqb = cp.einsum("ij,ij->i", xb, xb)
             self._sq[self._n : need] = sqb
             self._inv[self._n : need] = 1.0 / cp.sqrt(cp.where(sqb == 0, 1, sqb))
         self._n = need
+
+    def append_from(self, fill: Callable[[np.ndarray], None], rows: int) -> None:
+        host = np.empty((rows, self.dim), dtype=np.float32)
+        fill(host)
+        self.append(host)
+
+    def reserve(self, rows: int) -> None:
+        cp = _cp()
+        if rows <= len(self._x):
+            return
+        with cp.cuda.Device(self.device):
+            x = cp.empty((rows, self._x.shape[1]), dtype=cp.float32)
+            sq, inv = cp.empty(rows, dtype=cp.float32), cp.empty(rows, dtype=cp.float32)
+            x[: self._n] = self._x[: self._n]
+            sq[: self._n] = self._sq[: self._n]
+            inv[: self._n] = self._inv[: self._n]
+            self._x, self._sq, self._inv = x, sq, inv
 
     @property
     def matrix(self) -> Any:

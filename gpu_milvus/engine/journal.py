@@ -10,8 +10,10 @@ kind       header                                      body
 META       a collection's full metadata (``meta()``)   -
 DROP       ``cid``                                     -
 DATABASES  ``names``                                   -
-INSERT     ``cid``, ``pid``, sparse widths             the batch as an Arrow IPC stream
-UPSERT     as INSERT, plus the replaced ``keys``       the batch as an Arrow IPC stream
+INSERT     ``cid``, ``pid``, sparse widths, the        the batch's scalar and sparse columns
+           byte size of each dense field               as an Arrow IPC stream, then each
+                                                       dense field's raw float32 rows
+UPSERT     as INSERT, plus the replaced ``keys``       as INSERT
 DELETE     ``cid``                                     the deleted row numbers (int64)
 COMPACT    ``cid``                                     - (deleted rows dropped, rows renumbered)
 =========  ==========================================  ===================================
@@ -22,6 +24,7 @@ included, which is why deletes can be logged as row numbers.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -80,26 +83,32 @@ class WalJournal(Journal):
         self._on_full = on_full
         self._max_bytes = max_bytes
 
-    def append(self, kind: int, header: dict[str, Any], body: Any = b"") -> None:
+    def append(self, kind: int, header: dict[str, Any], *body: Any) -> None:
         try:
-            self.wal.append(kind, header, body)
+            self.wal.append(kind, header, *body)
         except OSError as exc:
             raise errors.storage_write_failed(str(self.wal.path), exc) from None
 
+    def _rows(self, kind: int, coll: Collection, batch: Batch, **header: Any) -> None:
+        """An INSERT or UPSERT: Arrow IPC for scalars and sparse, raw bytes for vectors."""
+        dense = {n: np.ascontiguousarray(m, dtype="<f4") for n, m in batch.dense.items()}
+        arrow = batch_to_arrow(coll.spec, dataclasses.replace(batch, dense={}))
+        ipc = ipc_bytes(arrow)
+        header.update(
+            cid=coll.collection_id,
+            sparse=sparse_widths(batch),
+            ipc=ipc.size,
+            dense={n: m.nbytes for n, m in dense.items()},
+        )
+        self.append(kind, header, ipc, *dense.values())
+
     def log_insert(self, coll: Collection, pid: int, batch: Batch) -> None:
-        header = {"cid": coll.collection_id, "pid": pid, "sparse": sparse_widths(batch)}
-        self.append(INSERT, header, ipc_bytes(batch_to_arrow(coll.spec, batch)))
+        self._rows(INSERT, coll, batch, pid=pid)
 
     def log_upsert(
         self, coll: Collection, pid: int, batch: Batch, keys: list[Any] | None
     ) -> None:
-        header = {
-            "cid": coll.collection_id,
-            "pid": pid,
-            "sparse": sparse_widths(batch),
-            "keys": keys,
-        }
-        self.append(UPSERT, header, ipc_bytes(batch_to_arrow(coll.spec, batch)))
+        self._rows(UPSERT, coll, batch, pid=pid, keys=keys)
 
     def log_delete(self, coll: Collection, rows: np.ndarray) -> None:
         body = np.ascontiguousarray(rows, dtype=np.int64)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,13 @@ class GrowingArray:
         self._data = np.full(64, fill, dtype=dtype)
         self._fill = fill
         self.size = 0
+
+    def reserve(self, capacity: int) -> None:
+        """Make room for ``capacity`` elements in one allocation (e.g. before a reload)."""
+        if capacity > len(self._data):
+            grown = np.full(capacity, self._fill, dtype=self._data.dtype)
+            grown[: self.size] = self._data[: self.size]
+            self._data = grown
 
     def append(self, values: np.ndarray) -> None:
         need = self.size + len(values)
@@ -37,6 +45,13 @@ class GrowingMatrix:
         self._data = np.empty((0, dim), dtype=dtype)
         self.size = 0
 
+    def reserve(self, capacity: int) -> None:
+        """Make room for ``capacity`` rows in one allocation (e.g. before a reload)."""
+        if capacity > len(self._data):
+            grown = np.empty((capacity, self.dim), self._data.dtype)
+            grown[: self.size] = self._data[: self.size]
+            self._data = grown
+
     def append(self, block: np.ndarray) -> None:
         need = self.size + len(block)
         if need > len(self._data):
@@ -49,3 +64,11 @@ class GrowingMatrix:
     @property
     def view(self) -> np.ndarray:
         return self._data[: self.size]
+
+    def extend_with(self, fill: Callable[[np.ndarray], None], rows: int) -> np.ndarray:
+        """Append ``rows`` rows that ``fill`` writes in place (no intermediate copy)."""
+        self.reserve(self.size + rows)
+        block = self._data[self.size : self.size + rows]
+        fill(block)
+        self.size += rows
+        return block

@@ -6,6 +6,8 @@ Layout of a store directory (the uri path)::
     MANIFEST.json                 catalog + segment list + checkpoint LSN, replaced atomically
     wal/<seq>.wal                 write-ahead log (storage.wal)
     segments/<cid>/<a>-<b>.arrow  rows a..b-1 of a collection, Arrow IPC file format
+    segments/<cid>/<a>-<b>.<field>.f32  their dense vectors, raw float32 rows, so that a
+                                  reload reads them straight into the vector store
     segments/<cid>/alive-<lsn>.bits  which rows are alive at that checkpoint (packed bits)
 
 Every file the manifest names carries its size and CRC-32 there; a file that does not match
@@ -53,15 +55,21 @@ class StoreLocked(Exception):
         )
 
 
+def _combine(crcs: list[int]) -> int:
+    """One value from the CRC-32 of each 64 MiB block."""
+    if len(crcs) == 1:
+        return crcs[0]
+    return zlib.crc32(np.asarray(crcs, dtype=np.uint32).tobytes())
+
+
 def checksum(data: Any) -> int:
-    """CRC-32 of a buffer, computed in 64 MiB blocks on two threads (zlib frees the GIL)."""
+    """CRC-32 per 64 MiB block on two threads (zlib frees the GIL), combined."""
     view = memoryview(data).cast("B")
     if len(view) <= _CRC_BLOCK:
         return zlib.crc32(view)
     blocks = [view[i : i + _CRC_BLOCK] for i in range(0, len(view), _CRC_BLOCK)]
     with ThreadPoolExecutor(2) as pool:
-        crcs = list(pool.map(zlib.crc32, blocks))
-    return zlib.crc32(np.asarray(crcs, dtype=np.uint32).tobytes())
+        return _combine(list(pool.map(zlib.crc32, blocks)))
 
 
 def _write_durably(path: Path, data: Any) -> None:
@@ -156,23 +164,31 @@ class StoreFiles:
             fsync_directory(self.segment_dir)
         return path
 
-    def write_segment(self, cid: int, start: int, table: pa.Table) -> dict[str, Any]:
+    def write_segment(
+        self, cid: int, start: int, table: pa.Table, dense: dict[str, np.ndarray]
+    ) -> dict[str, Any]:
         """Rows ``start..start+len`` of collection ``cid``; returns the manifest entry."""
         sink = pa.BufferOutputStream()
         with pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table, max_chunksize=1 << 16)
-        data = sink.getvalue()
-        name = f"{cid}/{start}-{start + table.num_rows}.arrow"
-        path = self._collection_dir(cid) / name.split("/")[1]
-        _write_durably(path, data)
-        fsync_directory(path.parent)
-        return {
-            "file": name,
+            writer.write_table(table)
+        stem = f"{cid}/{start}-{start + table.num_rows}"
+        folder = self._collection_dir(cid)
+        entry: dict[str, Any] = {
+            **self._write_file(folder, f"{stem}.arrow", sink.getvalue()),
             "start": start,
             "stop": start + table.num_rows,
-            "bytes": data.size,
-            "crc32": checksum(data),
+            "dense": {},
         }
+        for field, matrix in dense.items():
+            raw = np.ascontiguousarray(matrix, dtype="<f4")
+            entry["dense"][field] = self._write_file(folder, f"{stem}.{field}.f32", raw)
+        fsync_directory(folder)
+        return entry
+
+    @staticmethod
+    def _write_file(folder: Path, name: str, data: Any) -> dict[str, Any]:
+        _write_durably(folder / name.split("/")[1], data)
+        return {"file": name, "bytes": memoryview(data).nbytes, "crc32": checksum(data)}
 
     def _read_checked(self, entry: dict[str, Any]) -> pa.Buffer:
         path = self.segment_dir / entry["file"]
@@ -194,6 +210,29 @@ class StoreFiles:
         except pa.ArrowInvalid as exc:
             raise StoreCorrupt(f"segment {entry['file']} is not valid Arrow: {exc}") from None
 
+    def read_into(self, entry: dict[str, Any], dest: np.ndarray) -> None:
+        """Read a raw file straight into ``dest``, checking each block's CRC on a second
+        thread while the next block is read."""
+        path = self.segment_dir / entry["file"]
+        view = memoryview(dest).cast("B")
+        size = path.stat().st_size if path.exists() else -1
+        if size != entry["bytes"] or len(view) != size:
+            raise StoreCorrupt(f"segment file {path} has {size} bytes, expected {entry['bytes']}")
+        with open(path, "rb", buffering=0) as f, ThreadPoolExecutor(1) as pool:
+            pending = []
+            for at in range(0, size, _CRC_BLOCK):
+                block = view[at : at + _CRC_BLOCK]
+                got = 0
+                while got < len(block):
+                    n = f.readinto(block[got:])
+                    if not n:
+                        raise StoreCorrupt(f"segment file {path} ended early")
+                    got += n
+                pending.append(pool.submit(zlib.crc32, block))
+            crc = _combine([p.result() for p in pending]) if pending else zlib.crc32(b"")
+        if crc != entry["crc32"]:
+            raise StoreCorrupt(f"segment file {path} fails its checksum")
+
     def write_alive(self, cid: int, lsn: int, alive: np.ndarray) -> dict[str, Any]:
         data = np.packbits(alive.astype(np.bool_)).tobytes()
         name = f"{cid}/alive-{lsn}.bits"
@@ -213,11 +252,11 @@ class StoreFiles:
         for seq, path in log_files(self.wal_dir):
             if seq < first_seq:
                 path.unlink(missing_ok=True)
-        named = {
-            entry["file"]
-            for coll in manifest["collections"]
-            for entry in [*coll["segments"], *([coll["alive"]] if coll["alive"] else [])]
-        }
+        named = {coll["alive"]["file"] for coll in manifest["collections"] if coll["alive"]}
+        for coll in manifest["collections"]:
+            for segment in coll["segments"]:
+                named.add(segment["file"])
+                named |= {d["file"] for d in segment["dense"].values()}
         for cdir in self.segment_dir.iterdir():
             for path in cdir.iterdir():
                 if f"{cdir.name}/{path.name}" not in named:

@@ -62,6 +62,13 @@ class Table:
         self._older: dict[Any, list[int]] = {}
 
     # ---------------------------------------------------------------- writes
+    def reserve(self, rows: int) -> None:
+        """Room for ``rows`` rows in one allocation per column (before a reload)."""
+        for store in self.dense.values():
+            store.reserve(rows)
+        for array in (self._pks, self.partition, self.alive, self.visible):
+            array.reserve(rows)
+
     def append(self, batch: Batch, partition_id: int | np.ndarray) -> None:
         """Append a validated batch (one partition id, or one per row).
 

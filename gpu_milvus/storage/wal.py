@@ -165,19 +165,21 @@ class WriteAheadLog:
     def path(self) -> Path:
         return self.directory / log_name(self.seq)
 
-    def append(self, kind: int, header: dict[str, Any], body: Any = b"") -> int:
-        """Write one record (durable on return when sync="always"); returns its LSN."""
+    def append(self, kind: int, header: dict[str, Any], *body: Any) -> int:
+        """Write one record whose body is the buffers ``body`` back to back (durable on
+        return when sync="always"); returns its LSN."""
         header_bytes = json.dumps(header, separators=(",", ":")).encode()
-        body_view = memoryview(body).cast("B")
+        parts = [memoryview(b).cast("B") for b in body]
+        body_len = sum(len(p) for p in parts)
         with self._lock:
             if self._broken is not None:
                 raise OSError(f"the log is unusable after an earlier failure: {self._broken}")
             lsn = self.next_lsn
-            head = _HEAD.pack(MAGIC, lsn, kind, len(header_bytes), len(body_view))
-            crc = _CRC.pack(_crc([head, header_bytes, body_view]))
+            head = _HEAD.pack(MAGIC, lsn, kind, len(header_bytes), body_len)
+            crc = _CRC.pack(_crc([head, header_bytes, *parts]))
             start = os.lseek(self._fd, 0, os.SEEK_END)
             try:
-                self._write_all([head, crc, header_bytes, body_view])
+                self._write_all([head, crc, header_bytes, *parts])
                 if self.sync_mode == "always":
                     os.fsync(self._fd)
                 else:
@@ -186,7 +188,7 @@ class WriteAheadLog:
                 self._undo(start, exc)
                 raise
             self.next_lsn += 1
-            self.bytes_since_checkpoint += HEAD_SIZE + len(header_bytes) + len(body_view)
+            self.bytes_since_checkpoint += HEAD_SIZE + len(header_bytes) + body_len
             return lsn
 
     def _write_all(self, parts: list[Any]) -> None:

@@ -195,18 +195,19 @@ def test_damage_before_good_records_is_an_error_not_a_silent_loss(tmp_path: Path
     assert _ids(uri) == [1, 2, 3]
 
 
+@pytest.mark.parametrize("kind", ["arrow", "f32", "bits"])
 @pytest.mark.parametrize("damage", ["flip", "truncate", "delete"])
-def test_a_damaged_segment_is_an_error(tmp_path: Path, damage: str) -> None:
+def test_a_damaged_segment_is_an_error(tmp_path: Path, damage: str, kind: str) -> None:
     uri = str(tmp_path / "s.db")
     c = _build(uri)
     c.close()
-    segment = max(Path(uri).glob("segments/*/*.arrow"), key=lambda p: p.stat().st_size)
+    segment = max(Path(uri).glob(f"segments/*/*.{kind}"), key=lambda p: p.stat().st_size)
     data = bytearray(segment.read_bytes())
     if damage == "flip":
         data[len(data) // 2] ^= 0x01
         segment.write_bytes(bytes(data))
     elif damage == "truncate":
-        segment.write_bytes(bytes(data[:-100]))
+        segment.write_bytes(bytes(data[: len(data) // 2]))
     else:
         segment.unlink()
     with pytest.raises(MilvusException, match="cannot open local store"):
