@@ -41,7 +41,7 @@ class AsyncMilvusClient(_facade.LocalClient):
     async def close(self) -> None:
         """Finish the searches already queued, then close this client."""
         await self._scheduler.close()
-        self._core.close()
+        await asyncio.to_thread(self._core.close)  # the last client seals a path uri's log
 
     async def __aenter__(self) -> AsyncMilvusClient:
         return self

@@ -111,11 +111,15 @@ def _select(keys: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.
 
 
 def order_refined(rows: np.ndarray, dist: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """Refined float64 distances -> float32, best first, -1 rows last with distance 0."""
+    """Refined float64 distances -> float32, best first, -1 rows last with distance 0.
+
+    Equal distances are ordered by row number, so the answer does not depend on which other
+    queries shared the batch.
+    """
     dist32 = dist.astype(np.float32)
     sign = -1.0 if metric in LARGER_IS_BETTER else 1.0
     order_key = np.where(rows < 0, np.inf, sign * dist32.astype(np.float64))
-    order = np.argsort(order_key, axis=1, kind="stable")
+    order = np.lexsort((rows, order_key), axis=-1)
     rows = np.take_along_axis(rows, order, axis=1)
     dist32 = np.take_along_axis(dist32, order, axis=1)
     return rows, np.where(rows < 0, np.float32(0), dist32)
