@@ -125,7 +125,7 @@ def order_refined(rows: np.ndarray, dist: np.ndarray, metric: str) -> tuple[np.n
     return rows, np.where(rows < 0, np.float32(0), dist32)
 
 
-def _widened(bounds: Bounds, metric: str) -> Bounds:
+def widened(bounds: Bounds, metric: str) -> Bounds:
     """Bounds loosened by more than the float32 error of the fast (expanded) scores."""
     radius, range_filter = bounds
     sign = 1.0 if metric in LARGER_IS_BETTER else -1.0
@@ -144,7 +144,7 @@ def _scores(q: np.ndarray, x: np.ndarray) -> np.ndarray:
     return q @ x.T
 
 
-def _in_bounds(dist: np.ndarray, metric: str, bounds: Bounds) -> np.ndarray:
+def in_bounds(dist: np.ndarray, metric: str, bounds: Bounds) -> np.ndarray:
     """Milvus range search: L2 keeps range_filter <= d < radius; IP/COSINE radius < d <= rf."""
     radius, range_filter = bounds
     ok = np.ones(dist.shape, dtype=bool)
@@ -218,7 +218,7 @@ class CpuBackend:
                 keys[~valid[:, start : start + block]] = -np.inf
             if ranged:
                 dist = self._distances(keys, q, metric)
-                keys = np.where(_in_bounds(dist, metric, _widened(bounds, metric)), keys, -np.inf)
+                keys = np.where(in_bounds(dist, metric, widened(bounds, metric)), keys, -np.inf)
             keys, picked = _select(keys, np.broadcast_to(rows, keys.shape), k_pick)
             found_keys.append(keys)
             found_rows.append(picked)
@@ -226,7 +226,7 @@ class CpuBackend:
         best_rows = np.where(np.isneginf(best_keys), -1, best_rows)
         rows, dist = self._refine(store, q, metric, best_rows)
         if ranged:
-            rows = np.where(_in_bounds(dist, metric, bounds), rows, -1)
+            rows = np.where(in_bounds(dist, metric, bounds), rows, -1)
             order = np.argsort(rows < 0, axis=1, kind="stable")
             rows = np.take_along_axis(rows, order, axis=1)[:, :k]
             dist = np.take_along_axis(dist, order, axis=1)[:, :k]
@@ -288,7 +288,7 @@ class CpuBackend:
             else:
                 keep = valid[i, rows] if valid.ndim == 2 else valid[rows]
             if bounds != (None, None):
-                keep &= _in_bounds(vals, "IP", bounds)
+                keep &= in_bounds(vals, "IP", bounds)
             rows, vals = rows[keep], vals[keep]
             if len(rows) == 0:
                 continue

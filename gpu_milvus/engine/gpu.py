@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gpu_milvus import kernels
-from gpu_milvus.engine.cpu import order_refined
+from gpu_milvus.engine.cpu import in_bounds, order_refined, widened
 
 Bounds = tuple[float | None, float | None]
 _SCORE_BUDGET = 1 << 28  # fp32 scores per GEMM / sparse chunk (1 GiB)
@@ -287,7 +287,11 @@ class GpuBackend:
         total = n if shared is None else int(np.count_nonzero(shared))
         if total == 0 or k <= 0 or nq == 0:
             return _empty(nq)
-        k_eff = min(k, total)
+        # Range bounds are tested loosely in the kernels, then exactly on the refined float64
+        # distances (as on the CPU), so a few extra candidates are kept for rows near a bound.
+        ranged = bounds != (None, None)
+        k_eff = min(total, 2 * k + 16) if ranged else min(k, total)
+        loose = widened(bounds, metric) if ranged else bounds
         qn = q
         if metric == "COSINE":
             norms = np.linalg.norm(q, axis=1, keepdims=True)
@@ -309,17 +313,23 @@ class GpuBackend:
             )
             m = kernels.METRIC_IDS[metric]
             if fused:
-                keys, ids = self._fused(store, d_qn, d_qsq, aux, mask, mode, m, k_eff, h, bounds)
+                keys, ids = self._fused(store, d_qn, d_qsq, aux, mask, mode, m, k_eff, h, loose)
             else:
                 sel = None
                 if mode == 1 and total * 2 < n:  # selective filter: gather the passing rows
                     sel = cp.flatnonzero(mask).astype(cp.int32)
                     mask, mode = cp.zeros(1, dtype=cp.uint8), 0
-                keys, ids = self._gemm(store, d_qn, d_qsq, aux, mask, mode, m, k_eff, bounds, sel)
+                keys, ids = self._gemm(store, d_qn, d_qsq, aux, mask, mode, m, k_eff, loose, sel)
             rows = cp.where(cp.isneginf(keys), -1, ids).astype(cp.int64)
             dist = self._refine(store, cp.asarray(q), rows, m)
             rows_h, dist_h = cp.asnumpy(rows), cp.asnumpy(dist)
-        return order_refined(rows_h, dist_h, metric)
+        rows_h, dist_h = order_refined(rows_h, dist_h, metric)
+        if ranged:
+            rows_h = np.where(in_bounds(dist_h, metric, bounds), rows_h, -1)
+            order = np.argsort(rows_h < 0, axis=1, kind="stable")
+            rows_h = np.take_along_axis(rows_h, order, axis=1)[:, :k]
+            dist_h = np.take_along_axis(dist_h, order, axis=1)[:, :k]
+        return rows_h, dist_h
 
     def _fused(
         self,
