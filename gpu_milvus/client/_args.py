@@ -90,8 +90,25 @@ def _checked_sparse(queries: sp.csr_matrix) -> sp.csr_matrix:
     return queries
 
 
+def _plain_dense(data: Any) -> np.ndarray | None:
+    """The common case, a list of numeric vectors, without pymilvus's per-item type probing
+    (which accepts exactly these); None for anything else."""
+    if type(data) is not list or not data or not isinstance(data[0], (list, np.ndarray)):
+        return None
+    try:
+        matrix = np.asarray(data)
+    except ValueError:  # ragged
+        return None
+    if matrix.ndim != 2 or matrix.shape[1] == 0 or matrix.dtype.kind not in "fi":
+        return None
+    return np.ascontiguousarray(matrix, dtype=np.float32)
+
+
 def search_vectors(data: Any) -> np.ndarray | sp.csr_matrix:
     """Query vectors as a float32 (nq, dim) matrix or a CSR matrix, after pymilvus's checks."""
+    plain = _plain_dense(data)
+    if plain is not None:
+        return plain
     if sp.issparse(data):
         return _checked_sparse(sp.csr_matrix(data, dtype=np.float32))
     check_pass_param(search_data=data)

@@ -32,10 +32,10 @@ _collection_ids = itertools.count(449_000_000_000_000_001)
 
 
 def engine_key(uri: str) -> str:
-    """``:memory:`` stays as is; paths are made absolute so two spellings share an engine."""
+    """``:memory:`` stays as is; paths are resolved so two spellings share an engine."""
     if uri == MEMORY:
         return uri
-    return os.path.abspath(os.path.expanduser(uri))
+    return os.path.realpath(os.path.expanduser(uri))
 
 
 def open_engine(uri: str, device: str = "auto", **storage: Any) -> Engine:
