@@ -15,19 +15,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
-import importlib.metadata
 import json
 import os
-import platform
 import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +33,25 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # benchmark this checkout's gpu_milvus, installed or not
+
+# Shared with the suite (gpu_milvus.benchmarks); filter_speed.py and scheduler_bench.py import
+# these names from here.
+from gpu_milvus.benchmarks import metrics  # noqa: E402
+from gpu_milvus.benchmarks.clients import drain_lite, release_lite  # noqa: E402
+from gpu_milvus.benchmarks.datasets import normalised, vocabulary  # noqa: E402
+from gpu_milvus.benchmarks.metrics import Timing, overlap  # noqa: E402
+from gpu_milvus.benchmarks.progress import log  # noqa: E402
+from gpu_milvus.benchmarks.record import (  # noqa: E402
+    BLAS_ENV,
+    disk_bytes,
+    git_info,
+    machine_info,
+    reexec_with_blas_threads,
+    strip_private,
+    versions,
+)
+
+__all__ = ["REPO", "Timing", "drain_lite", "git_info", "log", "machine_info", "versions"]
 COLLECTION = "bench"
 FILTER_WORD = "foo"
 GOALS: dict[str, float] = {
@@ -45,12 +61,6 @@ GOALS: dict[str, float] = {
     "filtered_count_ratio": 20.0,
 }
 _T0 = time.perf_counter()
-_BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def log(msg: str) -> None:
-    """Progress line on stderr, stamped with seconds since start."""
-    print(f"[{time.perf_counter() - _T0:7.1f}s] {msg}", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,34 +118,15 @@ class Dataset:
         return block.tolist() if self.vector_format == "list" else block
 
 
-def _vocabulary(rng: np.random.Generator, size: int = 2000) -> list[str]:
-    """Random lowercase words; 1 % of them contain ``FILTER_WORD``, the rest do not."""
-    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
-    words: list[str] = []
-    while len(words) < size:
-        w = "".join(rng.choice(letters, size=int(rng.integers(3, 10))))
-        if FILTER_WORD not in w:
-            words.append(w)
-    for i in rng.choice(size, size=size // 100, replace=False):
-        words[int(i)] = words[int(i)][:3] + FILTER_WORD + words[int(i)][3:]
-    return words
-
-
-def _normalised(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
-    x = rng.standard_normal((n, dim), dtype=np.float32)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    return x
-
-
 def make_dataset(cfg: Config) -> Dataset:
     """Build the data set from ``cfg.seed``: identical on every run and for both clients."""
     rng = np.random.default_rng(cfg.seed)
-    vectors = _normalised(rng, cfg.rows, cfg.dim)
-    vocab = _vocabulary(rng)
+    vectors = normalised(rng.standard_normal((cfg.rows, cfg.dim), dtype=np.float32))
+    vocab = vocabulary(rng, FILTER_WORD)
     word_ids = rng.integers(0, len(vocab), size=(cfg.rows, cfg.words_per_text))
     texts = [" ".join(vocab[j] for j in row) for row in word_ids.tolist()]
     cats = rng.integers(0, 100, size=cfg.rows, dtype=np.int64)
-    queries = _normalised(rng, cfg.nq, cfg.dim)
+    queries = normalised(rng.standard_normal((cfg.nq, cfg.dim), dtype=np.float32))
     scores = queries @ vectors.T
     top = np.argpartition(-scores, cfg.k, axis=1)[:, : cfg.k]
     order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1)
@@ -156,46 +147,14 @@ def make_dataset(cfg: Config) -> Dataset:
 # timing helpers
 
 
-@dataclass
-class Timing:
-    """Per-call wall times of one repeated operation."""
-
-    seconds: list[float] = field(default_factory=list)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.seconds)
-
-    def summary(self, per_call_items: int = 1) -> dict[str, Any]:
-        """Median / mean / p10 / p90 per call, throughput from the median, raw times."""
-        s = sorted(self.seconds)
-        return {
-            "calls": len(s),
-            "median_s": self.median,
-            "mean_s": statistics.fmean(s),
-            "min_s": s[0],
-            "p10_s": s[int(0.1 * (len(s) - 1))],
-            "p90_s": s[int(0.9 * (len(s) - 1))],
-            "total_s": sum(s),
-            "per_second_from_median": per_call_items / self.median,
-            "raw_s": [float(f"{x:.7g}") for x in self.seconds],
-        }
-
-
 def repeat(fn: Callable[[int], Any], cfg: Config, what: str) -> tuple[Timing, list[Any]]:
     """Warm up once, then call ``fn(i)`` until ``min_seconds`` and ``min_reps`` are reached."""
-    fn(0)
-    timing, outs = Timing(), []
-    start = time.perf_counter()
-    i = 0
-    while i < cfg.max_reps and (i < cfg.min_reps or time.perf_counter() - start < cfg.min_seconds):
-        t0 = time.perf_counter()
-        out = fn(i)
-        timing.seconds.append(time.perf_counter() - t0)
-        outs.append(out)
-        i += 1
-    log(f"  {what}: {i} calls, median {timing.median * 1e3:.2f} ms")
-    return timing, outs
+    run = metrics.repeat(
+        fn, cfg.min_seconds, cfg.min_reps, max_reps=cfg.max_reps, keep=cfg.max_reps
+    )
+    timing = Timing(run.seconds)
+    log(f"  {what}: {len(run.seconds)} calls, median {timing.median * 1e3:.2f} ms")
+    return timing, run.outputs
 
 
 # --------------------------------------------------------------------------------------------
@@ -282,31 +241,6 @@ def settle(client: Any, side_path: str, is_lite: bool) -> dict[str, Any]:
     return {"flush_s": t1 - t0, "load_s": t2 - t1, "bg_drain_s": t3 - t2, "bg_drained": drained}
 
 
-def disk_bytes(path: str) -> int:
-    """Bytes in the files under ``path`` (0 if nothing was written there)."""
-    p = Path(path)
-    if p.is_file():
-        return p.stat().st_size
-    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) if p.exists() else 0
-
-
-def drain_lite(path: str) -> bool:
-    """Wait for milvus-lite's background compaction / index builds (uses lite internals)."""
-    try:
-        from milvus_lite.server_manager import server_manager_instance as mgr
-
-        entry = mgr._servers.get(os.path.abspath(path))
-        if entry is None:
-            return False
-        for col in list(entry[1]._collections.values()):
-            col._wait_for_bg()
-        return True
-    except Exception as exc:  # internals changed: fall back to a short sleep
-        log(f"  could not drain milvus-lite background work ({exc!r}); sleeping 5 s")
-        time.sleep(5)
-        return False
-
-
 def bench_queries(client: Any, ds: Dataset, cfg: Config, label: str) -> dict[str, Any]:
     """nq=1 sequential searches and repeated nq=``cfg.nq`` searches; keeps ids for recall."""
     t1, outs1 = repeat(
@@ -340,14 +274,6 @@ def bench_count(client: Any, ds: Dataset, cfg: Config, label: str) -> dict[str, 
     return out
 
 
-def recall(found: list[list[int]], truth: np.ndarray | list[list[int]]) -> float:
-    """Mean |found_i ∩ truth_i| / k over queries."""
-    k = len(truth[0])
-    return statistics.fmean(
-        len(set(f) & {int(t) for t in tr}) / k for f, tr in zip(found, truth, strict=True)
-    )
-
-
 def run_side(
     side: str, make_client: Callable[[], Any], path: str, is_lite: bool, ds: Dataset, cfg: Config
 ) -> dict[str, Any]:
@@ -370,7 +296,7 @@ def run_side(
     if total != cfg.rows:
         raise RuntimeError(f"{side}: count(*) = {total}, expected {cfg.rows}")
     out["search_flat"] = bench_queries(client, ds, cfg, f"{side} FLAT")
-    out["search_flat"]["recall_vs_numpy"] = recall(out["search_flat"]["_ids"], ds.truth_ids)
+    out["search_flat"]["recall_vs_numpy"] = overlap(out["search_flat"]["_ids"], ds.truth_ids)
     out["filtered_count"] = bench_count(client, ds, cfg, side)
     if is_lite and cfg.lite_autoindex:
         log(f"  {side}: release, drop FLAT, create AUTOINDEX, load (index build)")
@@ -390,7 +316,7 @@ def run_side(
         auto["describe_index"] = {
             k: str(v) for k, v in client.describe_index(COLLECTION, "vec").items()
         }
-        auto["recall_vs_numpy"] = recall(auto["_ids"], ds.truth_ids)
+        auto["recall_vs_numpy"] = overlap(auto["_ids"], ds.truth_ids)
         out["search_autoindex"] = auto
     client.close()
     out["side_wall_s"] = time.perf_counter() - t_side
@@ -400,62 +326,6 @@ def run_side(
 
 # --------------------------------------------------------------------------------------------
 # record
-
-
-def machine_info() -> dict[str, Any]:
-    """Platform, CPU model, cores and RAM of this machine."""
-    model, mem_kib = "unknown", 0
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem_kib = int(line.split()[1])
-    except OSError:
-        pass
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu_model": model,
-        "cores": os.cpu_count(),
-        "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "ram_gib": round(mem_kib / 2**20, 1),
-        "loadavg_start": list(os.getloadavg()),
-    }
-
-
-def git_info() -> dict[str, Any]:
-    """HEAD commit (None before the first commit) and whether the tree is dirty."""
-
-    def git(*args: str) -> str | None:
-        try:
-            r = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True)
-        except (OSError, subprocess.CalledProcessError):
-            return None
-        return r.stdout.strip()
-
-    status = git("status", "--porcelain")
-    return {"commit": git("rev-parse", "HEAD"), "uncommitted": bool(status) or status is None}
-
-
-def versions() -> dict[str, str | None]:
-    """Installed versions of the packages that matter here."""
-    out: dict[str, str | None] = {}
-    for dist in ("numpy", "pyarrow", "pymilvus", "milvus-lite", "faiss-cpu", "scipy"):
-        try:
-            out[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            out[dist] = None
-    try:
-        import gpu_milvus
-
-        out["gpu-milvus"] = getattr(gpu_milvus, "__version__", "unknown")
-        out["gpu-milvus-path"] = str(Path(gpu_milvus.__file__).parent)
-    except ImportError as exc:
-        out["gpu-milvus"] = f"not importable: {exc}"
-    return out
 
 
 def ratios(subject: dict[str, Any], lite: dict[str, Any]) -> dict[str, Any]:
@@ -500,8 +370,8 @@ def agreement(subject: dict[str, Any], lite: dict[str, Any], cfg: Config) -> dic
         if a is not None and b is not None
     ]
     return {
-        "recall_subject_vs_lite_nq_batch": recall(s_ids, l_ids),
-        "recall_subject_vs_lite_nq1": recall([a for a, _ in pairs], [b for _, b in pairs])
+        "recall_subject_vs_lite_nq_batch": overlap(s_ids, l_ids),
+        "recall_subject_vs_lite_nq1": overlap([a for a, _ in pairs], [b for _, b in pairs])
         if pairs
         else None,
         "nq1_queries_compared": len(pairs),
@@ -514,15 +384,6 @@ def agreement(subject: dict[str, Any], lite: dict[str, Any], cfg: Config) -> dic
     }
 
 
-def strip_private(obj: Any) -> Any:
-    """Drop the ``_``-prefixed raw result lists before writing JSON."""
-    if isinstance(obj, dict):
-        return {k: strip_private(v) for k, v in obj.items() if not str(k).startswith("_")}
-    if isinstance(obj, list):
-        return [strip_private(v) for v in obj]
-    return obj
-
-
 def print_table(record: dict[str, Any]) -> None:
     """Small human-readable summary on stdout."""
     sides = record["sides"]
@@ -530,54 +391,34 @@ def print_table(record: dict[str, Any]) -> None:
     names = [n for n in ("subject", "lite") if n in sides]
     labels = {"subject": record["subject_label"], "lite": "milvus-lite"}
 
-    def row(
-        metric: str, getter: Callable[[dict[str, Any]], float], fmt: str, ratio_key: str | None
-    ) -> None:
+    def row(metric: str, getter: Any, fmt: str, ratio_key: str | None) -> None:
         cells = [format(getter(sides[n]), fmt) for n in names]
         r = record.get("ratios", {}).get(ratio_key) if ratio_key else None
-        tail = (
-            f"{r['value']:>9.1f}x  >={r['goal']:.0f}x  {'met' if r['met'] else 'NOT met'}"
-            if r
-            else ""
-        )
+        met = "met" if r and r["met"] else "NOT met"
+        tail = f"{r['value']:>9.1f}x  >={r['goal']:.0f}x  {met}" if r else ""
         print(f"{metric:<34}" + "".join(f"{c:>16}" for c in cells) + f"  {tail}")
 
-    print(
-        f"\n{cfg['rows']:,} rows x {cfg['dim']} dims, IP, top-{cfg['k']}, "
-        f"vectors as {cfg['vectors']}"
-    )
-    print(
-        f"{'metric':<34}"
-        + "".join(f"{labels[n]:>16}" for n in names)
-        + "      ratio  goal   status"
-    )
-    row(
-        "insert rows/s (median batch)",
-        lambda s: s["insert"]["rows_per_s_median_batch"],
-        ",.0f",
-        "insert_ratio",
-    )
-    row(
-        "search nq=1 QPS (exact)",
-        lambda s: s["search_flat"]["nq1"]["per_second_from_median"],
-        ",.1f",
-        "search_nq1_ratio",
-    )
-    row(
-        f"search nq={cfg['nq']} QPS (exact)",
-        lambda s: s["search_flat"]["nq_batch"]["per_second_from_median"],
-        ",.1f",
-        "search_nq100_ratio",
-    )
-    row(
-        "filtered count(*) ms",
-        lambda s: s["filtered_count"]["median_s"] * 1e3,
-        ",.2f",
-        "filtered_count_ratio",
-    )
-    row("insert rows/s (all rows / sum)", lambda s: s["insert"]["rows_per_s_overall"], ",.0f", None)
-    row("recall@k vs NumPy (exact)", lambda s: s["search_flat"]["recall_vs_numpy"], ".4f", None)
-    row("side wall time s", lambda s: s["side_wall_s"], ",.1f", None)
+    print(f"\n{cfg['rows']:,} rows x {cfg['dim']} dims, IP, top-{cfg['k']}, "
+          f"vectors as {cfg['vectors']}")  # fmt: skip
+    print(f"{'metric':<34}" + "".join(f"{labels[n]:>16}" for n in names)
+          + "      ratio  goal   status")  # fmt: skip
+    rows: list[tuple[str, Callable[[dict[str, Any]], float], str, str | None]] = [
+        ("insert rows/s (median batch)", lambda s: s["insert"]["rows_per_s_median_batch"],
+         ",.0f", "insert_ratio"),
+        ("search nq=1 QPS (exact)", lambda s: s["search_flat"]["nq1"]["per_second_from_median"],
+         ",.1f", "search_nq1_ratio"),
+        (f"search nq={cfg['nq']} QPS (exact)",
+         lambda s: s["search_flat"]["nq_batch"]["per_second_from_median"], ",.1f",
+         "search_nq100_ratio"),
+        ("filtered count(*) ms", lambda s: s["filtered_count"]["median_s"] * 1e3, ",.2f",
+         "filtered_count_ratio"),
+        ("insert rows/s (all rows / sum)", lambda s: s["insert"]["rows_per_s_overall"], ",.0f",
+         None),
+        ("recall@k vs NumPy (exact)", lambda s: s["search_flat"]["recall_vs_numpy"], ".4f", None),
+        ("side wall time s", lambda s: s["side_wall_s"], ",.1f", None),
+    ]  # fmt: skip
+    for metric, getter, fmt, ratio_key in rows:
+        row(metric, getter, fmt, ratio_key)
     lite = sides.get("lite", {})
     if "search_autoindex" in lite:
         a = lite["search_autoindex"]
@@ -611,47 +452,33 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, argparse.Namespac
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--rows", type=int, help="rows to insert (default 100000; --quick 10000)")
-    p.add_argument("--dim", type=int, help="vector dimension (default 768; --quick 128)")
-    p.add_argument("--batch", type=int, help="rows per insert call (default 10000; --quick 2000)")
-    p.add_argument("--nq", type=int, default=100, help="queries in the batched search")
-    p.add_argument("--k", type=int, default=10, help="top-k")
-    p.add_argument("--seed", type=int, default=Config.seed)
-    p.add_argument(
-        "--min-seconds",
-        type=float,
-        help="minimum timed seconds per repeated operation (default 3; --quick 1)",
-    )
-    p.add_argument("--min-reps", type=int, default=5, help="minimum timed calls per operation")
-    p.add_argument("--max-reps", type=int, default=20_000, help="maximum timed calls")
-    p.add_argument(
-        "--vectors",
-        choices=("list", "numpy"),
-        default="list",
-        help="row vectors as Python lists (default) or 1-D numpy arrays",
-    )
-    p.add_argument(
-        "--no-lite-autoindex",
-        action="store_true",
-        help="skip the approximate milvus-lite AUTOINDEX (HNSW) rows",
-    )
-    p.add_argument("--sides", choices=("both", "lite", "subject"), default="both")
-    p.add_argument(
-        "--subject",
-        choices=("gpu_milvus", "lite"),
-        default="gpu_milvus",
-        help="'lite' runs a second milvus-lite as the subject (harness debugging)",
-    )
-    p.add_argument("--device", default="cpu", help="gpu_milvus device (default cpu)")
-    p.add_argument(
-        "--blas-threads",
-        type=int,
-        help="set OPENBLAS/OMP/MKL_NUM_THREADS for both sides (re-executes the script)",
-    )
-    p.add_argument("--quick", action="store_true", help="10k x 128 smoke run (< 1 min)")
-    p.add_argument("--workdir", type=Path, help="where the stores go (default: a temp dir)")
-    p.add_argument("--keep", action="store_true", help="keep the stores after the run")
-    p.add_argument("--out", type=Path, help="JSON path (default bench/results/<auto>.json)")
+    # fmt: off
+    add = p.add_argument
+    add("--rows", type=int, help="rows to insert (default 100000; --quick 10000)")
+    add("--dim", type=int, help="vector dimension (default 768; --quick 128)")
+    add("--batch", type=int, help="rows per insert call (default 10000; --quick 2000)")
+    add("--nq", type=int, default=100, help="queries in the batched search")
+    add("--k", type=int, default=10, help="top-k")
+    add("--seed", type=int, default=Config.seed)
+    add("--min-seconds", type=float,
+        help="minimum timed seconds per repeated operation (default 3; --quick 1)")
+    add("--min-reps", type=int, default=5, help="minimum timed calls per operation")
+    add("--max-reps", type=int, default=20_000, help="maximum timed calls")
+    add("--vectors", choices=("list", "numpy"), default="list",
+        help="row vectors as Python lists (default) or 1-D numpy arrays")
+    add("--no-lite-autoindex", action="store_true",
+        help="skip the approximate milvus-lite AUTOINDEX (HNSW) rows")
+    add("--sides", choices=("both", "lite", "subject"), default="both")
+    add("--subject", choices=("gpu_milvus", "lite"), default="gpu_milvus",
+        help="'lite' runs a second milvus-lite as the subject (harness debugging)")
+    add("--device", default="cpu", help="gpu_milvus device (default cpu)")
+    add("--blas-threads", type=int,
+        help="set OPENBLAS/OMP/MKL_NUM_THREADS for both sides (re-executes the script)")
+    add("--quick", action="store_true", help="10k x 128 smoke run (< 1 min)")
+    add("--workdir", type=Path, help="where the stores go (default: a temp dir)")
+    add("--keep", action="store_true", help="keep the stores after the run")
+    add("--out", type=Path, help="JSON path (default bench/results/<auto>.json)")
+    # fmt: on
     a = p.parse_args(argv)
     q = a.quick
     cfg = Config(
@@ -674,16 +501,6 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, argparse.Namespac
     return cfg, a
 
 
-def reexec_with_blas_threads(n: int) -> None:
-    """Re-exec with BLAS/OpenMP pools of ``n`` threads (env vars must precede numpy's import)."""
-    want = str(n)
-    if all(os.environ.get(v) == want for v in _BLAS_ENV):
-        return
-    env = {**os.environ, **dict.fromkeys(_BLAS_ENV, want)}
-    log(f"re-executing with {', '.join(f'{v}={want}' for v in _BLAS_ENV)}")
-    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and write the JSON record."""
     cfg, args = parse_args(argv)
@@ -702,14 +519,14 @@ def main(argv: list[str] | None = None) -> int:
         "date": started.isoformat(timespec="seconds"),
         "command": shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv])),
         "cwd": os.getcwd(),
-        "env": {v: os.environ.get(v) for v in _BLAS_ENV},
+        "env": {v: os.environ.get(v) for v in BLAS_ENV},
         "machine": machine_info(),
         "git": git_info(),
         "versions": versions(),
         "config": asdict(cfg),
-        "subject_label": f"gpu_milvus[{cfg.device}]"
-        if cfg.subject == "gpu_milvus"
-        else "lite-as-subject",
+        "subject_label": "lite-as-subject"
+        if cfg.subject == "lite"
+        else f"gpu_milvus[{cfg.device}]",
         "data": {
             "filter": ds.filter_expr,
             "expected_count": ds.expected_count,
@@ -750,12 +567,7 @@ def main(argv: list[str] | None = None) -> int:
             record["sides"]["lite"] = run_side("milvus-lite", make_lite, lite_path, True, ds, cfg)
             record["order"].append("lite")
     finally:
-        try:
-            from milvus_lite.server_manager import server_manager_instance
-
-            server_manager_instance.release_all()
-        except ImportError:
-            pass
+        release_lite()
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -767,25 +579,16 @@ def main(argv: list[str] | None = None) -> int:
     record["machine"]["loadavg_end"] = list(os.getloadavg())
 
     record = strip_private(record)
-    out = args.out or (
-        REPO
-        / "bench"
-        / "results"
-        / (
-            f"cpu_vs_lite_{'quick_' if cfg.quick else ''}{cfg.rows}x{cfg.dim}_{cfg.sides}_"
-            f"{started.strftime('%Y%m%dT%H%M%SZ')}.json"
-        )
-    )
+    stem = f"cpu_vs_lite_{'quick_' if cfg.quick else ''}{cfg.rows}x{cfg.dim}_{cfg.sides}"
+    out = args.out or REPO / "bench" / "results" / f"{stem}_{started:%Y%m%dT%H%M%SZ}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n")
     print_table(record)
     print(f"\nwrote {out} (total {record['total_wall_s']:.1f} s)")
     load = record["machine"]["loadavg_start"][0]
     if load > 0.5:
-        print(
-            f"warning: 1-min load average was {load:.2f} at the start; other processes were "
-            "competing for the CPU, so these figures are noisy (see bench/README.md)"
-        )
+        msg = "other processes were competing for the CPU, so these figures are noisy"
+        print(f"warning: 1-min load average was {load:.2f} at the start; {msg} (bench/README.md)")
     return 0
 
 

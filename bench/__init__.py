@@ -1,0 +1,1 @@
+"""``python -m bench``: the benchmark suite (``gpu_milvus.benchmarks``)."""
