@@ -58,11 +58,14 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def batches(rows: int, dim: int, batch: int, seed: int = 0) -> list[list[dict[str, Any]]]:
+def batches(
+    rows: int, dim: int, batch: int, seed: int = 0, first_id: int = 0
+) -> list[list[dict[str, Any]]]:
+    """Rows with ids ``first_id..first_id+rows-1`` in ``batch``-row lists."""
     rng = np.random.default_rng(seed)
     out = []
-    for start in range(0, rows, batch):
-        n = min(batch, rows - start)
+    for start in range(first_id, first_id + rows, batch):
+        n = min(batch, first_id + rows - start)
         vectors = rng.standard_normal((n, dim), dtype=np.float32)
         out.append(
             [
@@ -144,8 +147,8 @@ def bench_reopen(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     client = open_client(uri, args.dim)
     t0 = time.perf_counter()
     for start in range(0, args.reopen_rows, args.batch):
-        client.insert(NAME, batches(min(args.batch, args.reopen_rows - start), args.dim,
-                                    args.batch, seed=start)[0])  # fmt: skip
+        n = min(args.batch, args.reopen_rows - start)
+        client.insert(NAME, batches(n, args.dim, args.batch, seed=start, first_id=start)[0])
     build_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     client.close()

@@ -135,7 +135,8 @@ class DurableStore:
         for segment, table in self._read_ahead(entry["segments"]):
             for record in table.to_batches():
                 batch, partitions = batch_from_arrow(coll.spec, record, segment["sparse"])
-                coll.table.append(batch, partitions if partitions is not None else 0)
+                parts = partitions if partitions is not None else 0
+                coll.table.append(batch, parts, index_keys=False)
             rows = segment["stop"] - segment["start"]
             for name, raw in segment["dense"].items():
                 store = coll.table.dense[name]
@@ -147,9 +148,8 @@ class DurableStore:
                 f"collection {coll.name}: segments hold {coll.table.num_rows} rows, "
                 f"the manifest says {entry['rows']}"
             )
-        if entry["alive"] is not None:
-            alive = self.files.read_alive(entry["alive"])
-            coll.table.delete_rows(np.flatnonzero(~alive[: coll.table.num_rows]))
+        alive = None if entry["alive"] is None else self.files.read_alive(entry["alive"])
+        coll.table.settle_reload(alive)
 
     def _read_ahead(self, segments: list[dict[str, Any]]) -> Iterator[tuple[dict, pa.Table]]:
         """Each segment with its rows; the next one is read and checked on a second thread."""

@@ -211,8 +211,8 @@ class StoreFiles:
             raise StoreCorrupt(f"segment {entry['file']} is not valid Arrow: {exc}") from None
 
     def read_into(self, entry: dict[str, Any], dest: np.ndarray) -> None:
-        """Read a raw file straight into ``dest``, checking each block's CRC on a second
-        thread while the next block is read."""
+        """Read a raw file straight into ``dest``, checking each block's CRC on two other
+        threads while the next blocks are read."""
         path = self.segment_dir / entry["file"]
         view = memoryview(dest).cast("B")
         size = path.stat().st_size if path.exists() else -1

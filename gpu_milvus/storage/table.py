@@ -12,6 +12,7 @@ Invariants:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +61,8 @@ class Table:
         self.alive_count = 0
         self._latest: dict[Any, int] = {}
         self._older: dict[Any, list[int]] = {}
+        self._index_ready = True  # False after a reload, until a key lookup needs it
+        self._index_lock = threading.Lock()
 
     # ---------------------------------------------------------------- writes
     def reserve(self, rows: int) -> None:
@@ -69,14 +72,19 @@ class Table:
         for array in (self._pks, self.partition, self.alive, self.visible):
             array.reserve(rows)
 
-    def append(self, batch: Batch, partition_id: int | np.ndarray) -> None:
+    def append(
+        self, batch: Batch, partition_id: int | np.ndarray, *, index_keys: bool = True
+    ) -> None:
         """Append a validated batch (one partition id, or one per row).
 
-        Existing rows with the same keys stay alive but hidden.
+        Existing rows with the same keys stay alive but hidden. A reload passes
+        ``index_keys=False`` and calls ``settle_reload`` once all rows are in.
         """
         start, n = self.num_rows, batch.num_rows
         if n == 0:
             return
+        if index_keys:
+            self._ensure_index()  # of the rows before this batch
         for name, array in batch.scalars.items():
             self._columns[name].append(array)
             if len(self._columns[name]) > _MAX_CHUNKS:
@@ -93,13 +101,47 @@ class Table:
         self.num_rows += n
         self.alive_count += n
         self._table_cache = None
-        self._index_keys(batch.pks, start)
+        if index_keys:
+            self._index_keys(batch.pks, start)
+        else:
+            self._index_ready = False
+
+    def settle_reload(self, alive: np.ndarray | None) -> None:
+        """After a reload: which rows are alive (None: all) and which copy of a key is seen."""
+        if alive is not None:
+            self.alive.view[:] = alive[: self.num_rows]
+        live = self.alive.view
+        self.alive_count = int(np.count_nonzero(live))
+        keys = self._pks.view[live]
+        if len(np.unique(keys)) == len(keys):
+            self.visible.view[:] = live
+            return
+        self._ensure_index()
+        self.visible.view[:] = False
+        self.visible.view[list(self._latest.values())] = True
+
+    def _ensure_index(self) -> None:
+        """Build the key index of the alive rows, in row order, if a reload deferred it."""
+        if self._index_ready:
+            return
+        with self._index_lock:
+            if self._index_ready:
+                return
+            rows = np.flatnonzero(self.alive.view).tolist()
+            keys = self._pks.view[rows].tolist()
+            latest = dict(zip(keys, rows, strict=True))  # the last copy of each key wins
+            older: dict[Any, list[int]] = {}
+            if len(latest) != len(keys):
+                for key, row in zip(keys, rows, strict=True):
+                    if latest[key] != row:
+                        older.setdefault(key, []).append(row)
+            self._latest, self._older = latest, older
+            self._index_ready = True
 
     def _index_keys(self, pks: Sequence[Any], start: int) -> None:
         rows = range(start, start + len(pks))
         fresh = dict(zip(pks, rows, strict=True))
-        clashes = self._latest.keys() & fresh.keys()
-        if len(fresh) == len(pks) and not clashes:
+        if len(fresh) == len(pks) and fresh.keys().isdisjoint(self._latest.keys()):
             self._latest.update(fresh)
             return
         visible = self.visible.view
@@ -112,6 +154,7 @@ class Table:
 
     def key_rows(self, pks: Sequence[Any], partition_id: int | None = None) -> np.ndarray:
         """Row numbers of every alive copy of each key (in one partition if given)."""
+        self._ensure_index()
         rows = np.asarray([r for pk in pks for r in self._rows_of(pk)], dtype=np.int64)
         if partition_id is not None and len(rows):
             rows = rows[self.partition.view[rows] == partition_id]
@@ -123,6 +166,7 @@ class Table:
 
     def delete_rows(self, rows: np.ndarray) -> int:
         """Delete the given row numbers; returns how many of them were alive."""
+        self._ensure_index()
         alive, visible = self.alive.view, self.visible.view
         rows = np.unique(rows)
         rows = rows[alive[rows]]
@@ -184,6 +228,7 @@ class Table:
     # ---------------------------------------------------------------- reads
     def rows_for_keys(self, pks: Sequence[Any]) -> np.ndarray:
         """Row numbers of the visible copy of each existing key, in key order, no repeats."""
+        self._ensure_index()
         seen: dict[Any, int] = {}
         for pk in pks:
             row = self._latest.get(pk)
@@ -192,6 +237,7 @@ class Table:
         return np.fromiter(seen.values(), dtype=np.int64, count=len(seen))
 
     def has_key(self, pk: Any) -> bool:
+        self._ensure_index()
         return pk in self._latest
 
     @property
