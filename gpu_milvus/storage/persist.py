@@ -218,7 +218,7 @@ class StoreFiles:
         size = path.stat().st_size if path.exists() else -1
         if size != entry["bytes"] or len(view) != size:
             raise StoreCorrupt(f"segment file {path} has {size} bytes, expected {entry['bytes']}")
-        with open(path, "rb", buffering=0) as f, ThreadPoolExecutor(1) as pool:
+        with open(path, "rb", buffering=0) as f, ThreadPoolExecutor(2) as pool:
             pending = []
             for at in range(0, size, _CRC_BLOCK):
                 block = view[at : at + _CRC_BLOCK]
