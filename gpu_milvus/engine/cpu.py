@@ -125,6 +125,18 @@ def order_refined(rows: np.ndarray, dist: np.ndarray, metric: str) -> tuple[np.n
     return rows, np.where(rows < 0, np.float32(0), dist32)
 
 
+def exact_bounds(
+    rows: np.ndarray, dist: np.ndarray, metric: str, bounds: Bounds, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Refined, ordered hits of a range search: drop those outside ``bounds``, keep k."""
+    rows = np.where(in_bounds(dist, metric, bounds), rows, -1)
+    order = np.argsort(rows < 0, axis=1, kind="stable")
+    return (
+        np.take_along_axis(rows, order, axis=1)[:, :k],
+        np.take_along_axis(dist, order, axis=1)[:, :k],
+    )
+
+
 def widened(bounds: Bounds, metric: str) -> Bounds:
     """Bounds loosened by more than the float32 error of the fast (expanded) scores."""
     radius, range_filter = bounds
@@ -225,12 +237,7 @@ class CpuBackend:
         best_keys, best_rows = _select(np.hstack(found_keys), np.hstack(found_rows), k_pick)
         best_rows = np.where(np.isneginf(best_keys), -1, best_rows)
         rows, dist = self._refine(store, q, metric, best_rows)
-        if ranged:
-            rows = np.where(in_bounds(dist, metric, bounds), rows, -1)
-            order = np.argsort(rows < 0, axis=1, kind="stable")
-            rows = np.take_along_axis(rows, order, axis=1)[:, :k]
-            dist = np.take_along_axis(dist, order, axis=1)[:, :k]
-        return rows, dist
+        return exact_bounds(rows, dist, metric, bounds, k) if ranged else (rows, dist)
 
     @staticmethod
     def _distances(keys: np.ndarray, q: np.ndarray, metric: str) -> np.ndarray:

@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gpu_milvus import kernels
-from gpu_milvus.engine.cpu import in_bounds, order_refined, widened
+from gpu_milvus.engine.cpu import exact_bounds, order_refined, widened
 
 Bounds = tuple[float | None, float | None]
 _SCORE_BUDGET = 1 << 28  # fp32 scores per GEMM / sparse chunk (1 GiB)
@@ -324,12 +324,7 @@ class GpuBackend:
             dist = self._refine(store, cp.asarray(q), rows, m)
             rows_h, dist_h = cp.asnumpy(rows), cp.asnumpy(dist)
         rows_h, dist_h = order_refined(rows_h, dist_h, metric)
-        if ranged:
-            rows_h = np.where(in_bounds(dist_h, metric, bounds), rows_h, -1)
-            order = np.argsort(rows_h < 0, axis=1, kind="stable")
-            rows_h = np.take_along_axis(rows_h, order, axis=1)[:, :k]
-            dist_h = np.take_along_axis(dist_h, order, axis=1)[:, :k]
-        return rows_h, dist_h
+        return exact_bounds(rows_h, dist_h, metric, bounds, k) if ranged else (rows_h, dist_h)
 
     def _fused(
         self,
