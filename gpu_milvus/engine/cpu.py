@@ -197,6 +197,10 @@ class CpuBackend:
         q = np.ascontiguousarray(queries, dtype=np.float32)
         per_query = valid is not None and valid.ndim == 2
         candidates = None if valid is None or per_query else np.flatnonzero(valid[:n])
+        dense_mask = None
+        if candidates is not None and 7 * len(candidates) > n:
+            # Over ~1/7 of rows pass: scanning all rows and masking beats gathering (measured).
+            dense_mask, candidates = ~np.asarray(valid[:n], dtype=bool), None
         total = n if candidates is None else len(candidates)
         if total == 0 or k <= 0:
             return _empty(nq)
@@ -228,6 +232,8 @@ class CpuBackend:
             if per_query:
                 assert valid is not None
                 keys[~valid[:, start : start + block]] = -np.inf
+            elif dense_mask is not None:
+                keys[:, dense_mask[start : start + block]] = -np.inf
             if ranged:
                 dist = self._distances(keys, q, metric)
                 keys = np.where(in_bounds(dist, metric, widened(bounds, metric)), keys, -np.inf)
