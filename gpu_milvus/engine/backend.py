@@ -45,6 +45,11 @@ class DenseStore(Protocol):
         """Append ``rows`` rows that ``fill`` writes into a (rows, dim) float32 host array."""
         ...
 
+    def host_rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start..stop-1`` on the host; may be a view, as rows once written never
+        change (a checkpoint reads them without holding the collection's lock)."""
+        ...
+
     def take(self, rows: np.ndarray) -> np.ndarray:
         """Host float32 copies of the given rows, shape (len(rows), dim)."""
         ...

@@ -59,6 +59,9 @@ class CpuDenseStore:
     def take(self, rows: np.ndarray) -> np.ndarray:
         return self._matrix.view[rows]
 
+    def host_rows(self, start: int, stop: int) -> np.ndarray:
+        return self._matrix.view[start:stop]
+
 
 class CpuSparseStore:
     """CSR chunks, stacked lazily into one CSR matrix."""

@@ -121,6 +121,11 @@ class GpuDenseStore:
     def inv_norms(self) -> Any:
         return self._inv[: self._n]
 
+    def host_rows(self, start: int, stop: int) -> np.ndarray:
+        cp = _cp()
+        with cp.cuda.Device(self.device):
+            return cp.asnumpy(self.matrix[start:stop])
+
     def take(self, rows: np.ndarray) -> np.ndarray:
         cp = _cp()
         rows = np.asarray(rows, dtype=np.int64)

@@ -191,7 +191,7 @@ class Table:
         return [*self._older.get(pk, []), latest]
 
     def rows_batch(self, start: int, stop: int) -> Batch:
-        """Rows ``start..stop-1`` as a batch (scalars sliced, vectors copied to the host)."""
+        """Rows ``start..stop-1`` as a batch (scalars sliced, vectors as host views/copies)."""
         rows = np.arange(start, stop, dtype=np.int64)
         scalars = {
             name: self.column(name).slice(start, stop - start).combine_chunks()
@@ -201,7 +201,7 @@ class Table:
             num_rows=stop - start,
             pks=self._pks.view[start:stop].tolist(),
             scalars=scalars,
-            dense={name: store.take(rows) for name, store in self.dense.items()},
+            dense={name: store.host_rows(start, stop) for name, store in self.dense.items()},
             sparse={name: store.take(rows) for name, store in self.sparse.items()},
         )
 

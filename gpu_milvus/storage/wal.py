@@ -215,14 +215,20 @@ class WriteAheadLog:
                 self._dirty = False
 
     def _flush_loop(self, interval: float) -> None:
+        """Group commit: fsync a duplicate of the descriptor outside the lock, so appends
+        go on while the disk catches up."""
         while not self._stop.wait(interval):
             with self._lock:
-                if self._dirty and self._broken is None:
-                    try:
-                        os.fsync(self._fd)
-                        self._dirty = False
-                    except OSError as exc:
-                        self._broken = exc
+                if not self._dirty or self._broken is not None:
+                    continue
+                fd = os.dup(self._fd)
+                self._dirty = False
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                self._broken = exc
+            finally:
+                os.close(fd)
 
     def rotate(self) -> int:
         """Start the next log file (the current one is fsynced first); returns its number."""
