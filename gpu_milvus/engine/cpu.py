@@ -11,6 +11,7 @@ reported distances do not carry the cancellation error of the expanded L2 form.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -25,12 +26,14 @@ Bounds = tuple[float | None, float | None]
 
 
 class CpuDenseStore:
-    """A float32 matrix with cached squared norms."""
+    """A float32 matrix; its squared norms are computed when an L2 or COSINE search first
+    needs them (IP never does), so appends and reloads only copy vectors."""
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
         self._matrix = GrowingMatrix(dim)
         self._sq_norms = GrowingArray(np.float32)
+        self._norms_lock = threading.Lock()  # concurrent readers may both need them
 
     def __len__(self) -> int:
         return self._matrix.size
@@ -40,13 +43,10 @@ class CpuDenseStore:
         self._sq_norms.reserve(rows)
 
     def append_from(self, fill: Callable[[np.ndarray], None], rows: int) -> None:
-        block = self._matrix.extend_with(fill, rows)
-        self._sq_norms.append(np.einsum("ij,ij->i", block, block, dtype=np.float32))
+        self._matrix.extend_with(fill, rows)
 
     def append(self, block: np.ndarray) -> None:
-        block = np.ascontiguousarray(block, dtype=np.float32)
-        self._matrix.append(block)
-        self._sq_norms.append(np.einsum("ij,ij->i", block, block, dtype=np.float32))
+        self._matrix.append(np.ascontiguousarray(block, dtype=np.float32))
 
     @property
     def matrix(self) -> np.ndarray:
@@ -54,7 +54,14 @@ class CpuDenseStore:
 
     @property
     def sq_norms(self) -> np.ndarray:
-        return self._sq_norms.view
+        size = self._matrix.size
+        if self._sq_norms.size < size:
+            with self._norms_lock:
+                done = self._sq_norms.size
+                if done < size:
+                    block = self._matrix.view[done:size]
+                    self._sq_norms.append(np.einsum("ij,ij->i", block, block, dtype=np.float32))
+        return self._sq_norms.view[:size]
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         return self._matrix.view[rows]
@@ -212,7 +219,8 @@ class CpuBackend:
             norms = np.linalg.norm(q, axis=1, keepdims=True)
             qn = q / np.where(norms == 0, 1, norms)
         block = max(4096, _BLOCK_ELEMENTS // max(nq, 1))
-        matrix, sq = store.matrix, store.sq_norms
+        matrix = store.matrix
+        sq = store.sq_norms if metric != "IP" else np.empty(n, dtype=np.float32)
         # Range bounds are tested loosely on the fast scores, then exactly on the refined
         # distances, so a few extra candidates are kept for rows near a bound.
         ranged = bounds != (None, None)
