@@ -90,7 +90,7 @@ def _checked_sparse(queries: sp.csr_matrix) -> sp.csr_matrix:
     return queries
 
 
-def _plain_dense(data: Any) -> np.ndarray | None:
+def plain_dense(data: Any) -> np.ndarray | None:
     """The common case, a list of numeric vectors, without pymilvus's per-item type probing
     (which accepts exactly these); None for anything else."""
     if type(data) is not list or not data or not isinstance(data[0], (list, np.ndarray)):
@@ -106,7 +106,7 @@ def _plain_dense(data: Any) -> np.ndarray | None:
 
 def search_vectors(data: Any) -> np.ndarray | sp.csr_matrix:
     """Query vectors as a float32 (nq, dim) matrix or a CSR matrix, after pymilvus's checks."""
-    plain = _plain_dense(data)
+    plain = plain_dense(data)
     if plain is not None:
         return plain
     if sp.issparse(data):

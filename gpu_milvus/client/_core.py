@@ -425,7 +425,8 @@ class LocalCore:
         for name, value in unsupported.items():
             if value is not None:
                 raise errors.invalid(f"search with {name} is not supported by gpu_milvus yet")
-        check_id_and_data(ids, data)
+        if ids is not None or _args.plain_dense(data) is None:  # plain vectors pass anyway
+            check_id_and_data(ids, data)
         _args.consistency(kwargs)
         params = _args.merged_search_params(search_params)
         offset = _args.search_offset(kwargs, params)
