@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,11 +106,15 @@ class DurableStore:
             }
             self.files.write_manifest(manifest)
         engine.databases_reset(manifest["databases"])
-        for entry in manifest["collections"]:
-            coll = Collection.from_meta(entry["meta"], engine.backend, NULL_JOURNAL)
-            self._load_rows(coll, entry)
-            engine.place(coll)
-            self._sealed[coll.collection_id] = Sealed(entry["rows"], list(entry["segments"]))
+        checks: list[Callable[[], None]] = []
+        with ThreadPoolExecutor(2) as crc_pool:  # vector CRCs, overlapping the next reads
+            for entry in manifest["collections"]:
+                coll = Collection.from_meta(entry["meta"], engine.backend, NULL_JOURNAL)
+                self._load_rows(coll, entry, crc_pool, checks)
+                engine.place(coll)
+                self._sealed[coll.collection_id] = Sealed(entry["rows"], list(entry["segments"]))
+            for check in checks:  # every vector verified before anything reads it
+                check()
         last_lsn = manifest["lsn"]
         for record in replay_records(self.files.wal_dir, manifest["wal_seq"], manifest["lsn"]):
             self._apply(engine, record)
@@ -130,7 +134,13 @@ class DurableStore:
             coll.journal = self.journal
         return self.journal
 
-    def _load_rows(self, coll: Collection, entry: dict[str, Any]) -> None:
+    def _load_rows(
+        self,
+        coll: Collection,
+        entry: dict[str, Any],
+        crc_pool: ThreadPoolExecutor,
+        checks: list[Callable[[], None]],
+    ) -> None:
         coll.table.reserve(entry["rows"])
         for segment, table in self._read_ahead(entry["segments"]):
             for record in table.to_batches():
@@ -140,7 +150,10 @@ class DurableStore:
             rows = segment["stop"] - segment["start"]
             for name, raw in segment["dense"].items():
                 store = coll.table.dense[name]
-                store.append_from(lambda dest, raw=raw: self.files.read_into(raw, dest), rows)
+                store.append_from(
+                    lambda dest, raw=raw: checks.append(self.files.read_into(raw, dest, crc_pool)),
+                    rows,
+                )
             if any(len(s) != coll.table.num_rows for s in coll.table.dense.values()):
                 raise StoreCorrupt(f"collection {coll.name}: vector and scalar rows differ")
         if coll.table.num_rows != entry["rows"]:

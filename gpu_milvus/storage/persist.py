@@ -24,6 +24,7 @@ import socket
 import sys
 import time
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -210,16 +211,19 @@ class StoreFiles:
         except pa.ArrowInvalid as exc:
             raise StoreCorrupt(f"segment {entry['file']} is not valid Arrow: {exc}") from None
 
-    def read_into(self, entry: dict[str, Any], dest: np.ndarray) -> None:
-        """Read a raw file straight into ``dest``, checking each block's CRC on two other
-        threads while the next blocks are read."""
+    def read_into(
+        self, entry: dict[str, Any], dest: np.ndarray, pool: ThreadPoolExecutor
+    ) -> Callable[[], None]:
+        """Read a raw file straight into ``dest``; each block's CRC is computed on ``pool``
+        while the next blocks (and files) are read. Returns the check to call before the data
+        is used: it raises StoreCorrupt on a mismatch."""
         path = self.segment_dir / entry["file"]
         view = memoryview(dest).cast("B")
         size = path.stat().st_size if path.exists() else -1
         if size != entry["bytes"] or len(view) != size:
             raise StoreCorrupt(f"segment file {path} has {size} bytes, expected {entry['bytes']}")
-        with open(path, "rb", buffering=0) as f, ThreadPoolExecutor(2) as pool:
-            pending = []
+        pending = []
+        with open(path, "rb", buffering=0) as f:
             for at in range(0, size, _CRC_BLOCK):
                 block = view[at : at + _CRC_BLOCK]
                 got = 0
@@ -229,9 +233,13 @@ class StoreFiles:
                         raise StoreCorrupt(f"segment file {path} ended early")
                     got += n
                 pending.append(pool.submit(zlib.crc32, block))
+
+        def check() -> None:
             crc = _combine([p.result() for p in pending]) if pending else zlib.crc32(b"")
-        if crc != entry["crc32"]:
-            raise StoreCorrupt(f"segment file {path} fails its checksum")
+            if crc != entry["crc32"]:
+                raise StoreCorrupt(f"segment file {path} fails its checksum")
+
+        return check
 
     def write_alive(self, cid: int, lsn: int, alive: np.ndarray) -> dict[str, Any]:
         data = np.packbits(alive.astype(np.bool_)).tobytes()
