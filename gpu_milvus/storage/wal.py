@@ -1,8 +1,9 @@
 """The write-ahead log: checksummed records appended to numbered files.
 
-A record is a fixed head (magic, LSN, kind, lengths, CRC-32), a JSON header and a binary body
-(an Arrow IPC stream for data). The CRC covers head, header and body, so a record torn by a
-crash, or damaged on disk, is recognised. On open, a torn tail of the newest file is cut off:
+A record is a fixed head (magic, LSN, kind, lengths), a JSON header, a binary body (Arrow IPC
+and raw vectors for data) and a CRC-32 trailer over all of them, so a record torn by a crash,
+or damaged on disk, is recognised. The trailer lets the CRC of a large body be computed on a
+second thread while the body is being written. On open, a torn tail of the newest file is cut off:
 it can only hold a write that was never acknowledged. Damage followed by good records is not a
 torn tail; reading stops with ``LogCorrupt`` rather than silently dropping acknowledged data.
 
@@ -18,14 +19,16 @@ import struct
 import threading
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-MAGIC = b"GMW1"
+MAGIC = b"GMW2"
 _HEAD = struct.Struct("<4sQBIQ")  # magic, lsn, kind, header_len, body_len
-_CRC = struct.Struct("<I")
-HEAD_SIZE = _HEAD.size + _CRC.size
+_CRC = struct.Struct("<I")  # the trailer
+HEAD_SIZE = _HEAD.size
+_PARALLEL_CRC_BYTES = 1 << 20
 SYNC_MODES = ("always", "group")
 
 
@@ -65,17 +68,18 @@ def _parse(data: memoryview, at: int) -> tuple[Record, int] | None:
     """The record starting at ``at`` and the offset after it, or None if it is not whole."""
     if len(data) - at < HEAD_SIZE:
         return None
-    head = data[at : at + _HEAD.size]
+    head = data[at : at + HEAD_SIZE]
     magic, lsn, kind, header_len, body_len = _HEAD.unpack(head)
     if magic != MAGIC:
         return None
     start = at + HEAD_SIZE
-    end = start + header_len + body_len
+    body_end = start + header_len + body_len
+    end = body_end + _CRC.size
     if end > len(data):
         return None
-    (crc,) = _CRC.unpack(data[at + _HEAD.size : start])
+    (crc,) = _CRC.unpack(data[body_end:end])
     header = data[start : start + header_len]
-    body = data[start + header_len : end]
+    body = data[start + header_len : body_end]
     if _crc([head, header, body]) != crc:
         return None
     try:
@@ -145,6 +149,7 @@ class WriteAheadLog:
         self._dirty = False
         self._broken: BaseException | None = None
         self._fd = self._open(seq)
+        self._crc_pool = ThreadPoolExecutor(1, thread_name_prefix="gpu-milvus-wal-crc")
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
         if sync == "group":
@@ -175,11 +180,18 @@ class WriteAheadLog:
             if self._broken is not None:
                 raise OSError(f"the log is unusable after an earlier failure: {self._broken}")
             lsn = self.next_lsn
-            head = _HEAD.pack(MAGIC, lsn, kind, len(header_bytes), body_len)
-            crc = _CRC.pack(_crc([head, header_bytes, *parts]))
+            record = [_HEAD.pack(MAGIC, lsn, kind, len(header_bytes), body_len), header_bytes]
+            record += parts
             start = os.lseek(self._fd, 0, os.SEEK_END)
             try:
-                self._write_all([head, crc, header_bytes, *parts])
+                if body_len >= _PARALLEL_CRC_BYTES:  # checksum while the kernel copies
+                    crc_future = self._crc_pool.submit(_crc, record)
+                    self._write_all(record)
+                    crc = crc_future.result()
+                else:
+                    crc = _crc(record)
+                    self._write_all(record)
+                self._write_all([_CRC.pack(crc)])
                 if self.sync_mode == "always":
                     os.fsync(self._fd)
                 else:
@@ -188,7 +200,7 @@ class WriteAheadLog:
                 self._undo(start, exc)
                 raise
             self.next_lsn += 1
-            self.bytes_since_checkpoint += HEAD_SIZE + len(header_bytes) + body_len
+            self.bytes_since_checkpoint += HEAD_SIZE + len(header_bytes) + body_len + _CRC.size
             return lsn
 
     def _write_all(self, parts: list[Any]) -> None:
@@ -245,6 +257,7 @@ class WriteAheadLog:
         self._stop.set()
         if self._flusher is not None:
             self._flusher.join()
+        self._crc_pool.shutdown()
         with self._lock:
             if self._fd >= 0:
                 try:
