@@ -97,37 +97,35 @@ def drain_lite(path: str) -> bool:
         return False
 
 
-def create_dense(client: Any, name: str, dim: int) -> None:
-    """``id`` INT64 pk, ``vec`` FLOAT_VECTOR(dim) with FLAT/IP, ``cat`` INT64."""
+def _recreate(
+    client: Any, name: str, fields: list[tuple[str, str, dict]], indexes: dict[str, str]
+) -> None:
+    """Drop ``name`` if it exists, then create it: an INT64 ``id`` pk, then ``fields``
+    (name, DataType name, kwargs), each field in ``indexes`` indexed with that type and IP."""
     from pymilvus import DataType
 
     if client.has_collection(name):
         client.drop_collection(name)
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.INT64, is_primary=True)
-    schema.add_field("vec", DataType.FLOAT_VECTOR, dim=dim)
-    schema.add_field("cat", DataType.INT64)
+    for fname, dtype, kwargs in fields:
+        schema.add_field(fname, DataType[dtype], **kwargs)
     index = client.prepare_index_params()
-    index.add_index(field_name="vec", index_type="FLAT", metric_type="IP", params={})
+    for fname, index_type in indexes.items():
+        index.add_index(field_name=fname, index_type=index_type, metric_type="IP", params={})
     client.create_collection(name, schema=schema, index_params=index)
+
+
+def create_dense(client: Any, name: str, dim: int) -> None:
+    """``id`` INT64 pk, ``vec`` FLOAT_VECTOR(dim) with FLAT/IP, ``cat`` INT64."""
+    fields = [("vec", "FLOAT_VECTOR", {"dim": dim}), ("cat", "INT64", {})]
+    _recreate(client, name, fields, {"vec": "FLAT"})
 
 
 def create_hybrid(client: Any, name: str, dim: int) -> None:
     """``id`` pk, ``dv`` FLOAT_VECTOR(dim) FLAT/IP, ``sv`` SPARSE_FLOAT_VECTOR inverted/IP."""
-    from pymilvus import DataType
-
-    if client.has_collection(name):
-        client.drop_collection(name)
-    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
-    schema.add_field("id", DataType.INT64, is_primary=True)
-    schema.add_field("dv", DataType.FLOAT_VECTOR, dim=dim)
-    schema.add_field("sv", DataType.SPARSE_FLOAT_VECTOR)
-    index = client.prepare_index_params()
-    index.add_index(field_name="dv", index_type="FLAT", metric_type="IP", params={})
-    index.add_index(
-        field_name="sv", index_type="SPARSE_INVERTED_INDEX", metric_type="IP", params={}
-    )
-    client.create_collection(name, schema=schema, index_params=index)
+    fields = [("dv", "FLOAT_VECTOR", {"dim": dim}), ("sv", "SPARSE_FLOAT_VECTOR", {})]
+    _recreate(client, name, fields, {"dv": "FLAT", "sv": "SPARSE_INVERTED_INDEX"})
 
 
 def vectors_as(block: np.ndarray, fmt: str) -> list[Any]:

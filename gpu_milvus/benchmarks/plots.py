@@ -43,6 +43,11 @@ def qps_vs_concurrency(record: dict[str, Any], path: Path) -> bool:
     ax.set(xscale="log", yscale="log", xlabel="concurrent nq=1 searches (C)", ylabel="QPS",
            title=_title(record, f"AsyncMilvusClient, {ds} {info.get('rows')}x{info.get('dim')}, "
                         f"k={recs[0]['k']}"))  # fmt: skip
+    return _save(plt, fig, ax, path)
+
+
+def _save(plt: Any, fig: Any, ax: Any, path: Path) -> bool:
+    """Grid, legend, write the PNG, free the figure."""
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.savefig(path, dpi=110, bbox_inches="tight")
@@ -74,11 +79,7 @@ def latency_cdf(record: dict[str, Any], path: Path) -> bool:
     ax.set(xscale="log", xlabel="latency per call (ms)", ylabel="fraction of calls",
            title=_title(record, f"exact search nq=1 k={k}, {primary} "
                         f"{info.get('rows')}x{info.get('dim')}"))  # fmt: skip
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return True
+    return _save(plt, fig, ax, path)
 
 
 def ratio_bars(record: dict[str, Any], path: Path) -> bool:

@@ -106,6 +106,8 @@ def plain_dense(data: Any) -> np.ndarray | None:
 
 def search_vectors(data: Any) -> np.ndarray | sp.csr_matrix:
     """Query vectors as a float32 (nq, dim) matrix or a CSR matrix, after pymilvus's checks."""
+    if isinstance(data, np.ndarray) and data.ndim == 2 and data.dtype == np.float32:
+        return np.ascontiguousarray(data)  # pymilvus accepts these as they are
     plain = plain_dense(data)
     if plain is not None:
         return plain

@@ -425,8 +425,11 @@ class LocalCore:
         for name, value in unsupported.items():
             if value is not None:
                 raise errors.invalid(f"search with {name} is not supported by gpu_milvus yet")
-        if ids is not None or _args.plain_dense(data) is None:  # plain vectors pass anyway
+        plain = None if ids is not None else _args.plain_dense(data)
+        if plain is None:  # plain vectors pass pymilvus's checks anyway
             check_id_and_data(ids, data)
+        else:
+            data = plain  # converted once
         _args.consistency(kwargs)
         params = _args.merged_search_params(search_params)
         offset = _args.search_offset(kwargs, params)

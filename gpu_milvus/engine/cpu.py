@@ -220,7 +220,7 @@ class CpuBackend:
             qn = q / np.where(norms == 0, 1, norms)
         block = max(4096, _BLOCK_ELEMENTS // max(nq, 1))
         matrix = store.matrix
-        sq = store.sq_norms if metric != "IP" else np.empty(n, dtype=np.float32)
+        sq = store.sq_norms if metric != "IP" else None
         # Range bounds are tested loosely on the fast scores, then exactly on the refined
         # distances, so a few extra candidates are kept for rows near a bound.
         ranged = bounds != (None, None)
@@ -230,11 +230,13 @@ class CpuBackend:
         for start in range(0, total, block):
             if candidates is None:
                 rows = np.arange(start, min(start + block, total), dtype=np.int64)
-                xb, sqb = matrix[start : start + block], sq[start : start + block]
+                xb = matrix[start : start + block]
             else:
                 rows = candidates[start : start + block]
-                xb, sqb = matrix[rows], sq[rows]
+                xb = matrix[rows]
             keys = _scores(qn, xb)
+            if sq is not None:
+                sqb = sq[start : start + block] if candidates is None else sq[rows]
             if metric == "L2":
                 keys *= 2
                 keys -= sqb[None, :]

@@ -26,7 +26,7 @@ from gpu_milvus import errors
 from gpu_milvus.engine import journal as kinds
 from gpu_milvus.engine.collection import Collection
 from gpu_milvus.engine.journal import NULL_JOURNAL, WalJournal
-from gpu_milvus.storage.codec import batch_from_arrow, batch_to_arrow, read_ipc, sparse_widths
+from gpu_milvus.storage.codec import batch_from_arrow, encode_batch, read_ipc, sparse_widths
 from gpu_milvus.storage.persist import StoreCorrupt, StoreFiles, StoreLocked
 from gpu_milvus.storage.table import Batch
 from gpu_milvus.storage.wal import LogCorrupt, Record, WriteAheadLog, log_files, replay_records
@@ -268,18 +268,17 @@ class DurableStore:
                 fresh = table.rows_batch(sealed.rows, n) if n > sealed.rows else None
                 parts = table.partition.view[sealed.rows : n].copy()
                 alive = table.alive.view.copy() if table.alive_count < n else None
-                plans.append((coll.meta(), coll.spec, sealed, fresh, parts, alive, n))
+                plans.append((coll.meta(), sealed, fresh, parts, alive, n))
             lsn = journal.wal.next_lsn - 1
             databases = list(engine.databases)
             seq = journal.wal.rotate()
         entries = []
-        for meta, spec, sealed, fresh, parts, alive, n in plans:
+        for meta, sealed, fresh, parts, alive, n in plans:
             segments = list(sealed.segments)
             cid = meta["cid"]
             if fresh is not None:
-                dense, fresh.dense = fresh.dense, {}
-                table = pa.Table.from_batches([batch_to_arrow(spec, fresh, parts)])
-                entry = self.files.write_segment(cid, sealed.rows, table, dense)
+                arrow, dense = encode_batch(fresh, parts)
+                entry = self.files.write_segment(cid, sealed.rows, arrow, dense)
                 segments.append({**entry, "sparse": sparse_widths(fresh)})
             alive_entry = None if alive is None else self.files.write_alive(cid, lsn, alive)
             entries.append({"meta": meta, "rows": n, "segments": segments, "alive": alive_entry})

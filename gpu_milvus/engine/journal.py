@@ -24,14 +24,13 @@ included, which is why deletes can be logged as row numbers.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gpu_milvus import errors
-from gpu_milvus.storage.codec import batch_to_arrow, ipc_bytes, sparse_widths
+from gpu_milvus.storage.codec import encode_batch, ipc_bytes, sparse_widths
 from gpu_milvus.storage.table import Batch
 from gpu_milvus.storage.wal import WriteAheadLog
 
@@ -91,8 +90,7 @@ class WalJournal(Journal):
 
     def _rows(self, kind: int, coll: Collection, batch: Batch, **header: Any) -> None:
         """An INSERT or UPSERT: Arrow IPC for scalars and sparse, raw bytes for vectors."""
-        dense = {n: np.ascontiguousarray(m, dtype="<f4") for n, m in batch.dense.items()}
-        arrow = batch_to_arrow(coll.spec, dataclasses.replace(batch, dense={}))
+        arrow, dense = encode_batch(batch)
         ipc = ipc_bytes(arrow)
         header.update(
             cid=coll.collection_id,

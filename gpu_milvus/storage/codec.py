@@ -1,8 +1,10 @@
-"""What the durable store writes: insert batches as Arrow IPC, schemas and indexes as JSON.
+"""What the durable store writes: insert batches as Arrow plus raw vectors, schemas and
+indexes as JSON.
 
-A batch becomes one Arrow record batch: the scalar columns as they are stored, dense vectors as
-``fixed_size_list<float32>`` and sparse vectors as two list columns (indices, values). Segments
-add the ``$partition`` column. Decoding gives back a ``Batch`` equal to the one encoded.
+A batch becomes one Arrow record batch, the scalar columns as they are stored and sparse
+vectors as two list columns (indices, values); segments add the ``$partition`` column. Dense
+vectors stay outside Arrow as raw little-endian float32 rows, so they are written, and read
+back into the vector store, without a copy. Decoding gives back the ``Batch`` encoded.
 """
 
 from __future__ import annotations
@@ -22,23 +24,20 @@ from gpu_milvus.storage.table import Batch
 PARTITION_COLUMN = "$partition"
 _SPARSE_INDICES = "$sparse_indices:"
 _SPARSE_VALUES = "$sparse_values:"
-_DENSE = "$dense:"
 
 
 # ---------------------------------------------------------------------- batches
-def batch_to_arrow(
-    spec: CollectionSpec, batch: Batch, partitions: np.ndarray | None = None
-) -> pa.RecordBatch:
-    """One record batch holding every column of ``batch`` (and row partitions if given)."""
+def encode_batch(
+    batch: Batch, partitions: np.ndarray | None = None
+) -> tuple[pa.RecordBatch, dict[str, np.ndarray]]:
+    """The scalar and sparse columns of ``batch`` (and row partitions if given) as one record
+    batch, and each dense field as contiguous little-endian float32 rows."""
+    dense = {n: np.ascontiguousarray(m, dtype="<f4") for n, m in batch.dense.items()}
     arrays: list[pa.Array] = []
     names: list[str] = []
     for name, array in batch.scalars.items():
         names.append(name)
         arrays.append(array)
-    for name, matrix in batch.dense.items():
-        flat = pa.array(np.ascontiguousarray(matrix, dtype=np.float32).reshape(-1))
-        names.append(_DENSE + name)
-        arrays.append(pa.FixedSizeListArray.from_arrays(flat, matrix.shape[1]))
     for name, csr in batch.sparse.items():
         csr = sp.csr_matrix(csr)
         offsets = pa.array(csr.indptr.astype(np.int32))
@@ -48,17 +47,17 @@ def batch_to_arrow(
     if partitions is not None:
         names.append(PARTITION_COLUMN)
         arrays.append(pa.array(partitions.astype(np.int32)))
-    return pa.RecordBatch.from_arrays(arrays, names=names)
+    return pa.RecordBatch.from_arrays(arrays, names=names), dense
 
 
 def batch_from_arrow(
     spec: CollectionSpec, record: pa.RecordBatch | pa.Table, sparse_width: dict[str, int]
 ) -> tuple[Batch, np.ndarray | None]:
-    """The ``Batch`` (and row partitions, when stored) that ``batch_to_arrow`` wrote."""
+    """The ``Batch`` without its dense vectors (the caller adds them) and the row partitions,
+    when stored, that ``encode_batch`` wrote."""
     if isinstance(record, pa.Table):
         record = record.combine_chunks().to_batches()[0] if record.num_rows else None
     scalars: dict[str, pa.Array] = {}
-    dense: dict[str, np.ndarray] = {}
     sparse: dict[str, sp.csr_matrix] = {}
     n = 0 if record is None else record.num_rows
     columns = {} if record is None else dict(zip(record.schema.names, record.columns, strict=True))
@@ -66,10 +65,7 @@ def batch_from_arrow(
         if name in columns:
             scalars[name] = columns[name]
     for f in spec.fields:
-        if f.is_dense and _DENSE + f.name in columns:
-            values = columns[_DENSE + f.name].flatten().to_numpy(zero_copy_only=False)
-            dense[f.name] = values.reshape(n, f.dim or 0)
-        elif f.is_sparse and _SPARSE_INDICES + f.name in columns:
+        if f.is_sparse and _SPARSE_INDICES + f.name in columns:
             idx = columns[_SPARSE_INDICES + f.name]
             val = columns[_SPARSE_VALUES + f.name]
             indptr = np.asarray(idx.offsets.to_numpy(), dtype=np.int64) - idx.offsets[0].as_py()
@@ -86,7 +82,7 @@ def batch_from_arrow(
     partitions = None
     if PARTITION_COLUMN in columns:
         partitions = columns[PARTITION_COLUMN].to_numpy(zero_copy_only=False)
-    return Batch(num_rows=n, pks=pks, scalars=scalars, dense=dense, sparse=sparse), partitions
+    return Batch(num_rows=n, pks=pks, scalars=scalars, dense={}, sparse=sparse), partitions
 
 
 def sparse_widths(batch: Batch) -> dict[str, int]:

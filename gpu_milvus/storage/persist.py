@@ -166,22 +166,21 @@ class StoreFiles:
         return path
 
     def write_segment(
-        self, cid: int, start: int, table: pa.Table, dense: dict[str, np.ndarray]
+        self, cid: int, start: int, record: pa.RecordBatch, dense: dict[str, np.ndarray]
     ) -> dict[str, Any]:
         """Rows ``start..start+len`` of collection ``cid``; returns the manifest entry."""
         sink = pa.BufferOutputStream()
-        with pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
-        stem = f"{cid}/{start}-{start + table.num_rows}"
+        with pa.ipc.new_file(sink, record.schema) as writer:
+            writer.write_batch(record)
+        stem = f"{cid}/{start}-{start + record.num_rows}"
         folder = self._collection_dir(cid)
         entry: dict[str, Any] = {
             **self._write_file(folder, f"{stem}.arrow", sink.getvalue()),
             "start": start,
-            "stop": start + table.num_rows,
+            "stop": start + record.num_rows,
             "dense": {},
         }
-        for field, matrix in dense.items():
-            raw = np.ascontiguousarray(matrix, dtype="<f4")
+        for field, raw in dense.items():  # contiguous float32 rows (codec.encode_batch)
             entry["dense"][field] = self._write_file(folder, f"{stem}.{field}.f32", raw)
         fsync_directory(folder)
         return entry

@@ -95,7 +95,8 @@ def read_log(path: Path, *, is_last: bool) -> tuple[list[Record], int]:
     Raises LogCorrupt when bad bytes are followed by a good record, or when a file that is not
     the newest ends in a partial record.
     """
-    data = memoryview(path.read_bytes())
+    raw = path.read_bytes()
+    data = memoryview(raw)
     records: list[Record] = []
     at = 0
     while at < len(data):
@@ -107,14 +108,13 @@ def read_log(path: Path, *, is_last: bool) -> tuple[list[Record], int]:
     if at < len(data):
         if not is_last:
             raise LogCorrupt(f"log file {path} is damaged at byte {at} of {len(data)}")
-        next_magic = bytes(data[at + 1 :]).find(MAGIC)
-        while next_magic >= 0:
-            if _parse(data, at + 1 + next_magic) is not None:
+        probe = raw.find(MAGIC, at + 1)
+        while probe >= 0:
+            if _parse(data, probe) is not None:
                 raise LogCorrupt(
                     f"log file {path} is damaged at byte {at}, and whole records follow"
                 )
-            following = bytes(data[at + 2 + next_magic :]).find(MAGIC)
-            next_magic = -1 if following < 0 else next_magic + 1 + following
+            probe = raw.find(MAGIC, probe + 1)
     return records, at
 
 
