@@ -19,15 +19,20 @@ from gpu_milvus.engine.reads import SearchHits
 __all__ = ["LoadState", "OmitZeroDict", "query_result", "search_result"]
 
 
+_new_hit = Hit.__new__
+
+
 def _hybrid_hits(hits: SearchHits, pk_name: str) -> HybridHits:
     obj = HybridHits.__new__(HybridHits)
-    list.__init__(
-        obj,
-        [
-            Hit({pk_name: pk, "distance": d, "entity": e}, pk_name=pk_name)
-            for pk, d, e in zip(hits.ids, hits.distances, hits.entities, strict=True)
-        ],
-    )
+    items = []
+    for pk, distance, entity in zip(hits.ids, hits.distances, hits.entities, strict=True):
+        hit = _new_hit(Hit)  # what Hit(dict, pk_name=...) builds, in a third of the time
+        hit[pk_name] = pk
+        hit["distance"] = distance
+        hit["entity"] = entity
+        hit._pk_name = pk_name
+        items.append(hit)
+    list.__init__(obj, items)
     obj.ids = list(hits.ids)
     obj.distances = list(hits.distances)
     obj.lazy_field_data = []

@@ -29,10 +29,11 @@ from gpu_milvus.engine.collection import Collection
 from gpu_milvus.engine.reads import SearchHits, SearchItem, search_batch
 
 RATE_LIMIT = 8  # pymilvus ErrorCode.RATE_LIMIT
+_clock = time.perf_counter
 Outcome = tuple[list[SearchHits], str]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     coll: Collection
     item: SearchItem
@@ -99,9 +100,10 @@ class SearchScheduler:
                 message=f"too many pending searches: the queue holds max_queue={self.max_queue}",
             )
         loop = asyncio.get_running_loop()
-        self._adopt(loop)
+        if loop is not self._loop:
+            self._adopt(loop)
         future: asyncio.Future[Outcome] = loop.create_future()
-        self._queue.append(_Pending(coll, item, future, time.perf_counter()))
+        self._queue.append(_Pending(coll, item, future, _clock()))
         if not self._running:
             self._running = True
             self._idle_event().clear()
@@ -136,7 +138,7 @@ class SearchScheduler:
             self._running = False
             self._idle_event().set()
             return
-        now = time.perf_counter()
+        now = _clock()
         self.stats.batches += 1
         self.stats.requests += len(batch)
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch))

@@ -159,7 +159,8 @@ def vector_request(
     params: dict[str, Any],
 ) -> VectorRequest:
     """One normalised ANN request (search or a hybrid sub-request)."""
-    check_pass_param(limit=limit, anns_field=anns_field)
+    if not (type(limit) is int and limit > 0 and (anns_field is None or type(anns_field) is str)):
+        check_pass_param(limit=limit, anns_field=anns_field)  # raises pymilvus's error
     expr = check_filter(filter_expr if filter_expr is not None else "")
     vectors = search_vectors(data)
     drop = params.get("drop_ratio_search")
@@ -214,7 +215,9 @@ def search_offset(kwargs: dict[str, Any], params: dict[str, Any]) -> int:
 
 def round_decimal(kwargs: dict[str, Any]) -> int:
     """The ``round_decimal`` kwarg (-1 = no rounding, else 0..6 decimals)."""
-    value = kwargs.get("round_decimal", -1)
+    if "round_decimal" not in kwargs:
+        return -1
+    value = kwargs["round_decimal"]
     check_pass_param(round_decimal=value)
     return int(value)
 

@@ -34,9 +34,7 @@ from gpu_milvus.schema import spec_from_schema
 class LocalCore:
     """A connection to the in-process engine of one local uri."""
 
-    def __init__(
-        self, uri: str, db_name: str = "", device: str = "auto", **storage: Any
-    ) -> None:
+    def __init__(self, uri: str, db_name: str = "", device: str = "auto", **storage: Any) -> None:
         self._engine: Engine | None = open_engine(uri, device, **storage)
         self._db = db_name or DEFAULT_DB
         if not self._engine.has_database(self._db):
@@ -504,7 +502,7 @@ class LocalCore:
         return PreparedSearch(coll, items, decimals, fusion, limit, offset, output_fields)
 
 
-@dataclass
+@dataclass(slots=True)
 class PreparedSearch:
     """A checked search or hybrid search, ready for the engine (directly or batched)."""
 

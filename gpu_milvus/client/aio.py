@@ -19,6 +19,8 @@ from gpu_milvus.client import _facade
 from gpu_milvus.client._core import LocalCore
 from gpu_milvus.scheduler import SearchScheduler
 
+_NOTHING: dict[str, Any] = {}  # no unsupported search argument was given
+
 
 class AsyncMilvusClient(_facade.LocalClient):
     """Drop-in for ``pymilvus.AsyncMilvusClient`` (see ``MilvusClient`` for uri and device)."""
@@ -88,8 +90,12 @@ class AsyncMilvusClient(_facade.LocalClient):
     ) -> Any:
         """Exact top-k per query vector; returns pymilvus's SearchResult. Concurrent calls are
         batched by the client's scheduler."""
-        unsupported = {"ranker": ranker, "function_chains": function_chains,
-                       "search_aggregation": search_aggregation}  # fmt: skip
+        unsupported = (
+            _NOTHING
+            if ranker is None and function_chains is None and search_aggregation is None
+            else {"ranker": ranker, "function_chains": function_chains,
+                  "search_aggregation": search_aggregation}
+        )  # fmt: skip
         prepared = _facade.guarded(
             self._core.prepare_search, collection_name, data, filter, limit, output_fields,
             search_params, partition_names, anns_field, ids, unsupported, kwargs,

@@ -7,6 +7,7 @@ filter. Query results are ordered by primary key, as the server's retrieve reduc
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ from gpu_milvus.schema import FieldSpec
 MAX_TOPK = 16384
 
 
-@dataclass
+@dataclass(slots=True)
 class SearchHits:
     """One query's hits: primary keys, float32 distances and output entities."""
 
@@ -34,7 +35,7 @@ class SearchHits:
     entities: list[dict[str, Any]]
 
 
-@dataclass
+@dataclass(slots=True)
 class VectorRequest:
     """One ANN request, already normalised by the client layer."""
 
@@ -139,7 +140,7 @@ def _anns_field(coll: Collection, name: str | None) -> FieldSpec:
     return f
 
 
-@dataclass
+@dataclass(slots=True)
 class SearchItem:
     """One search call's inputs: a request plus its window, outputs and partitions."""
 
@@ -162,7 +163,7 @@ class GroupBy:
 _GROUPABLE = {"BOOL", "INT8", "INT16", "INT32", "INT64", "VARCHAR"}
 
 
-@dataclass
+@dataclass(slots=True)
 class _Prepared:
     at: int
     item: SearchItem
@@ -172,32 +173,75 @@ class _Prepared:
     plan: OutputPlan
 
 
-def _prepare(coll: Collection, at: int, item: SearchItem, masks: dict[Any, Any]) -> _Prepared:
-    """Every per-request check, in the server's order; the filter mask is shared by equal keys."""
+def _prepare(
+    coll: Collection, at: int, item: SearchItem, masks: dict[Any, Any], shared: dict[Any, Any]
+) -> _Prepared:
+    """Every per-request check, in the server's order. The checks that depend only on the
+    outputs, partitions, field and metric are done once per batch for equal requests, and the
+    filter mask is shared by equal filters."""
     req = item.req
     _check_topk(req.limit, item.offset)
-    plan = plan_outputs(coll.spec, item.output_fields, always_pk=False)
-    pids = _check_loaded(coll, item.partitions)
-    f = _anns_field(coll, req.anns_field)
-    index = coll.index_for_field(f.name)
-    metric = index.metric_type if index is not None and index.metric_type else "COSINE"
-    if req.metric_type and req.metric_type.upper() != metric:
-        raise errors.metric_mismatch(metric, req.metric_type.upper())
-    if f.is_sparse and not sp.issparse(req.data):
-        raise errors.invalid(f"search data for sparse field {f.name} must be sparse vectors")
+    key = _shared_key(item)
+    found = shared.get(key) if key is not None else None
+    if found is None or isinstance(found, MilvusException):
+        try:
+            found = _field_checks(coll, item)  # a failure is raised afresh for each caller
+        except MilvusException as exc:
+            if key is not None:
+                shared[key] = exc
+            raise
+        if key is not None:
+            shared[key] = found
+    plan, pids, f, metric = found
     if f.is_dense:
         data = req.data
-        if sp.issparse(data) or not isinstance(data, np.ndarray) or data.ndim != 2:
+        if not isinstance(data, np.ndarray) or data.ndim != 2:  # sparse matrices included
             raise errors.invalid(f"search data for field {f.name} must be float vectors")
         if data.shape[1] != f.dim:
             raise errors.search_dim_mismatch(f.dim or 0, data.shape[1])
+    elif f.is_sparse and not sp.issparse(req.data):
+        raise errors.invalid(f"search data for sparse field {f.name} must be sparse vectors")
     # Requests share a mask only when they pass the very same filter_params object (or none).
     params_id = id(req.filter_params) if req.filter_params else None
-    key = (tuple(pids), req.filter, params_id)
-    if key not in masks:
+    mask_key = (pids, req.filter, params_id)
+    if mask_key not in masks:
         mask = _mask(coll, pids, req.filter, req.filter_params)
-        masks[key] = None if mask.all() else mask
-    return _Prepared(at, item, f, metric, masks[key], plan)
+        masks[mask_key] = None if mask.all() else mask
+    return _Prepared(at, item, f, metric, masks[mask_key], plan)
+
+
+def _shared_key(item: SearchItem) -> tuple[Any, ...] | None:
+    """What ``_field_checks`` depends on, or None when it is not hashable."""
+    outputs, parts = item.output_fields, item.partitions
+    if not isinstance(outputs, (list, tuple, type(None))) or not isinstance(
+        parts, (list, tuple, type(None))
+    ):
+        return None
+    key = (
+        None if outputs is None else tuple(outputs),
+        None if parts is None else tuple(parts),
+        item.req.anns_field,
+        item.req.metric_type,
+    )
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _field_checks(
+    coll: Collection, item: SearchItem
+) -> tuple[OutputPlan, tuple[int, ...], FieldSpec, str]:
+    """Output plan, loaded partitions, vector field and metric of a request."""
+    plan = plan_outputs(coll.spec, item.output_fields, always_pk=False)
+    pids = _check_loaded(coll, item.partitions)
+    f = _anns_field(coll, item.req.anns_field)
+    index = coll.index_for_field(f.name)
+    metric = index.metric_type if index is not None and index.metric_type else "COSINE"
+    if item.req.metric_type and item.req.metric_type.upper() != metric:
+        raise errors.metric_mismatch(metric, item.req.metric_type.upper())
+    return plan, tuple(pids), f, metric
 
 
 def _backend_call(
@@ -235,11 +279,21 @@ def _backend_call(
 
 
 def _run_group(coll: Collection, group: list[_Prepared]) -> list[list[SearchHits]]:
-    """Batched requests: one backend call, then each request's own window and outputs."""
+    """Batched requests: one backend call, then each request's own window and outputs
+    (collected in one pass when they all ask for the same window and outputs)."""
     rows, dist = _backend_call(coll, group, max(p.item.req.limit + p.item.offset for p in group))
+    first = group[0]
+    lo, hi = first.item.offset, first.item.offset + first.item.req.limit
+    sizes = [p.item.req.data.shape[0] for p in group]
+    if all(
+        p.plan is first.plan and p.item.offset == lo and p.item.req.limit == first.item.req.limit
+        for p in group
+    ):
+        hits = _collect(coll, rows[:, lo:hi], dist[:, lo:hi], first.plan)
+        ends = itertools.accumulate(sizes)
+        return [hits[end - n : end] for n, end in zip(sizes, ends, strict=True)]
     out, at = [], 0
-    for p in group:
-        n = p.item.req.data.shape[0]
+    for p, n in zip(group, sizes, strict=True):
         lo, hi = p.item.offset, p.item.offset + p.item.req.limit
         out.append(_collect(coll, rows[at : at + n, lo:hi], dist[at : at + n, lo:hi], p.plan))
         at += n
@@ -258,10 +312,11 @@ def search_batch(
     results: list[Any] = [None] * len(items)
     groups: dict[Any, list[_Prepared]] = {}
     masks: dict[Any, Any] = {}
+    shared: dict[Any, Any] = {}
     with coll.lock.read():
         for at, item in enumerate(items):
             try:
-                p = _prepare(coll, at, item, masks)
+                p = _prepare(coll, at, item, masks, shared)
             except MilvusException as exc:
                 results[at] = exc
                 continue
@@ -359,12 +414,20 @@ def search(
 def _collect(
     coll: Collection, rows: np.ndarray, dist: np.ndarray, plan: OutputPlan
 ) -> list[SearchHits]:
+    """Per query: the primary keys, distances and entities of its rows (-1 = no hit)."""
     pks = coll.table.pks
-    flat = rows[rows >= 0]
-    entities = materialize(coll.table, flat, plan)
+    valid = rows >= 0
+    if valid.all():  # every query has its full window: two conversions for the whole batch
+        ids, dists = pks[rows].tolist(), dist.tolist()
+        entities = materialize(coll.table, rows.ravel(), plan)
+        k = rows.shape[1]
+        return [
+            SearchHits(i, d, entities[q * k : (q + 1) * k])
+            for q, (i, d) in enumerate(zip(ids, dists, strict=True))
+        ]
+    entities = materialize(coll.table, rows[valid], plan)
     out, at = [], 0
-    for r, d in zip(rows, dist, strict=True):
-        keep = r >= 0
+    for r, d, keep in zip(rows, dist, valid, strict=True):
         n = int(keep.sum())
         out.append(SearchHits(pks[r[keep]].tolist(), d[keep].tolist(), entities[at : at + n]))
         at += n

@@ -205,6 +205,7 @@ def test_hit_api_and_printing(client: MilvusClient) -> None:
     assert hit.distance == hit.score == 0.8999999761581421
     assert hit["color"] == hit.get("color") == hit.color == "red"
     assert hit.fields == {"color": "red"} and hit.entity is hit
+    assert vars(hit) == vars(Hit(dict(hit), pk_name="my_id"))  # built as pymilvus builds it
     with pytest.raises(AttributeError):
         _ = hit.nothing
     assert res[0].ids == [1, 2] and res[0].distances == [0.8999999761581421, 0.5]

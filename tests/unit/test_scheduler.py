@@ -249,6 +249,11 @@ async def test_invalid_request_fails_alone(aclient: AsyncMilvusClient, client) -
         assert words.lower() in exc.message.lower(), exc.message
     for (name, kw), res in zip(good, got[:5] + got[-5:], strict=True):
         assert _norm(res) == _norm(client.search(name, **kw))
+    # equal requests share their checks within a batch, but each caller gets its own error
+    twins = [aclient.search("s", _q(i), output_fields=["nope"]) for i in range(3)]
+    errs = await asyncio.gather(*twins, aclient.search("s", _q(5)), return_exceptions=True)
+    assert all(isinstance(e, MilvusException) and "nope" in e.message for e in errs[:3])
+    assert len({id(e) for e in errs[:3]}) == 3 and not isinstance(errs[3], BaseException)
 
 
 async def test_cancelled_callers_leave_the_batch_cleanly(
