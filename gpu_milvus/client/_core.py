@@ -428,17 +428,20 @@ class LocalCore:
             check_id_and_data(ids, data)
         else:
             data = plain  # converted once
-        _args.consistency(kwargs)
-        params = _args.merged_search_params(search_params)
-        offset = _args.search_offset(kwargs, params)
-        decimals = _args.round_decimal(kwargs)
+        if kwargs or search_params:
+            _args.consistency(kwargs)
+            params = _args.merged_search_params(search_params)
+            offset = _args.search_offset(kwargs, params)
+            decimals = _args.round_decimal(kwargs)
+        else:  # the common call: nothing to check beyond the data and limit
+            params, offset, decimals = {}, 0, -1
         coll = self._coll(collection_name)
         if ids is not None:
             data = self._vectors_of(coll, _args.id_list(ids), anns_field)
         req = _args.vector_request(
             data, anns_field, limit, filter, kwargs.get("filter_params"), params
         )
-        group_by = _args.group_by(kwargs, params)
+        group_by = _args.group_by(kwargs, params) if kwargs or params else None
         item = reads.SearchItem(req, offset, output_fields, partition_names, group_by)
         return PreparedSearch(coll, [item], decimals)
 

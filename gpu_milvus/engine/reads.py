@@ -192,8 +192,8 @@ def _prepare(
             raise
         if key is not None:
             shared[key] = found
-    plan, pids, f, metric = found
-    if f.is_dense:
+    plan, pids, f, metric, dense = found
+    if dense:
         data = req.data
         if not isinstance(data, np.ndarray) or data.ndim != 2:  # sparse matrices included
             raise errors.invalid(f"search data for field {f.name} must be float vectors")
@@ -210,20 +210,21 @@ def _prepare(
     return _Prepared(at, item, f, metric, masks[mask_key], plan)
 
 
+_SEQUENCES = (list, tuple, type(None))
+
+
 def _shared_key(item: SearchItem) -> tuple[Any, ...] | None:
     """What ``_field_checks`` depends on, or None when it is not hashable."""
     outputs, parts = item.output_fields, item.partitions
-    if not isinstance(outputs, (list, tuple, type(None))) or not isinstance(
-        parts, (list, tuple, type(None))
-    ):
-        return None
-    key = (
-        None if outputs is None else tuple(outputs),
-        None if parts is None else tuple(parts),
-        item.req.anns_field,
-        item.req.metric_type,
-    )
+    if type(outputs) not in _SEQUENCES or type(parts) not in _SEQUENCES:
+        return None  # e.g. a generator, which a key would consume
     try:
+        key = (
+            outputs if outputs is None else tuple(outputs),
+            parts if parts is None else tuple(parts),
+            item.req.anns_field,
+            item.req.metric_type,
+        )
         hash(key)
     except TypeError:
         return None
@@ -232,8 +233,8 @@ def _shared_key(item: SearchItem) -> tuple[Any, ...] | None:
 
 def _field_checks(
     coll: Collection, item: SearchItem
-) -> tuple[OutputPlan, tuple[int, ...], FieldSpec, str]:
-    """Output plan, loaded partitions, vector field and metric of a request."""
+) -> tuple[OutputPlan, tuple[int, ...], FieldSpec, str, bool]:
+    """Output plan, loaded partitions, vector field, metric and density of a request."""
     plan = plan_outputs(coll.spec, item.output_fields, always_pk=False)
     pids = _check_loaded(coll, item.partitions)
     f = _anns_field(coll, item.req.anns_field)
@@ -241,7 +242,7 @@ def _field_checks(
     metric = index.metric_type if index is not None and index.metric_type else "COSINE"
     if item.req.metric_type and item.req.metric_type.upper() != metric:
         raise errors.metric_mismatch(metric, item.req.metric_type.upper())
-    return plan, tuple(pids), f, metric
+    return plan, tuple(pids), f, metric, f.is_dense
 
 
 def _backend_call(
