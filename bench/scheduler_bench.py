@@ -10,6 +10,8 @@ A seeded collection (``--rows`` x ``--dim``, IP, unit float32; ``--quick`` = 20k
   engine core (``client._core.search``), per request, split into asyncio's own cost, what N
   calls cost over one call without any scheduler (argument checks, result objects), and the
   rest, the scheduler's own share (G8: <= 5 us beyond asyncio, performance.md §6.2);
+* streamed: 256 clients issuing searches back to back vs offline calls of the same batch size
+  (G8: >= 0.8x);
 * idle: single requests, scheduler vs direct core call, interleaved (G8: <= 100 us added).
 Writes ``bench/results/scheduler_[quick_]<rows>x<dim>_<UTC>.json`` (+ PNG with matplotlib).
 Run: ``python bench/scheduler_bench.py [--quick]``.
@@ -88,8 +90,9 @@ async def hits_of(aw: Awaitable[Any]) -> Hits:
 
 
 async def timed(fn: Callable[[], Awaitable[Any]], reps: int) -> tuple[float, Any]:
-    """Median seconds over ``reps`` runs after a warm-up, and the last run's value. Cyclic GC
-    is paused: it taxes one huge nq=N result far more than N small ones, hiding the overhead."""
+    """Best seconds of ``reps`` runs after a warm-up (the cost with the least interference from
+    other processes; the overheads are small differences of these), and the last run's value.
+    Cyclic GC is paused: it taxes one huge nq=N result far more than N small ones."""
     gc.collect()
     gc.disable()
     try:
@@ -100,7 +103,7 @@ async def timed(fn: Callable[[], Awaitable[Any]], reps: int) -> tuple[float, Any
             times.append(time.perf_counter() - t0)
     finally:
         gc.enable()
-    return statistics.median(times), value
+    return min(times), value
 
 
 async def sweep_level(
@@ -158,6 +161,40 @@ async def ratio_256(
             "identical_to_direct_engine_call": conc[:32] == direct}  # fmt: skip
 
 
+async def streamed(
+    ac: AsyncMilvusClient, queries: list[list[float]], args: argparse.Namespace, c: int = 256
+) -> dict[str, Any]:
+    """G8: ``c`` clients each issuing nq=1 searches back to back for ``--min-seconds``, vs
+    offline nq=B calls of the engine core, B = the streamed run's mean batch size."""
+    k, stop_at, served = args.k, 0.0, [0]
+
+    async def client(i: int) -> None:
+        j = i
+        while time.perf_counter() < stop_at:
+            hits(await ac.search(NAME, [queries[j % len(queries)]], limit=k))
+            served[0] += 1
+            j += c
+
+    before = ac.scheduler_stats()
+    t0 = time.perf_counter()
+    stop_at = t0 + args.min_seconds
+    await asyncio.gather(*(client(i) for i in range(c)))
+    wall = time.perf_counter() - t0
+    after = ac.scheduler_stats()
+    batch = (after["requests"] - before["requests"]) / (after["batches"] - before["batches"])
+    b = max(1, round(batch))
+    calls, t1 = 0, time.perf_counter()
+    while calls < 3 or time.perf_counter() - t1 < args.min_seconds:
+        at = (calls * b) % len(queries)
+        hits(ac._core.search(NAME, (queries * 2)[at : at + b], limit=k))
+        calls += 1
+    offline_qps = calls * b / (time.perf_counter() - t1)
+    qps = served[0] / wall
+    return {"clients": c, "requests": served[0], "wall_s": wall, "qps": qps,
+            "mean_batch_size": batch, "offline_batch": b, "offline_qps": offline_qps,
+            "ratio": qps / offline_qps}  # fmt: skip
+
+
 async def asyncio_floor(n: int, reps: int) -> float:
     """Seconds for n coroutines awaiting futures that one callback resolves together."""
     loop = asyncio.get_running_loop()
@@ -199,11 +236,12 @@ async def overhead(ac: AsyncMilvusClient, args: argparse.Namespace) -> dict[str,
         hits(core.finish_search(prepare(queries), whole_out))
 
     b0 = ac.scheduler_stats()["batches"]
-    t_batched, got = await timed(batched, 7)
-    batches = (ac.scheduler_stats()["batches"] - b0) / 8
-    t_one, want = await timed(one_call, 7)
-    t_solo, t_whole = (await timed(client_work_solo, 7))[0], (await timed(client_work_whole, 7))[0]
-    floor = 1e6 * await asyncio_floor(n, 7) / n
+    t_batched, got = await timed(batched, 15)
+    batches = (ac.scheduler_stats()["batches"] - b0) / 16
+    t_one, want = await timed(one_call, 15)
+    t_solo = (await timed(client_work_solo, 15))[0]
+    t_whole = (await timed(client_work_whole, 15))[0]
+    floor = 1e6 * await asyncio_floor(n, 15) / n
     per = 1e6 * (t_batched - t_one) / n
     client_us = 1e6 * (t_solo - t_whole) / n  # checks and result objects per call, not per query
     own = per - client_us - floor
@@ -244,6 +282,8 @@ async def run(args: argparse.Namespace, workdir: str) -> dict[str, Any]:
         sweep.append(await sweep_level(ac, queries, c, args))
         log(f"C={c}: {sweep[-1]['qps']:.1f} QPS, p50 {sweep[-1]['p50_ms']:.2f} ms")
     ratio = await ratio_256(ac, queries, args)
+    stream = await streamed(ac, queries, args)
+    log(f"streamed: {stream['qps']:.1f} QPS vs offline {stream['offline_qps']:.1f}")
     over = await overhead(ac, args)
     tiny_q = normalised(np.random.default_rng(args.seed + 4), 1, args.tiny_dim)[0].tolist()
     idles = [await idle(ac, NAME, queries[0], args.k, 30),
@@ -253,8 +293,10 @@ async def run(args: argparse.Namespace, workdir: str) -> dict[str, Any]:
              "scheduler_own_us <= 5 (G8)": over["scheduler_own_us_per_request"] <= 5,
              "overhead_beyond_asyncio_us <= 5 (strict: with per-call checks and results)":
                  over["overhead_beyond_asyncio_us"] <= 5,
-             "idle_added_us (tiny) <= 100 (G8)": idles[1]["added_us"] <= 100}  # fmt: skip
-    return {"device": sync.device, "sweep": sweep, "ratio_256": ratio, "overhead": over,
+             "idle_added_us (tiny) <= 100 (G8)": idles[1]["added_us"] <= 100,
+             "streamed_vs_offline >= 0.8 (G8)": stream["ratio"] >= 0.8}  # fmt: skip
+    return {"device": sync.device, "sweep": sweep, "ratio_256": ratio, "streamed": stream,
+            "overhead": over,
             "idle": idles, "goals": goals}  # fmt: skip
 
 
@@ -295,6 +337,10 @@ def print_table(rec: dict[str, Any]) -> None:
           f"{o['overhead_beyond_asyncio_us']:.1f} us: per-call checks and result objects "
           f"{o['client_calls_extra_us_per_request']:.1f} us, the scheduler's own "
           f"{o['scheduler_own_us_per_request']:.1f} us)")  # fmt: skip
+    st = rec["streamed"]
+    print(f"streamed ({st['clients']} clients back to back): {st['qps']:.1f} QPS, mean batch "
+          f"{st['mean_batch_size']:.1f}; offline nq={st['offline_batch']} calls "
+          f"{st['offline_qps']:.1f} QPS: ratio {st['ratio']:.2f} (goal >= 0.8)")  # fmt: skip
     for i in rec["idle"]:
         print(f"idle {i['collection']}: direct {i['direct_ms']:.3f} ms, scheduler "
               f"{i['scheduler_ms']:.3f} ms, added {i['added_us']:.0f} us")  # fmt: skip

@@ -81,9 +81,9 @@ class SearchScheduler:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._executor: ThreadPoolExecutor | None = None
 
-    async def submit(self, coll: Collection, item: SearchItem) -> Outcome:
-        """Queue one search and wait for its own (hits, metric)."""
-        return await self._enqueue(coll, item)
+    def submit(self, coll: Collection, item: SearchItem) -> asyncio.Future[Outcome]:
+        """Queue one search; await the returned future for its own (hits, metric)."""
+        return self._enqueue(coll, item)
 
     async def run_many(self, coll: Collection, items: Sequence[SearchItem]) -> list[Outcome]:
         """Several searches that must all succeed (a hybrid search's sub-requests), queued in
