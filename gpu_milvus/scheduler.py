@@ -15,12 +15,12 @@ queued and then refuses new work.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from pymilvus.exceptions import MilvusException
 
@@ -145,16 +145,28 @@ class SearchScheduler:
         self.stats.queue_wait_s += sum(now - p.queued_at for p in batch)
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="gpu_milvus-search")
-        work = loop.run_in_executor(self._executor, _execute, batch)
-        work.add_done_callback(lambda done: self._deliver(loop, batch, done))
+        self._executor.submit(self._work, loop, batch)
+
+    def _work(self, loop: asyncio.AbstractEventLoop, batch: list[_Pending]) -> None:
+        """Worker thread: run the batch, then hand the outcomes to the loop in one callback."""
+        outcomes: list[Outcome | BaseException] | None = None
+        error: BaseException | None = None
+        try:
+            outcomes = _execute(batch)
+        except BaseException as exc:  # every caller must hear of it
+            error = exc
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            loop.call_soon_threadsafe(self._deliver, loop, batch, outcomes, error)
 
     def _deliver(
-        self, loop: asyncio.AbstractEventLoop, batch: list[_Pending], done: asyncio.Future[Any]
+        self,
+        loop: asyncio.AbstractEventLoop,
+        batch: list[_Pending],
+        outcomes: list[Outcome | BaseException] | None,
+        error: BaseException | None,
     ) -> None:
         if loop is not self._loop:  # the scheduler moved to another loop meanwhile
             return
-        error = done.exception()
-        outcomes = None if error is not None else done.result()
         for i, pending in enumerate(batch):
             if pending.future.done():  # cancelled while the batch ran
                 self.stats.cancelled += 1

@@ -180,7 +180,8 @@ def _prepare(
     outputs, partitions, field and metric are done once per batch for equal requests, and the
     filter mask is shared by equal filters."""
     req = item.req
-    _check_topk(req.limit, item.offset)
+    if not 0 < req.limit <= req.limit + item.offset <= MAX_TOPK:
+        _check_topk(req.limit, item.offset)  # raises the server's error
     key = _shared_key(item)
     found = shared.get(key) if key is not None else None
     if found is None or isinstance(found, MilvusException):
