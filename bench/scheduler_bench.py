@@ -1,7 +1,8 @@
-"""Dynamic batching on the CPU: AsyncMilvusClient's search scheduler (performance.md §6, G8).
+"""Dynamic batching: AsyncMilvusClient's search scheduler (performance.md §6, G8).
 
 A seeded collection (``--rows`` x ``--dim``, IP, unit float32; ``--quick`` = 20k x 128) on
-``device="cpu"``; every timing includes turning results into (id, distance) lists.
+``--device`` (default ``cpu``); every timing includes turning results into
+(id, distance) lists.
 * sweep: for C in 1..1024 fire C nq=1 searches at once, repeated (``--min-seconds``,
   ``--min-rounds``): QPS, issue-to-result latency p50/p95/p99, mean batch size;
 * ratio: the same 256 searches awaited one after another vs at once (median of ``--reps``),
@@ -13,6 +14,7 @@ A seeded collection (``--rows`` x ``--dim``, IP, unit float32; ``--quick`` = 20k
   fresh scheduler with a no-op engine call, its loop work alone;
 * streamed: 256 clients issuing searches back to back vs offline calls of the same batch size
   (G8: >= 0.8x);
+* thousand: 1000 concurrent nq=1 searches vs one nq=1000 call (G8 on a GPU: <= 1.25x);
 * idle: single requests, scheduler vs direct core call, interleaved (G8: <= 100 us added).
 Writes ``bench/results/scheduler_[quick_]<rows>x<dim>_<UTC>.json`` (+ PNG with matplotlib).
 Run: ``python bench/scheduler_bench.py [--quick]``.
@@ -61,6 +63,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--tiny", default="1000x16", help="rows x dim of the overhead collection")
     p.add_argument("--tiny-n", type=int, default=1024, help="N searches in the overhead test")
     p.add_argument("--seed", type=int, default=20260601)
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (the engine's device=)")
+    p.add_argument("--durability", default="sync", help="the store's durability= (sync, group)")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     if args.quick:
@@ -197,6 +201,32 @@ async def streamed(
             "ratio": qps / offline_qps}  # fmt: skip
 
 
+async def thousand_vs_one(
+    ac: AsyncMilvusClient, queries: list[list[float]], args: argparse.Namespace
+) -> dict[str, Any]:
+    """G8: 1000 concurrent nq=1 searches vs one nq=1000 call of the engine core (best of
+    ``--reps``, interleaved), both with their results turned into lists."""
+    qs, k = queries[:1000], args.k
+
+    async def concurrent() -> list[Hits]:
+        return list(await asyncio.gather(*(hits_of(ac.search(NAME, [q], limit=k)) for q in qs)))
+
+    def one_call() -> Hits:
+        return hits(ac._core.search(NAME, qs, limit=k))
+
+    got, want, t_c, t_1 = await concurrent(), one_call(), [], []  # warm-up
+    for _ in range(args.reps):
+        t0 = time.perf_counter()
+        got = await concurrent()
+        t_c.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        want = one_call()
+        t_1.append(time.perf_counter() - t0)
+    return {"n": len(qs), "concurrent_s": min(t_c), "one_call_s": min(t_1),
+            "ratio": min(t_c) / min(t_1), "identical": [g[0] for g in got] == want,
+            "concurrent_runs_s": t_c, "one_call_runs_s": t_1}  # fmt: skip
+
+
 async def asyncio_floor(n: int, reps: int) -> float:
     """Seconds for n coroutines awaiting futures that one callback resolves together."""
     loop = asyncio.get_running_loop()
@@ -295,11 +325,11 @@ async def idle(ac: AsyncMilvusClient, name: str, q: list[float], k: int, n: int)
 
 async def run(args: argparse.Namespace, workdir: str) -> dict[str, Any]:
     uri = f"{workdir}/s.db"
-    sync = MilvusClient(uri, device="cpu")
+    sync = MilvusClient(uri, device=args.device, durability=args.durability)
     log(f"building {args.rows}x{args.dim} and tiny {args.tiny}")
     build(sync, NAME, args.rows, args.dim, args.seed)
     build(sync, TINY, args.tiny_rows, args.tiny_dim, args.seed + 1)
-    ac = AsyncMilvusClient(uri, device="cpu")
+    ac = AsyncMilvusClient(uri, device=args.device, durability=args.durability)
     queries = normalised(np.random.default_rng(args.seed + 3), 2048, args.dim).tolist()
     sweep = []
     for c in (int(x) for x in args.levels.split(",")):
@@ -307,6 +337,8 @@ async def run(args: argparse.Namespace, workdir: str) -> dict[str, Any]:
         log(f"C={c}: {sweep[-1]['qps']:.1f} QPS, p50 {sweep[-1]['p50_ms']:.2f} ms")
     ratio = await ratio_256(ac, queries, args)
     stream = await streamed(ac, queries, args)
+    thousand = await thousand_vs_one(ac, queries, args)
+    log(f"1000 concurrent nq=1 / one nq=1000 call: {thousand['ratio']:.2f}")
     log(f"streamed: {stream['qps']:.1f} QPS vs offline {stream['offline_qps']:.1f}")
     over = await overhead(ac, args)
     tiny_q = normalised(np.random.default_rng(args.seed + 4), 1, args.tiny_dim)[0].tolist()
@@ -320,8 +352,11 @@ async def run(args: argparse.Namespace, workdir: str) -> dict[str, Any]:
              "overhead_beyond_asyncio_us <= 5 (strict: with per-call checks and results)":
                  over["overhead_beyond_asyncio_us"] <= 5,
              "idle_added_us (tiny) <= 100 (G8)": idles[1]["added_us"] <= 100,
-             "streamed_vs_offline >= 0.8 (G8)": stream["ratio"] >= 0.8}  # fmt: skip
+             "streamed_vs_offline >= 0.8 (G8)": stream["ratio"] >= 0.8,
+             "thousand_vs_one_call <= 1.25 (G8, GPU), identical":
+                 thousand["ratio"] <= 1.25 and thousand["identical"]}  # fmt: skip
     return {"device": sync.device, "sweep": sweep, "ratio_256": ratio, "streamed": stream,
+            "thousand": thousand,
             "overhead": over,
             "idle": idles, "goals": goals}  # fmt: skip
 
@@ -368,6 +403,10 @@ def print_table(rec: dict[str, Any]) -> None:
     print(f"streamed ({st['clients']} clients back to back): {st['qps']:.1f} QPS, mean batch "
           f"{st['mean_batch_size']:.1f}; offline nq={st['offline_batch']} calls "
           f"{st['offline_qps']:.1f} QPS: ratio {st['ratio']:.2f} (goal >= 0.8)")  # fmt: skip
+    th = rec["thousand"]
+    print(f"1000 concurrent nq=1: {1e3 * th['concurrent_s']:.1f} ms; one nq=1000 call "
+          f"{1e3 * th['one_call_s']:.1f} ms: ratio {th['ratio']:.2f} (goal <= 1.25 on a GPU), "
+          f"identical={th['identical']}")  # fmt: skip
     for i in rec["idle"]:
         print(f"idle {i['collection']}: direct {i['direct_ms']:.3f} ms, scheduler "
               f"{i['scheduler_ms']:.3f} ms, added {i['added_us']:.0f} us")  # fmt: skip

@@ -8,7 +8,8 @@ it can only hold a write that was never acknowledged. Damage followed by good re
 torn tail; reading stops with ``LogCorrupt`` rather than silently dropping acknowledged data.
 
 ``sync="always"`` fsyncs every record before ``append`` returns. ``sync="group"`` leaves the
-fsync to a background thread that runs every ``commit_interval`` seconds, and to ``sync()``.
+fsync to a background thread, at most ``commit_interval`` seconds after an append (it sleeps
+while nothing is written), and to ``sync()``.
 """
 
 from __future__ import annotations
@@ -151,6 +152,7 @@ class WriteAheadLog:
         self._fd = self._open(seq)
         self._crc_pool = ThreadPoolExecutor(1, thread_name_prefix="gpu-milvus-wal-crc")
         self._stop = threading.Event()
+        self._pending = threading.Event()  # set by appends the flusher has not synced yet
         self._flusher: threading.Thread | None = None
         if sync == "group":
             self._flusher = threading.Thread(
@@ -196,6 +198,7 @@ class WriteAheadLog:
                     os.fsync(self._fd)
                 else:
                     self._dirty = True
+                    self._pending.set()
             except BaseException as exc:
                 self._undo(start, exc)
                 raise
@@ -227,10 +230,15 @@ class WriteAheadLog:
                 self._dirty = False
 
     def _flush_loop(self, interval: float) -> None:
-        """Group commit: fsync a duplicate of the descriptor outside the lock, so appends
-        go on while the disk catches up."""
-        while not self._stop.wait(interval):
+        """Group commit: once an append arrives, wait ``interval`` for more, then fsync a
+        duplicate of the descriptor outside the lock, so appends go on while the disk
+        catches up. An idle log's flusher sleeps until the next append (no polling)."""
+        while True:
+            self._pending.wait()
+            if self._stop.wait(interval):
+                return  # close() syncs what is left
             with self._lock:
+                self._pending.clear()
                 if not self._dirty or self._broken is not None:
                     continue
                 fd = os.dup(self._fd)
@@ -255,6 +263,7 @@ class WriteAheadLog:
 
     def close(self) -> None:
         self._stop.set()
+        self._pending.set()
         if self._flusher is not None:
             self._flusher.join()
         self._crc_pool.shutdown()

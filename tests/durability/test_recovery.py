@@ -8,6 +8,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -328,6 +330,50 @@ def test_group_commit_keeps_writes_and_flush_seals_them(tmp_path: Path) -> None:
     c.insert("t", [{"id": 9, "vector": [9, 0]}])
     _crash(c)
     assert _ids(uri) == [0, 1, 2, 3, 4, 9]
+
+
+class _CountedEvent(threading.Event):
+    """An Event that counts its timed waits (the group-commit flusher's sleeps)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits = 0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits += 1
+        return super().wait(timeout)
+
+
+def test_group_commit_syncs_soon_after_an_append_and_sleeps_while_idle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[float] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(time.monotonic())
+        real_fsync(fd)
+
+    monkeypatch.setattr(wal_module.os, "fsync", fsync)
+    log = wal_module.WriteAheadLog(tmp_path, 1, 1, sync="group", commit_interval=0.02)
+    log._stop = stop = _CountedEvent()
+    synced.clear()  # creating the file fsyncs its directory
+    try:
+        time.sleep(0.2)
+        assert synced == [] and stop.waits <= 1  # idle: neither syncs nor polling
+        appended = time.monotonic()
+        log.append(1, {"n": 1}, b"abc")
+        log.append(1, {"n": 2}, b"def")  # joins the same group
+        while not synced and time.monotonic() < appended + 2.0:
+            time.sleep(0.005)
+        assert len(synced) == 1 and synced[0] - appended >= 0.015
+        waits = stop.waits
+        time.sleep(0.2)
+        assert len(synced) == 1 and stop.waits == waits  # idle again
+    finally:
+        log.close()
+    records, _ = wal_module.read_log(tmp_path / wal_module.log_name(1), is_last=True)
+    assert [r.header["n"] for r in records] == [1, 2]
 
 
 def test_bad_durability_option_is_a_milvus_error(tmp_path: Path) -> None:
