@@ -69,7 +69,10 @@ def git_info(repo: Path | None = None) -> dict[str, Any]:
         return r.stdout.strip()
 
     status = git("status", "--porcelain")
-    return {"commit": git("rev-parse", "HEAD"), "uncommitted": bool(status) or status is None}
+    commit = git("rev-parse", "HEAD")
+    if commit is None and os.environ.get("GPU_MILVUS_COMMIT"):  # a copied tree without .git
+        return {"commit": os.environ["GPU_MILVUS_COMMIT"], "uncommitted": None}
+    return {"commit": commit, "uncommitted": bool(status) or status is None}
 
 
 def versions(extra: tuple[str, ...] = ()) -> dict[str, str | None]:

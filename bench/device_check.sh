@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The GPU checks of issues 4 and 5 in one device-machine call (bench/README.md, "On a GPU").
+#
+#   device run: command="GPU_MILVUS_COMMIT=<sha of a clean main> bash bench/device_check.sh"
+#               carry=[".whl"], timeout_s=560
+#
+# .whl holds the wheels the device image lacks (pymilvus, orjson, cachetools, python-dotenv,
+# pytest-asyncio for Python 3.12; README "On a GPU" has the download line). Each stage has its
+# own time budget, so a hang in one still leaves the others' output; everything goes to
+# $OUT/device_log.txt and the JSON records to $OUT (at most 8 files come back).
+set -u
+OUT=${OUT:-$(mktemp -d)}
+LOG="$OUT/device_log.txt"
+export PYTHONUNBUFFERED=1 CUPY_CACHE_DIR=/tmp/cupy-cache
+
+stage() {  # stage SECONDS COMMAND...: run with a time limit, log its output and exit status
+    local budget=$1
+    shift
+    echo "=== $(date -u +%H:%M:%S) $* (limit ${budget}s)" >>"$LOG"
+    timeout "$budget" "$@" >>"$LOG" 2>&1
+    echo "=== rc=$? after $SECONDS s in all" >>"$LOG"
+}
+
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl >>"$LOG" 2>&1 || { echo "wheel install failed" >>"$LOG"; exit 1; }
+export PYTHONPATH="/tmp/site:$PWD"
+
+stage 20 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv
+stage 60 python3 -c "import cupy, gpu_milvus; from gpu_milvus.engine.backend import gpu_available; \
+print('cupy', cupy.__version__, 'gpu_available', gpu_available())"
+# 1. the gpu test suite: every failure reported, short tracebacks
+stage 150 python3 -m pytest -m gpu -q -p no:cacheprovider --tb=short --maxfail=25 tests/gpu
+# 2. kernels against the ceilings: the quick record first, then the full sweep within a budget
+stage 75 python3 bench/gpu_bench.py --quick --reps 10 --out "$OUT"
+# 3. the scheduler on the GPU (issue 5: 1000 concurrent nq=1 vs one nq=1000 call)
+stage 100 python3 bench/scheduler_bench.py --device cuda --rows 1000000 --dim 768 \
+    --levels 1,16,256,1024 --min-seconds 1 --reps 3 --out "$OUT/scheduler_cuda.json"
+stage 120 python3 bench/gpu_bench.py --sizes 1000000,10000000 --reps 10 --budget-s 60 --out "$OUT"
+echo "=== done after $SECONDS s" >>"$LOG"
