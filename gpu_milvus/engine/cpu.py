@@ -71,12 +71,15 @@ class CpuDenseStore:
 
 
 class CpuSparseStore:
-    """CSR chunks, stacked lazily into one CSR matrix."""
+    """CSR chunks, stacked lazily into one CSR matrix, plus its transpose (an inverted index:
+    per dimension, the rows holding it), rebuilt lazily once the rows appended since its last
+    build pass 1/8 of the store."""
 
     def __init__(self) -> None:
         self._chunks: list[sp.csr_matrix] = []
         self._stacked: sp.csr_matrix | None = None
         self._rows = 0
+        self._inverted: tuple[sp.csr_matrix, int] | None = None  # (dims x rows CSR, rows)
 
     def __len__(self) -> int:
         return self._rows
@@ -98,6 +101,32 @@ class CpuSparseStore:
 
     def take(self, rows: np.ndarray) -> sp.csr_matrix:
         return self.matrix[rows]
+
+    def inverted(self) -> tuple[sp.csr_matrix, int]:
+        """The transposed matrix of the first ``covered`` rows, and ``covered``."""
+        found = self._inverted
+        if found is None or (self._rows - found[1]) * 8 > self._rows:
+            matrix = self.matrix
+            found = (matrix.T.tocsr(), matrix.shape[0])
+            self._inverted = found  # one assignment: concurrent readers see a whole pair
+        return found
+
+
+def _sparse_scores(store: CpuSparseStore, queries: sp.csr_matrix) -> sp.csr_matrix:
+    """queries @ matrix.T as (nq x rows) CSR: through the inverted index for the rows it
+    covers (work in proportion to the queries' posting lists), directly for the rest."""
+    inverted, covered = store.inverted()
+    dims = inverted.shape[0]
+    # dimensions beyond the indexed rows' width contribute nothing to their scores
+    head = queries[:, :dims] if queries.shape[1] > dims else _with_width(queries, dims)
+    scores = head @ inverted
+    matrix = store.matrix
+    if covered < matrix.shape[0]:
+        tail = matrix[covered:]
+        width = max(tail.shape[1], queries.shape[1])
+        tail_scores = (_with_width(tail, width) @ _with_width(queries, width).T).T
+        scores = sp.hstack([scores, tail_scores], format="csr")
+    return scores.tocsr()
 
 
 def _with_width(m: sp.csr_matrix, width: int) -> sp.csr_matrix:
@@ -298,11 +327,7 @@ class CpuBackend:
         nq, n = queries.shape[0], len(store)
         if n == 0 or k <= 0:
             return _empty(nq)
-        matrix = store.matrix
-        width = max(matrix.shape[1], queries.shape[1])
-        scores = (
-            _with_width(queries.astype(np.float32), width) @ _with_width(matrix, width).T
-        ).tocsr()
+        scores = _sparse_scores(store, queries.astype(np.float32))
         out_rows = np.full((nq, k), -1, dtype=np.int64)
         out_scores = np.zeros((nq, k), dtype=np.float32)
         for i in range(nq):
