@@ -139,12 +139,16 @@ def _empty(nq: int) -> tuple[np.ndarray, np.ndarray]:
     return np.empty((nq, 0), dtype=np.int64), np.empty((nq, 0), dtype=np.float32)
 
 
-def _select(keys: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Best k keys per query row (larger key is better), sorted best first."""
+def _select(
+    keys: np.ndarray, rows: np.ndarray, k: int, ordered: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Best k keys per query row (larger key is better), sorted best first if ``ordered``."""
     if keys.shape[1] > k:
         part = np.argpartition(keys, -k, axis=1)[:, -k:]
         keys = np.take_along_axis(keys, part, axis=1)
         rows = np.take_along_axis(rows, part, axis=1)
+    if not ordered:
+        return keys, rows
     order = np.argsort(-keys, axis=1, kind="stable")
     return np.take_along_axis(keys, order, axis=1), np.take_along_axis(rows, order, axis=1)
 
@@ -279,10 +283,11 @@ class CpuBackend:
             if ranged:
                 dist = self._distances(keys, q, metric)
                 keys = np.where(in_bounds(dist, metric, widened(bounds, metric)), keys, -np.inf)
-            keys, picked = _select(keys, np.broadcast_to(rows, keys.shape), k_pick)
+            keys, picked = _select(keys, np.broadcast_to(rows, keys.shape), k_pick, False)
             found_keys.append(keys)
             found_rows.append(picked)
-        best_keys, best_rows = _select(np.hstack(found_keys), np.hstack(found_rows), k_pick)
+        # unordered: the refined distances decide the order
+        best_keys, best_rows = _select(np.hstack(found_keys), np.hstack(found_rows), k_pick, False)
         best_rows = np.where(np.isneginf(best_keys), -1, best_rows)
         rows, dist = self._refine(store, q, metric, best_rows)
         return exact_bounds(rows, dist, metric, bounds, k) if ranged else (rows, dist)
@@ -301,18 +306,21 @@ class CpuBackend:
         nq, k = rows.shape
         dist = np.zeros((nq, k), dtype=np.float64)
         step = max(1, _REFINE_ELEMENTS // max(k * store.dim, 1))
+        q64 = q.astype(np.float64)
+        diff = np.empty((min(step, nq), k, store.dim)) if metric == "L2" else None
         for s in range(0, nq, step):
-            r = rows[s : s + step]
-            v = store.take(np.maximum(r, 0)).astype(np.float64)
-            qq = q[s : s + step, None, :].astype(np.float64)
-            if metric == "L2":
-                d = ((v - qq) ** 2).sum(axis=2)
-            else:
-                d = (v * qq).sum(axis=2)
-                if metric == "COSINE":
-                    denom = np.linalg.norm(v, axis=2) * np.linalg.norm(qq, axis=2)
-                    d = d / np.where(denom == 0, 1, denom)
-            dist[s : s + step] = d
+            v = store.take(np.maximum(rows[s : s + step], 0))  # float32, widened as used
+            qq = q64[s : s + step]
+            if diff is not None:  # (x - q)^2 summed: exact 0 for a stored copy of the query
+                d = np.subtract(v, qq[:, None, :], out=diff[: len(v)])
+                dist[s : s + step] = np.einsum("qkd,qkd->qk", d, d)
+                continue
+            dot = np.einsum("qkd,qd->qk", v, qq, dtype=np.float64)
+            if metric == "COSINE":
+                norms = np.sqrt(np.einsum("qkd,qkd->qk", v, v, dtype=np.float64))
+                denom = norms * np.linalg.norm(qq, axis=1)[:, None]
+                dot = dot / np.where(denom == 0, 1, denom)
+            dist[s : s + step] = dot
         return order_refined(rows, dist, metric)
 
     def search_sparse(
