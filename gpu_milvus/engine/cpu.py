@@ -139,6 +139,20 @@ def _empty(nq: int) -> tuple[np.ndarray, np.ndarray]:
     return np.empty((nq, 0), dtype=np.int64), np.empty((nq, 0), dtype=np.float32)
 
 
+def _best_by_row(vals: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k largest ``vals``, best first; equal values go to lower rows (also
+    at the cut), as the dense path orders them."""
+    if len(vals) > k:
+        kth = np.partition(vals, len(vals) - k)[len(vals) - k]
+        above = np.flatnonzero(vals > kth)
+        tied = np.flatnonzero(vals == kth)
+        tied = tied[np.argsort(rows[tied], kind="stable")[: k - len(above)]]
+        keep = np.concatenate([above, tied])
+    else:
+        keep = np.arange(len(vals))
+    return keep[np.lexsort((rows[keep], -vals[keep]))]
+
+
 def _select(
     keys: np.ndarray, rows: np.ndarray, k: int, ordered: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -351,8 +365,8 @@ class CpuBackend:
             rows, vals = rows[keep], vals[keep]
             if len(rows) == 0:
                 continue
-            keys, picked = _select(vals[None, :], rows[None, :], k)
-            out_rows[i, : keys.shape[1]] = picked[0]
-            out_scores[i, : keys.shape[1]] = keys[0]
+            picked = _best_by_row(vals, rows, k)
+            out_rows[i, : len(picked)] = rows[picked]
+            out_scores[i, : len(picked)] = vals[picked]
         width_used = int((out_rows >= 0).sum(axis=1).max(initial=0))
         return out_rows[:, :width_used], out_scores[:, :width_used]

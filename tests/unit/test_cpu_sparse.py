@@ -23,8 +23,13 @@ def _block(
     return m
 
 
-def _check(got: tuple[np.ndarray, np.ndarray], dense: np.ndarray, q: sp.csr_matrix, k: int,
-           valid: np.ndarray | None, bounds: tuple[float | None, float | None]) -> None:  # fmt: skip
+Bounds = tuple[float | None, float | None]
+
+
+def _check(
+    got: tuple[np.ndarray, np.ndarray], dense: np.ndarray, q: sp.csr_matrix, k: int,
+    valid: np.ndarray | None, bounds: Bounds,
+) -> None:  # fmt: skip
     rows, scores = got
     qd = q.toarray().astype(np.float64)
     width = max(qd.shape[1], dense.shape[1])
@@ -91,3 +96,20 @@ def test_the_inverted_index_is_rebuilt_once_the_tail_grows() -> None:
     store.append(_block(rng, 50, 50, 6))  # 150 / 950 > 1/8: rebuilt over every row
     rebuilt, covered = store.inverted()
     assert covered == 950 and rebuilt.shape == (50, 950)
+
+
+def test_equal_scores_go_to_lower_rows_even_at_the_cut() -> None:
+    backend = CpuBackend()
+    store = backend.sparse_store()
+    same = sp.csr_matrix(([0.5, 0.25], [3, 7], [0, 2]), shape=(1, 10))
+    better = sp.csr_matrix(([0.9], [3], [0, 1]), shape=(1, 10))
+    rows = [same] * 40 + [better] + [same] * 40
+    store.append(sp.vstack(rows[:60], format="csr"))
+    q = sp.csr_matrix(([1.0, 1.0], [3, 7], [0, 2]), shape=(1, 10))
+    backend.search_sparse(store, q, 5, None)  # builds the inverted index over 60 rows
+    store.append(sp.vstack(rows[60:], format="csr"))  # 21 newer rows: scored directly
+    got_rows, got_scores = backend.search_sparse(store, q, 5, None)
+    assert got_rows[0].tolist() == [40, 0, 1, 2, 3]  # row 40 scores 0.9, every other 0.75
+    np.testing.assert_allclose(got_scores[0], [0.9, 0.75, 0.75, 0.75, 0.75], rtol=1e-6)
+    rows_all, _ = backend.search_sparse(store, q, 100, None)
+    assert rows_all[0].tolist() == [40, *range(40), *range(41, 81)]
