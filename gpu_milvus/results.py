@@ -7,7 +7,9 @@ pymilvus holds once it has decoded a response. ``OmitZeroDict`` and ``LoadState`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import gc
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pymilvus.client.search_result import Hit, HybridHits, SearchResult
@@ -20,6 +22,22 @@ __all__ = ["LoadState", "OmitZeroDict", "query_result", "search_result"]
 
 
 _new_hit = Hit.__new__
+_GC_PAUSE_HITS = 100_000
+
+
+@contextlib.contextmanager
+def _gc_paused(hits: int) -> Iterator[None]:
+    """Cyclic GC paused while a large result is built: its passes over a million fresh,
+    acyclic ``Hit``s cost more than building them (1.25 s -> 0.5 s at nq=1024, k=1000).
+    Left alone when it is off already, or for small results."""
+    if hits < _GC_PAUSE_HITS or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _hybrid_hits(hits: SearchHits, pk_name: str) -> HybridHits:
@@ -52,7 +70,8 @@ def search_result(
             SearchHits(h.ids, rounded(h.distances, round_decimal), h.entities) for h in per_query
         ]
     result = SearchResult.__new__(SearchResult)
-    list.__init__(result, [_hybrid_hits(h, pk_name) for h in per_query])
+    with _gc_paused(sum(len(h.ids) for h in per_query)):
+        list.__init__(result, [_hybrid_hits(h, pk_name) for h in per_query])
     result.recalls = None
     result.extra = {}
     result._session_ts = 0

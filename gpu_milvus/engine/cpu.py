@@ -265,13 +265,16 @@ class CpuBackend:
         if metric == "COSINE":
             norms = np.linalg.norm(q, axis=1, keepdims=True)
             qn = q / np.where(norms == 0, 1, norms)
-        block = max(4096, _BLOCK_ELEMENTS // max(nq, 1))
-        matrix = store.matrix
-        sq = store.sq_norms if metric != "IP" else None
         # Range bounds are tested loosely on the fast scores, then exactly on the refined
         # distances, so a few extra candidates are kept for rows near a bound.
         ranged = bounds != (None, None)
         k_pick = min(total, 2 * k + 16) if ranged else k
+        # cache-sized blocks, but for a large k up to 16 k rows (64x the cache size at most),
+        # so that few candidates per block survive into the merge
+        cache_rows = _BLOCK_ELEMENTS // max(nq, 1)
+        block = max(4096, cache_rows, min(16 * k_pick, 64 * cache_rows))
+        matrix = store.matrix
+        sq = store.sq_norms if metric != "IP" else None
         found_keys: list[np.ndarray] = []
         found_rows: list[np.ndarray] = []
         for start in range(0, total, block):

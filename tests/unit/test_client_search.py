@@ -385,3 +385,31 @@ def test_round_decimal_out_of_range(client: MilvusClient, h) -> None:
     _setup(client, h)
     with pytest.raises(ParamError, match="round_decimal"):
         client.search("c", Q, round_decimal=7)
+
+
+@pytest.mark.parametrize("was_enabled", [True, False])
+def test_large_results_pause_cyclic_gc_and_restore_it(
+    client: MilvusClient, monkeypatch: pytest.MonkeyPatch, was_enabled: bool
+) -> None:
+    import gc
+
+    from gpu_milvus import results
+
+    client.create_collection("c", dimension=2, metric_type="IP")
+    client.insert("c", [{"id": i, "vector": [1.0, i / 1000]} for i in range(1000)])
+    seen: list[bool] = []
+    real = results._hybrid_hits
+    monkeypatch.setattr(
+        results, "_hybrid_hits", lambda h, pk: (seen.append(gc.isenabled()), real(h, pk))[1]
+    )
+    monkeypatch.setattr(results, "_GC_PAUSE_HITS", 5000)
+    (gc.enable if was_enabled else gc.disable)()
+    try:
+        small = client.search("c", [[0.0, 1.0]] * 4, limit=1000)  # 4,000 hits: GC left alone
+        assert seen == [was_enabled] * 4 and gc.isenabled() is was_enabled
+        seen.clear()
+        big = client.search("c", [[0.0, 1.0]] * 6, limit=1000)  # 6,000 hits: paused
+        assert seen == [False] * 6 and gc.isenabled() is was_enabled
+    finally:
+        gc.enable()
+    assert len(small) == 4 and len(big[5]) == 1000 and big[5][0]["id"] == 999
