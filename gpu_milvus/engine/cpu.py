@@ -153,18 +153,14 @@ def _best_by_row(vals: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
     return keep[np.lexsort((rows[keep], -vals[keep]))]
 
 
-def _select(
-    keys: np.ndarray, rows: np.ndarray, k: int, ordered: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """Best k keys per query row (larger key is better), sorted best first if ``ordered``."""
+def _select(keys: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The best k keys per query row (larger key is better) and their rows, unordered: the
+    refined distances decide the order."""
     if keys.shape[1] > k:
         part = np.argpartition(keys, -k, axis=1)[:, -k:]
         keys = np.take_along_axis(keys, part, axis=1)
         rows = np.take_along_axis(rows, part, axis=1)
-    if not ordered:
-        return keys, rows
-    order = np.argsort(-keys, axis=1, kind="stable")
-    return np.take_along_axis(keys, order, axis=1), np.take_along_axis(rows, order, axis=1)
+    return keys, rows
 
 
 def order_refined(rows: np.ndarray, dist: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -300,11 +296,10 @@ class CpuBackend:
             if ranged:
                 dist = self._distances(keys, q, metric)
                 keys = np.where(in_bounds(dist, metric, widened(bounds, metric)), keys, -np.inf)
-            keys, picked = _select(keys, np.broadcast_to(rows, keys.shape), k_pick, False)
+            keys, picked = _select(keys, np.broadcast_to(rows, keys.shape), k_pick)
             found_keys.append(keys)
             found_rows.append(picked)
-        # unordered: the refined distances decide the order
-        best_keys, best_rows = _select(np.hstack(found_keys), np.hstack(found_rows), k_pick, False)
+        best_keys, best_rows = _select(np.hstack(found_keys), np.hstack(found_rows), k_pick)
         best_rows = np.where(np.isneginf(best_keys), -1, best_rows)
         rows, dist = self._refine(store, q, metric, best_rows)
         return exact_bounds(rows, dist, metric, bounds, k) if ranged else (rows, dist)
