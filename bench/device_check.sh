@@ -4,8 +4,10 @@
 #   device run: command="GPU_MILVUS_COMMIT=<sha of a clean main> bash bench/device_check.sh"
 #               carry=[".whl"], timeout_s=560
 #
-# .whl holds the wheels the device image lacks (pymilvus, orjson, cachetools, python-dotenv,
-# pytest-asyncio for Python 3.12; README "On a GPU" has the download line). Each stage has its
+# .whl holds the wheels the device image lacks, for Python 3.12: pymilvus, orjson, cachetools,
+# python-dotenv, pytest-asyncio, and pytest/pluggy/iniconfig at the versions pytest-asyncio
+# needs (bench/README.md "On a GPU" has the download line; the set was tried on a plain 3.12
+# venv holding the image's other packages). Each stage has its
 # own time budget, so a hang in one still leaves the others' output; everything goes to
 # $OUT/device_log.txt and the JSON records to $OUT (at most 8 files come back).
 set -u
