@@ -95,6 +95,27 @@ async def hits_of(aw: Awaitable[Any]) -> Hits:
     return hits(await aw)
 
 
+async def at_once(ac: AsyncMilvusClient, name: str, qs: list[list[float]], k: int) -> list[Hits]:
+    """One nq=1 search per query, all issued at once; each caller's hits."""
+    return list(await asyncio.gather(*(hits_of(ac.search(name, [q], limit=k)) for q in qs)))
+
+
+async def interleaved(
+    a: Callable[[], Awaitable[Any]], b: Callable[[], Awaitable[Any]], reps: int
+) -> tuple[Any, Any, list[float], list[float]]:
+    """Both after a warm-up, alternately ``reps`` times (load from other processes hits both
+    alike): their last values and their run times in seconds."""
+    got_a, got_b, t_a, t_b = await a(), await b(), [], []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        got_a = await a()
+        t_a.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        got_b = await b()
+        t_b.append(time.perf_counter() - t0)
+    return got_a, got_b, t_a, t_b
+
+
 async def timed(fn: Callable[[], Awaitable[Any]], reps: int) -> tuple[float, Any]:
     """Best seconds of ``reps`` runs after a warm-up (the cost with the least interference from
     other processes; the overheads are small differences of these), and the last run's value.
@@ -147,17 +168,7 @@ async def ratio_256(
     async def sequential() -> list[Hits]:
         return [hits(await ac.search(NAME, [q], limit=k)) for q in qs]
 
-    async def concurrent() -> list[Hits]:
-        return list(await asyncio.gather(*(hits_of(ac.search(NAME, [q], limit=k)) for q in qs)))
-
-    seq, conc, t_s, t_c = await sequential(), await concurrent(), [], []  # warm-up
-    for _ in range(args.reps):  # interleaved: load from other processes hits both alike
-        t0 = time.perf_counter()
-        seq = await sequential()
-        t_s.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        conc = await concurrent()
-        t_c.append(time.perf_counter() - t0)
+    seq, conc, t_s, t_c = await interleaved(sequential, lambda: at_once(ac, NAME, qs, k), args.reps)
     t_seq, t_conc = statistics.median(t_s), statistics.median(t_c)
     direct = [hits(ac._core.search(NAME, [q], limit=k)) for q in qs[:32]]
     return {"n": len(qs), "sequential_s": t_seq, "concurrent_s": t_conc,
@@ -189,10 +200,10 @@ async def streamed(
     after = ac.scheduler_stats()
     batch = (after["requests"] - before["requests"]) / (after["batches"] - before["batches"])
     b = max(1, round(batch))
-    calls, t1 = 0, time.perf_counter()
+    doubled, calls, t1 = queries * 2, 0, time.perf_counter()
     while calls < 3 or time.perf_counter() - t1 < args.min_seconds:
         at = (calls * b) % len(queries)
-        hits(ac._core.search(NAME, (queries * 2)[at : at + b], limit=k))
+        hits(ac._core.search(NAME, doubled[at : at + b], limit=k))
         calls += 1
     offline_qps = calls * b / (time.perf_counter() - t1)
     qps = served[0] / wall
@@ -208,20 +219,10 @@ async def thousand_vs_one(
     ``--reps``, interleaved), both with their results turned into lists."""
     qs, k = queries[:1000], args.k
 
-    async def concurrent() -> list[Hits]:
-        return list(await asyncio.gather(*(hits_of(ac.search(NAME, [q], limit=k)) for q in qs)))
-
-    def one_call() -> Hits:
+    async def one_call() -> Hits:
         return hits(ac._core.search(NAME, qs, limit=k))
 
-    got, want, t_c, t_1 = await concurrent(), one_call(), [], []  # warm-up
-    for _ in range(args.reps):
-        t0 = time.perf_counter()
-        got = await concurrent()
-        t_c.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        want = one_call()
-        t_1.append(time.perf_counter() - t0)
+    got, want, t_c, t_1 = await interleaved(lambda: at_once(ac, NAME, qs, k), one_call, args.reps)
     return {"n": len(qs), "concurrent_s": min(t_c), "one_call_s": min(t_1),
             "ratio": min(t_c) / min(t_1), "identical": [g[0] for g in got] == want,
             "concurrent_runs_s": t_c, "one_call_runs_s": t_1}  # fmt: skip
@@ -264,8 +265,7 @@ async def overhead(ac: AsyncMilvusClient, args: argparse.Namespace) -> dict[str,
     queries = normalised(np.random.default_rng(args.seed + 2), n, args.tiny_dim).tolist()
 
     async def batched() -> list[Hits]:
-        return list(await asyncio.gather(*(hits_of(ac.search(TINY, [q], limit=k))
-                                           for q in queries)))  # fmt: skip
+        return await at_once(ac, TINY, queries, k)
 
     async def one_call() -> Hits:
         return hits(ac._core.search(TINY, queries, limit=k))

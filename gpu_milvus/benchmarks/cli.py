@@ -8,6 +8,7 @@ sparse / hybrid collection comes last. See ``bench/README.md``.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import os
@@ -169,7 +170,9 @@ class Suite:
         assert ds.truth is not None
         k = min(self.cfg.k)
         try:
-            self.results += sweep(side, coll, pool, ds.truth, levels, k, self.window, ds.name)
+            self.results += asyncio.run(
+                sweep(side, coll, pool, ds.truth, levels, k, self.window, ds.name)
+            )
         except Exception as exc:
             self.skip(f"{side.name} concurrency", f"{type(exc).__name__}: {exc}")
 

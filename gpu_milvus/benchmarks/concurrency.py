@@ -21,7 +21,7 @@ from gpu_milvus.benchmarks.progress import bar
 from gpu_milvus.benchmarks.workloads import Window
 
 
-async def _sweep(
+async def sweep(
     side: Side,
     name: str,
     pool: list[Any],
@@ -31,6 +31,7 @@ async def _sweep(
     window: Window,
     dataset: str,
 ) -> list[dict[str, Any]]:
+    """The sweep on ``side``, one record per level (the caller runs it: ``asyncio.run``)."""
     ac = side.async_client()
     stats = getattr(ac, "scheduler_stats", None)
 
@@ -98,17 +99,3 @@ async def _sweep(
     finally:
         await ac.close()
     return out
-
-
-def sweep(
-    side: Side,
-    name: str,
-    pool: list[Any],
-    truth: Truth,
-    levels: list[int],
-    k: int,
-    window: Window,
-    dataset: str,
-) -> list[dict[str, Any]]:
-    """Run the sweep on ``side`` in a fresh event loop; one record per level."""
-    return asyncio.run(_sweep(side, name, pool, truth, levels, k, window, dataset))

@@ -184,13 +184,8 @@ def _prepare(
         _check_topk(req.limit, item.offset)  # raises the server's error
     key = _shared_key(item)
     found = shared.get(key) if key is not None else None
-    if found is None or isinstance(found, MilvusException):
-        try:
-            found = _field_checks(coll, item)  # a failure is raised afresh for each caller
-        except MilvusException as exc:
-            if key is not None:
-                shared[key] = exc
-            raise
+    if found is None:  # a failure is not kept: each caller gets its own exception
+        found = _field_checks(coll, item)
         if key is not None:
             shared[key] = found
     plan, pids, f, metric, dense = found
