@@ -1,8 +1,8 @@
 """GPU benchmark: ceilings first, then our kernels vs torch topk(mm) and cupy matmul+argpartition.
 
 Writes bench/results/gpu_<device>_<date>.json with device, date, commit, command and the
-performance.md §7 ratios (g1..g7). ``--quick`` shrinks N for a smoke run. Needs CuPy and a GPU;
-``--help`` works without them.
+performance.md §7 ratios (g1..g7). ``--quick`` shrinks N for a short record, ``--smoke`` to
+a check of the script itself. Needs CuPy and a GPU; ``--help`` works without them.
 """
 
 from __future__ import annotations
@@ -26,6 +26,12 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def _args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--quick", action="store_true", help="N in {1M} only, fewer shapes")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny shapes that check the script itself (e.g. on the emulated CuPy of "
+        "tests/emulated); its figures mean nothing",
+    )
     p.add_argument("--sizes", default="1000000,10000000", help="comma-separated N values")
     p.add_argument("--dims", default="768,1024")
     p.add_argument("--nqs", default="1,8,32,128,1024")
@@ -55,15 +61,15 @@ def _time(fn: Callable[[], Any], reps: int) -> float:
     return float(np.median(times))
 
 
-def _ceilings(reps: int) -> dict[str, float]:
+def _ceilings(reps: int, smoke: bool = False) -> dict[str, float]:
     import cupy as cp
 
-    src = cp.random.random(1 << 30, dtype=cp.float32)  # 4 GiB
+    src = cp.random.random(1 << (16 if smoke else 30), dtype=cp.float32)  # 4 GiB
     dst = cp.empty_like(src)
     ms = _time(lambda: dst.__setitem__(slice(None), src), reps)
     copy_gbs = 2 * src.nbytes / ms / 1e6
     out: dict[str, float] = {"copy_GBps": copy_gbs}
-    m, n, k = 1024, 1 << 18, 768
+    m, n, k = (64, 1024, 64) if smoke else (1024, 1 << 18, 768)
     for name, dt_ in (("fp32", cp.float32), ("bf16", None)):
         if dt_ is None:
             try:
@@ -90,6 +96,8 @@ def _dense(args: argparse.Namespace, ceil: dict[str, float]) -> tuple[list[dict]
     rows: list[dict] = []
     sizes = [1_000_000] if args.quick else [int(s) for s in args.sizes.split(",")]
     dims = [768] if args.quick else [int(s) for s in args.dims.split(",")]
+    if args.smoke:
+        sizes, dims = [20_000], [64]
     rng = np.random.default_rng(0)
     started = time.time()
     for n in sizes:
@@ -184,6 +192,8 @@ def _sparse(args: argparse.Namespace) -> dict:
 
     be = GpuBackend(0)
     n, v, nnz = (200_000 if args.quick else 2_000_000), 30522, 121
+    if args.smoke:
+        n = 4_000
     rng = np.random.default_rng(1)
     store = be.sparse_store()
     step = 200_000
@@ -217,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.time()
     props = cp.cuda.runtime.getDeviceProperties(0)
-    ceil = _ceilings(args.reps)
+    ceil = _ceilings(args.reps, args.smoke)
     print(json.dumps(ceil), flush=True)
     rows, goals = _dense(args, ceil)
     sparse = _sparse(args)
@@ -245,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"gpu_{'quick_' if args.quick else ''}{now:%Y%m%dT%H%M%SZ}.json"
+    kind = "smoke_" if args.smoke else "quick_" if args.quick else ""
+    path = out / f"gpu_{kind}{now:%Y%m%dT%H%M%SZ}.json"
     path.write_text(json.dumps(report, indent=1))
     print(json.dumps(goals, indent=1))
     print(f"wrote {path}")

@@ -205,7 +205,7 @@ class GpuSparseStore:
 class GpuBackend:
     """Exact search on one CUDA device with the kernels in ``cuda/``."""
 
-    name = "gpu"
+    name = "cuda"
 
     def __init__(self, ordinal: int = 0) -> None:
         cp = _cp()

@@ -131,6 +131,25 @@ def test_dense_range_bounds(metric: str, nq: int) -> None:
         _check(ref, gpu.search_dense(gs, q, metric, k, None, bounds), metric)
 
 
+@pytest.mark.parametrize("metric", METRICS)
+def test_dense_gemm_chunks_and_query_groups(monkeypatch: pytest.MonkeyPatch, metric: str) -> None:
+    """A small score budget splits the GEMM path into column chunks and query groups, whose
+    partial top-k lists are merged: the merge must keep global row numbers."""
+    import gpu_milvus.engine.gpu as gpu_module
+
+    monkeypatch.setattr(gpu_module, "_SCORE_BUDGET", 40 * 500)  # 500-row chunks
+    monkeypatch.setattr(gpu_module, "_QUERY_GROUP", 40)  # 100 queries: 3 groups
+    rng = np.random.default_rng()
+    gpu = _gpu()
+    x, q = _data(rng, 5003, 24, 100)
+    cpu, cs, gs = _stores(x, gpu)
+    masks = (None, rng.random(len(x)) < 0.3, rng.random((len(q), len(x))) < 0.5)
+    for valid in masks:  # none, a selective shared one (gathered rows), per query
+        for k in (10, 300):
+            ref = cpu.search_dense(cs, q, metric, k, valid)
+            _check(ref, gpu.search_dense(gs, q, metric, k, valid), metric)
+
+
 def test_dense_empty_and_take() -> None:
     gpu = _gpu()
     gs = gpu.dense_store(8)
@@ -168,6 +187,23 @@ def test_sparse(n: int, nq: int, k: int, width: int) -> None:
             got = gpu.search_sparse(gs, q, k, valid, bounds)
             _check(ref, got, "IP")
     assert (gs.take(np.array([0])) != cs.take(np.array([0]))).nnz == 0
+
+
+def test_sparse_row_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sparse scores in row chunks (a small score budget), merged with global row numbers."""
+    import gpu_milvus.engine.gpu as gpu_module
+
+    monkeypatch.setattr(gpu_module, "_SCORE_BUDGET", 1000)  # nq = 3: 333-row chunks
+    rng = np.random.default_rng()
+    gpu, cpu = _gpu(), CpuBackend()
+    data = _sparse(rng, 4000, 2000, 30)
+    cs, gs = cpu.sparse_store(), gpu.sparse_store()
+    cs.append(data)
+    gs.append(data)
+    q = sp.csr_matrix(data[rng.integers(0, 4000, 3)])
+    for k in (10, 400):
+        for valid in (None, rng.random(4000) < 0.3):
+            _check(cpu.search_sparse(cs, q, k, valid), gpu.search_sparse(gs, q, k, valid), "IP")
 
 
 def test_sparse_no_shared_terms() -> None:

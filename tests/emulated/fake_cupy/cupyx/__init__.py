@@ -1,0 +1,1 @@
+"""``cupyx`` of the emulated CuPy (see ``cupy/__init__.py``)."""

@@ -1,0 +1,90 @@
+"""The GPU test suite, run without a GPU on the emulated CuPy (``tests/emulated/fake_cupy``).
+
+It checks the CUDA backend's host code (transfers, launches, chunking, merging, result
+shapes) and its kernels' contracts against the CPU reference, on every machine, so CI catches
+what it can before a GPU session runs ``pytest -m gpu`` for real. It proves nothing about the
+CUDA code itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FAKE = ROOT / "tests" / "emulated" / "fake_cupy"
+KERNELS = (
+    "gm_radix_hist", "gm_radix_pick", "gm_radix_gather", "gm_fused_scan", "gm_key_epilogue",
+    "gm_refine", "gm_sparse_ip",
+)  # fmt: skip
+
+
+def _pytest_on_fake(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """pytest in a child process whose ``import cupy`` finds the emulation."""
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
+    return subprocess.run(cmd, cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True)
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    """This process's environment with the emulation first on ``PYTHONPATH``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(FAKE), env.get("PYTHONPATH")) if p)
+    env["FAKE_CUPY_LOG"] = str(tmp_path / "launches.json")
+    env["GPU_MILVUS_COMMIT"] = "0" * 40
+    env.pop("GPU_MILVUS_DEVICE", None)  # "auto" must pick the (emulated) GPU
+    return env
+
+
+def test_gpu_suite_passes_on_the_emulated_cupy(tmp_path: Path) -> None:
+    report = tmp_path / "report.xml"
+    proc = _pytest_on_fake(tmp_path, f"--junitxml={report}", "tests/gpu", "tests/emulated")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    suite = ET.parse(report).getroot().find("testsuite")
+    assert suite is not None
+    counts = {key: int(suite.get(key, "0")) for key in ("tests", "failures", "errors", "skipped")}
+    assert counts["failures"] == counts["errors"] == counts["skipped"] == 0, counts
+    assert counts["tests"] >= 100, counts  # the GPU suite and the emulation's own rules
+    launches = json.loads((tmp_path / "launches.json").read_text(encoding="utf-8"))
+    names = {expr.split("<")[0] for expr in launches}
+    assert names == set(KERNELS), sorted(names)
+    for metric in range(3):  # every metric through both dense paths and the refine
+        for kernel in ("gm_fused_scan", "gm_key_epilogue", "gm_refine"):
+            assert any(e.startswith(f"{kernel}<{metric}") for e in launches), (kernel, metric)
+
+
+@pytest.mark.slow
+def test_whole_suite_on_the_emulated_gpu_backend(tmp_path: Path) -> None:
+    """Every client, congruence and durability test, with ``device="auto"`` picking the
+    (emulated) GPU backend: the engine's GPU wiring under the full API."""
+    proc = _pytest_on_fake(
+        tmp_path,
+        "tests",
+        "--ignore=tests/unit/test_gpu_emulated.py",
+        "--ignore=tests/unit/test_bench_suite.py",
+        "--ignore=tests/unit/test_kernels_nvrtc.py",
+    )
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    launches = json.loads((tmp_path / "launches.json").read_text(encoding="utf-8"))
+    assert sum(launches.values()) > 1000, launches
+
+
+def test_gpu_bench_runs_and_records_every_goal(tmp_path: Path) -> None:
+    """``bench/gpu_bench.py --smoke`` on the emulated CuPy: the script a GPU session runs
+    completes and writes a record with every g1-g7 ratio (figures meaningless here)."""
+    cmd = [sys.executable, "bench/gpu_bench.py", "--smoke", "--reps", "1", "--nqs", "1,8,32,1024",
+           "--ks", "10,1000", "--out", str(tmp_path)]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (path,) = tmp_path.glob("gpu_smoke_*.json")
+    record = json.loads(path.read_text(encoding="utf-8"))
+    assert record["commit"] == "0" * 40 and record["device"] == "Emulated GPU (NumPy)"
+    assert {"date", "command", "ceilings", "dense", "sparse"} <= set(record)
+    goals = ("g1_bandwidth_fraction", "g2_nq32_over_nq1", "g3_sgemm_fraction",
+             "g5_k1000_over_k10", "g6_filtered_over_unfiltered", "g7_sparse_vs_cupyx")  # fmt: skip
+    assert all(record["metrics"][g] > 0 for g in goals), record["metrics"]
