@@ -11,6 +11,11 @@
 #define GM_METRIC_L2 1
 #define GM_METRIC_COSINE 2
 
+// Storage formats of dense rows: float32, or 16-bit words holding IEEE half / bfloat16.
+#define GM_STORE_F32 0
+#define GM_STORE_F16 1
+#define GM_STORE_BF16 2
+
 #define GM_NEG_INF (__int_as_float(0xff800000))
 #define GM_POS_INF (__int_as_float(0x7f800000))
 
@@ -24,6 +29,40 @@ __device__ __forceinline__ unsigned int float_to_ordered(float f) {
 
 __device__ __forceinline__ float ordered_to_float(unsigned int u) {
   return __uint_as_float((u & 0x80000000u) ? (u & 0x7fffffffu) : ~u);
+}
+
+// 16-bit words to float, with no header (cuda_fp16.h / cuda_bf16.h) needed under NVRTC.
+__device__ __forceinline__ float f16_to_float(unsigned short h) {
+  float f;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+  return f;
+}
+
+__device__ __forceinline__ float bf16_to_float(unsigned short h) {
+  return __uint_as_float(((unsigned int)h) << 16);
+}
+
+template <int STORE>
+__device__ __forceinline__ float word_to_float(unsigned short h) {
+  return STORE == GM_STORE_F16 ? f16_to_float(h) : bf16_to_float(h);
+}
+
+// Element i of a row-major matrix stored as STORE.
+template <int STORE>
+__device__ __forceinline__ float load1(const void* X, long long i) {
+  if (STORE == GM_STORE_F32) return static_cast<const float*>(X)[i];
+  return word_to_float<STORE>(static_cast<const unsigned short*>(X)[i]);
+}
+
+// Elements i .. i + 3 (i a multiple of 4, the matrix 16-byte aligned): one 16- or 8-byte load.
+template <int STORE>
+__device__ __forceinline__ float4 load4(const void* X, long long i) {
+  if (STORE == GM_STORE_F32) return *reinterpret_cast<const float4*>(static_cast<const float*>(X) + i);
+  const uint2 w = *reinterpret_cast<const uint2*>(static_cast<const unsigned short*>(X) + i);
+  return make_float4(word_to_float<STORE>((unsigned short)(w.x & 0xffffu)),
+                     word_to_float<STORE>((unsigned short)(w.x >> 16)),
+                     word_to_float<STORE>((unsigned short)(w.y & 0xffffu)),
+                     word_to_float<STORE>((unsigned short)(w.y >> 16)));
 }
 
 template <typename T>

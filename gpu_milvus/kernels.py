@@ -19,11 +19,16 @@ OPTIONS = ("-std=c++17",)
 METRIC_IDS = {"IP": 0, "L2": 1, "COSINE": 2}
 FUSED_NQ = (1, 2, 4, 8, 16, 32)
 
+STORE_IDS = {"float32": 0, "float16": 1, "bfloat16": 2}  # GM_STORE_* in common.cuh
+
 # Template instantiations NVRTC must emit, per file (name_expressions).
 NAME_EXPRESSIONS: dict[str, tuple[str, ...]] = {
-    "distance.cu": tuple(f"gm_fused_scan<{m}, {q}>" for m in range(3) for q in FUSED_NQ)
+    "distance.cu": tuple(f"gm_fused_scan<{m}, {q}, 0>" for m in range(3) for q in FUSED_NQ)
     + tuple(f"gm_key_epilogue<{m}>" for m in range(3))
     + tuple(f"gm_refine<{m}>" for m in range(3)),
+    "scan16.cu": tuple(
+        f"gm_fused_scan<{m}, {q}, {s}>" for s in (1, 2) for m in range(3) for q in FUSED_NQ
+    ),
     "topk.cu": (),
     "sparse.cu": ("gm_sparse_ip<int>", "gm_sparse_ip<long long>"),
 }

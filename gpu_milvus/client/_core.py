@@ -34,8 +34,8 @@ from gpu_milvus.schema import spec_from_schema
 class LocalCore:
     """A connection to the in-process engine of one local uri."""
 
-    def __init__(self, uri: str, db_name: str = "", device: str = "auto", **storage: Any) -> None:
-        self._engine: Engine | None = open_engine(uri, device, **storage)
+    def __init__(self, uri: str, db_name: str = "", device: str = "auto", **options: Any) -> None:
+        self._engine: Engine | None = open_engine(uri, device, **options)
         self._db = db_name or DEFAULT_DB
         if not self._engine.has_database(self._db):
             release_engine(self._engine)

@@ -32,8 +32,9 @@ CLIENT_METHODS = (
     "insert", "upsert", "delete", "get", "query", "search", "hybrid_search",
 )  # fmt: skip
 
-# Keywords for a path uri's durable store (see engine.durable.StoreOptions).
-STORAGE_KEYWORDS = ("durability", "commit_interval", "checkpoint_bytes")
+# Keywords for a path uri's engine: its durable store (engine.durable.StoreOptions) and the
+# GPU's scan copy (engine.backend.select_backend).
+STORAGE_KEYWORDS = ("durability", "commit_interval", "checkpoint_bytes", "scan_dtype")
 
 
 class LocalClient:

@@ -94,6 +94,9 @@ class Backend(Protocol):
     ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
+SCAN_DTYPES = ("float32", "float16", "bfloat16")
+
+
 def gpu_available() -> bool:
     """True when CuPy imports and sees at least one CUDA device."""
     try:
@@ -104,13 +107,18 @@ def gpu_available() -> bool:
         return False
 
 
-def select_backend(device: str = "auto") -> Any:
+def select_backend(device: str = "auto", scan_dtype: str = "float32") -> Any:
     """Pick the backend for ``device``: "auto", "cpu", "cuda" or "cuda:N".
 
     ``GPU_MILVUS_DEVICE`` overrides "auto". Asking for CUDA explicitly without a usable GPU
-    raises a MilvusException; "auto" falls back to the CPU.
+    raises a MilvusException; "auto" falls back to the CPU. ``scan_dtype`` (one of
+    ``SCAN_DTYPES``) is the GPU's small-batch scan copy; the CPU backend reads float32 only.
     """
     from gpu_milvus.engine.cpu import CpuBackend
+
+    if scan_dtype not in SCAN_DTYPES:
+        choices = ", ".join(SCAN_DTYPES)
+        raise errors.invalid(f"scan_dtype must be one of {choices}, got {scan_dtype!r}")
 
     if device == "auto":
         device = os.environ.get("GPU_MILVUS_DEVICE", "auto")
@@ -131,5 +139,5 @@ def select_backend(device: str = "auto") -> Any:
                 return CpuBackend()
             raise errors.invalid("the CUDA backend is not available in this build") from None
         ordinal = int(device.split(":", 1)[1]) if ":" in device else 0
-        return GpuBackend(ordinal)
+        return GpuBackend(ordinal, scan_dtype)
     raise errors.invalid(f"invalid device: {device!r}; expected auto, cpu, cuda or cuda:N")

@@ -38,7 +38,9 @@ def engine_key(uri: str) -> str:
     return os.path.realpath(os.path.expanduser(uri))
 
 
-def open_engine(uri: str, device: str = "auto", **storage: Any) -> Engine:
+def open_engine(
+    uri: str, device: str = "auto", scan_dtype: str | None = None, **storage: Any
+) -> Engine:
     """The process-wide engine for ``uri``, created (or reopened from disk) on first use.
 
     Each call counts as one user of the engine; ``release_engine`` ends it.
@@ -47,8 +49,14 @@ def open_engine(uri: str, device: str = "auto", **storage: Any) -> Engine:
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = Engine(key, device, StoreOptions.from_kwargs(storage))
+            options = StoreOptions.from_kwargs(storage)
+            engine = Engine(key, device, options, scan_dtype or "float32")
             _engines[key] = engine
+        elif scan_dtype is not None and scan_dtype != engine.scan_dtype:
+            raise errors.invalid(
+                f"uri {uri} is already open with scan_dtype {engine.scan_dtype!r} in this "
+                f"process; cannot reopen it with {scan_dtype!r}"
+            )
         elif device not in ("auto", engine.device_request) and device != engine.backend.name:
             raise errors.invalid(
                 f"uri {uri} is already open on device {engine.backend.name!r} in this process; "
@@ -82,11 +90,16 @@ class Engine:
     """Databases -> collections, with thread-safe DDL."""
 
     def __init__(
-        self, key: str, device: str = "auto", options: StoreOptions | None = None
+        self,
+        key: str,
+        device: str = "auto",
+        options: StoreOptions | None = None,
+        scan_dtype: str = "float32",
     ) -> None:
         self.key = key
         self.device_request = device
-        self.backend = select_backend(device)
+        self.scan_dtype = scan_dtype
+        self.backend = select_backend(device, scan_dtype)
         self.lock = threading.RLock()
         self.users = 0
         self._dbs: dict[str, dict[str, Collection]] = {DEFAULT_DB: {}}

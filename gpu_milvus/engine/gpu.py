@@ -1,27 +1,31 @@
 """CuPy backend: device-resident vectors, custom CUDA kernels, host results.
 
 Invariants:
-- vectors stay on the device in float32 matrices grown by capacity doubling (appends copy only
-  the new rows); squared norms and inverse norms are cached beside them;
+- vectors stay on the device (``gpu_store.py``): float32 matrices grown by capacity doubling,
+  norms cached beside them, and with ``scan_dtype`` a 16-bit scan copy;
 - only queries, masks and results cross PCIe; results follow ``backend.py`` exactly as
   ``cpu.py`` produces them (same widths, -1 padding, float64-refined distances, best first);
 - ranking keys are larger-is-better (IP: q.x, COSINE: q.x/|x| with q normalised,
   L2: 2q.x - |x|^2), as in ``cpu.py``;
 - dense paths: the fused scan + per-block top-k kernel for nq <= 32 and k <= 256 (when its
   shared memory fits), else cuBLAS GEMM over column chunks + key epilogue + radix select;
+  with a 16-bit scan copy, the fused scan reads it for a wider window whose completeness is
+  certified per query from the copy's rounding error (else that query reruns in float32), and
+  the winners are re-scored from the float32 rows, so answers stay those of float32;
 - CuPy is imported lazily, so importing this module never breaks a CPU-only install.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from gpu_milvus import kernels
+from gpu_milvus.engine.backend import SCAN_DTYPES
 from gpu_milvus.engine.cpu import exact_bounds, order_refined, widened
+from gpu_milvus.engine.gpu_store import GpuDenseStore, GpuSparseStore
 
 Bounds = tuple[float | None, float | None]
 _SCORE_BUDGET = 1 << 28  # fp32 scores per GEMM / sparse chunk (1 GiB)
@@ -33,6 +37,7 @@ _LUT_MAX = 1 << 24  # sparse: dense column -> slot table up to this many columns
 _DIST = "distance.cu"
 _TOPK = "topk.cu"
 _SPARSE = "sparse.cu"
+_SCAN16 = "scan16.cu"
 
 
 def _cp() -> Any:
@@ -59,147 +64,22 @@ def _next_pow2(x: int) -> int:
     return 1 << max(0, int(x - 1).bit_length())
 
 
-class GpuDenseStore:
-    """A growing float32 matrix on one device with cached |x|^2 and 1/|x|."""
+def scan16_error(store: GpuDenseStore, q: np.ndarray, qn: np.ndarray, metric: str) -> np.ndarray:
+    """Per query, a bound on |key from the 16-bit copy - key from the float32 rows|.
 
-    def __init__(self, dim: int, device: int) -> None:
-        cp = _cp()
-        self.dim = dim
-        self.device = device
-        self._n = 0
-        with cp.cuda.Device(device):
-            self._x = cp.empty((64, max(dim, 1)), dtype=cp.float32)
-            self._sq = cp.empty(64, dtype=cp.float32)
-            self._inv = cp.empty(64, dtype=cp.float32)
-
-    def __len__(self) -> int:
-        return self._n
-
-    def append(self, block: np.ndarray) -> None:
-        cp = _cp()
-        block = np.ascontiguousarray(block, dtype=np.float32).reshape(-1, self.dim)
-        m = len(block)
-        if m == 0:
-            return
-        need = self._n + m
-        if need > len(self._x):
-            self.reserve(max(need, 2 * len(self._x)))
-        with cp.cuda.Device(self.device):
-            xb = cp.asarray(block)
-            self._x[self._n : need] = xb
-            sqb = cp.einsum("ij,ij->i", xb, xb)
-            self._sq[self._n : need] = sqb
-            self._inv[self._n : need] = 1.0 / cp.sqrt(cp.where(sqb == 0, 1, sqb))
-        self._n = need
-
-    def append_from(self, fill: Callable[[np.ndarray], None], rows: int) -> None:
-        host = np.empty((rows, self.dim), dtype=np.float32)
-        fill(host)
-        self.append(host)
-
-    def reserve(self, rows: int) -> None:
-        cp = _cp()
-        if rows <= len(self._x):
-            return
-        with cp.cuda.Device(self.device):
-            x = cp.empty((rows, self._x.shape[1]), dtype=cp.float32)
-            sq, inv = cp.empty(rows, dtype=cp.float32), cp.empty(rows, dtype=cp.float32)
-            x[: self._n] = self._x[: self._n]
-            sq[: self._n] = self._sq[: self._n]
-            inv[: self._n] = self._inv[: self._n]
-            self._x, self._sq, self._inv = x, sq, inv
-
-    @property
-    def matrix(self) -> Any:
-        return self._x[: self._n]
-
-    @property
-    def sq_norms(self) -> Any:
-        return self._sq[: self._n]
-
-    @property
-    def inv_norms(self) -> Any:
-        return self._inv[: self._n]
-
-    def host_rows(self, start: int, stop: int) -> np.ndarray:
-        cp = _cp()
-        with cp.cuda.Device(self.device):
-            return cp.asnumpy(self.matrix[start:stop])
-
-    def take(self, rows: np.ndarray) -> np.ndarray:
-        cp = _cp()
-        rows = np.asarray(rows, dtype=np.int64)
-        if rows.size == 0:
-            return np.empty((*rows.shape, self.dim), dtype=np.float32)
-        with cp.cuda.Device(self.device):
-            return cp.asnumpy(self.matrix[cp.asarray(rows)])
-
-
-class GpuSparseStore:
-    """CSR rows: host chunks (for ``take``) plus device chunks concatenated lazily."""
-
-    def __init__(self, device: int) -> None:
-        self.device = device
-        self._host: list[sp.csr_matrix] = []
-        self._host_stacked: sp.csr_matrix | None = None
-        self._dev_chunks: list[tuple[Any, Any, Any]] = []  # (indptr, indices, data)
-        self._dev: tuple[Any, Any, Any] | None = None
-        self._rows = 0
-        self.width = 1
-        self.max_col = -1
-
-    def __len__(self) -> int:
-        return self._rows
-
-    def append(self, block: sp.csr_matrix) -> None:
-        cp = _cp()
-        block = sp.csr_matrix(block, dtype=np.float32)
-        block.sum_duplicates()
-        self._host.append(block)
-        self._host_stacked = None
-        self._rows += block.shape[0]
-        self.width = max(self.width, block.shape[1])
-        if block.nnz:
-            self.max_col = max(self.max_col, int(block.indices.max()))
-        with cp.cuda.Device(self.device):
-            self._dev_chunks.append(
-                (
-                    cp.asarray(block.indptr.astype(np.int64)),
-                    cp.asarray(block.indices.astype(np.int64)),
-                    cp.asarray(block.data.astype(np.float32)),
-                )
-            )
-        self._dev = None
-
-    def device_csr(self) -> tuple[Any, Any, Any]:
-        """(indptr int64, indices int32 or int64, data float32) of all rows, on the device."""
-        cp = _cp()
-        if self._dev is None:
-            with cp.cuda.Device(self.device):
-                ptrs, offset = [cp.zeros(1, dtype=cp.int64)], 0
-                for p, _, _ in self._dev_chunks:
-                    ptrs.append(p[1:] + offset)
-                    offset += int(p[-1].item()) if len(p) > 1 else 0
-                idx = [c[1].astype(cp.int64, copy=False) for c in self._dev_chunks]
-                idx = idx or [cp.zeros(0, dtype=cp.int64)]
-                dat = [c[2] for c in self._dev_chunks] or [cp.zeros(0, dtype=cp.float32)]
-                indices = cp.concatenate(idx)
-                if self.max_col < 2**31 - 1:
-                    indices = indices.astype(cp.int32)
-                self._dev = (cp.concatenate(ptrs), indices, cp.concatenate(dat))
-                self._dev_chunks = [self._dev]
-        return self._dev
-
-    def take(self, rows: np.ndarray) -> sp.csr_matrix:
-        if self._host_stacked is None:
-            parts = [
-                sp.csr_matrix((c.data, c.indices, c.indptr), shape=(c.shape[0], self.width))
-                for c in self._host
-            ]
-            stacked = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, self.width))
-            self._host_stacked = stacked.astype(np.float32)
-            self._host = [self._host_stacked]
-        return self._host_stacked[rows]
+    IP: |q.(x - x~)| <= |q| max|x - x~|; L2 (key 2 q.x - |x|^2, |x|^2 from float32): twice
+    that; COSINE (q normalised, 1/|x| from float32): |q| max(|x - x~| / |x|). A margin for the
+    float32 rounding of both dot products is added; inf when a row overflowed the format.
+    """
+    d = store.dim
+    acc = (d + 8) * 2.0**-22  # float32 dot-product rounding, both scans, generously
+    if metric == "COSINE":
+        qnorm = np.linalg.norm(qn.astype(np.float64), axis=1)
+        return qnorm * (store.max_rel_err + acc * (1.0 + store.max_rel_err))
+    qnorm = np.linalg.norm(q.astype(np.float64), axis=1)
+    xnorm = float(np.sqrt(store.max_sq)) + store.max_err
+    err = qnorm * (store.max_err + acc * xnorm)
+    return 2.0 * err if metric == "L2" else err
 
 
 class GpuBackend:
@@ -207,15 +87,19 @@ class GpuBackend:
 
     name = "cuda"
 
-    def __init__(self, ordinal: int = 0) -> None:
+    def __init__(self, ordinal: int = 0, scan_dtype: str = "float32") -> None:
         cp = _cp()
+        if scan_dtype not in SCAN_DTYPES:
+            raise ValueError(f"scan_dtype must be one of {SCAN_DTYPES}, got {scan_dtype!r}")
         self.ordinal = ordinal
+        self.scan_dtype = scan_dtype
+        self.scan16_queries = self.scan16_redone = 0  # certified 16-bit scans / redone in fp32
         with cp.cuda.Device(ordinal):
             props = cp.cuda.runtime.getDeviceProperties(ordinal)
         self.sm_count = int(props["multiProcessorCount"])
 
     def dense_store(self, dim: int) -> GpuDenseStore:
-        return GpuDenseStore(dim, self.ordinal)
+        return GpuDenseStore(dim, self.ordinal, self.scan_dtype)
 
     def sparse_store(self) -> GpuSparseStore:
         return GpuSparseStore(self.ordinal)
@@ -312,24 +196,100 @@ class GpuBackend:
                 mask, mode = cp.asarray(shared.view(np.uint8)), 1
             else:
                 mask, mode = cp.zeros(1, dtype=cp.uint8), 0
-            h = max(64, _next_pow2(k_eff))
-            fused = (
-                nq <= _FUSED_MAX_NQ and k_eff <= _FUSED_MAX_K and nq * (8 + 16 * h) <= _FUSED_SMEM
-            )
             m = kernels.METRIC_IDS[metric]
-            if fused:
-                keys, ids = self._fused(store, d_qn, d_qsq, aux, mask, mode, m, k_eff, h, loose)
+            args = (store, d_qn, d_qsq, aux, mask, mode, m)
+            found = None
+            if store.scan_copy is not None and not ranged:
+                found = self._scan16(q, qn, metric, total, k_eff, *args)
+            if found is None:
+                keys, ids = self._fp32_keys(*args, k_eff, loose, total)
             else:
-                sel = None
-                if mode == 1 and total * 2 < n:  # selective filter: gather the passing rows
-                    sel = cp.flatnonzero(mask).astype(cp.int32)
-                    mask, mode = cp.zeros(1, dtype=cp.uint8), 0
-                keys, ids = self._gemm(store, d_qn, d_qsq, aux, mask, mode, m, k_eff, loose, sel)
+                keys, ids = found
             rows = cp.where(cp.isneginf(keys), -1, ids).astype(cp.int64)
             dist = self._refine(store, cp.asarray(q), rows, m)
             rows_h, dist_h = cp.asnumpy(rows), cp.asnumpy(dist)
         rows_h, dist_h = order_refined(rows_h, dist_h, metric)
+        if found is not None:  # the 16-bit scan's wider window, cut to the k best exact ones
+            rows_h, dist_h = rows_h[:, :k_eff], dist_h[:, :k_eff]
         return exact_bounds(rows_h, dist_h, metric, bounds, k) if ranged else (rows_h, dist_h)
+
+    def _fits_fused(self, nq: int, k: int) -> int:
+        """The fused kernel's per-query list length H for nq queries and k, or 0 if it does
+        not fit (too many queries, k too large, or too little shared memory)."""
+        h = max(64, _next_pow2(k))
+        ok = nq <= _FUSED_MAX_NQ and k <= _FUSED_MAX_K and nq * (8 + 16 * h) <= _FUSED_SMEM
+        return h if ok else 0
+
+    def _fp32_keys(
+        self,
+        store: GpuDenseStore,
+        qn: Any,
+        qsq: Any,
+        aux: Any,
+        mask: Any,
+        mode: int,
+        metric: int,
+        k: int,
+        bounds: Bounds,
+        total: int,
+    ) -> tuple[Any, Any]:
+        """Top-k keys and rows over the float32 rows: fused scan when it fits, else GEMM."""
+        cp = _cp()
+        h = self._fits_fused(qn.shape[0], k)
+        if h:
+            return self._fused(store, qn, qsq, aux, mask, mode, metric, k, h, bounds)
+        sel = None
+        if mode == 1 and total * 2 < len(store):  # selective filter: gather the passing rows
+            sel = cp.flatnonzero(mask).astype(cp.int32)
+            mask, mode = cp.zeros(1, dtype=cp.uint8), 0
+        return self._gemm(store, qn, qsq, aux, mask, mode, metric, k, bounds, sel)
+
+    def _scan16(
+        self,
+        q: np.ndarray,
+        qn: np.ndarray,
+        metric: str,
+        total: int,
+        k: int,
+        store: GpuDenseStore,
+        d_qn: Any,
+        d_qsq: Any,
+        aux: Any,
+        mask: Any,
+        mode: int,
+        m: int,
+    ) -> tuple[Any, Any] | None:
+        """Candidates from the 16-bit scan copy, exact by certificate (performance.md §1.6).
+
+        The scan keeps a window of ``wide`` > k approximate keys per query. Each key is within
+        ``err`` of the float32 one, so when the window's last key is below the k-th minus
+        2 err, no row outside it can be in the true top k. Queries whose window is not
+        certified are searched again on the float32 rows. Returns None (use float32) when
+        the window does not fit the fused kernel."""
+        cp = _cp()
+        nq = len(q)
+        wide = min(total, max(2 * k, k + 32))
+        h = self._fits_fused(nq, wide)
+        if not h:
+            return None
+        keys, ids = self._fused(store, d_qn, d_qsq, aux, mask, mode, m, wide, h, (None, None), 16)
+        ranked = -np.sort(-cp.asnumpy(keys), axis=1)
+        kth, last = ranked[:, k - 1], ranked[:, wide - 1]
+        err = scan16_error(store, q, qn, metric)
+        ok = np.isfinite(err) & ((wide >= total) | np.isneginf(last) | (last < kth - 2 * err))
+        self.scan16_queries += nq
+        redo = np.flatnonzero(~ok)
+        if len(redo):
+            self.scan16_redone += len(redo)
+            sub = cp.asarray(redo)
+            sub_mask = mask[sub] if mode == 2 else mask
+            sub_args = (store, d_qn[sub], d_qsq[sub], aux, sub_mask, mode, m)
+            fk, fi = self._fp32_keys(*sub_args, k, (None, None), total)
+            pad_k = cp.full((len(redo), wide), -cp.inf, dtype=cp.float32)
+            pad_i = cp.full((len(redo), wide), -1, dtype=cp.int32)
+            pad_k[:, :k], pad_i[:, :k] = fk, fi
+            keys[sub], ids[sub] = pad_k, pad_i
+        return keys, ids
 
     def _fused(
         self,
@@ -343,7 +303,10 @@ class GpuBackend:
         k: int,
         h: int,
         bounds: Bounds,
+        bits: int = 32,
     ) -> tuple[Any, Any]:
+        """Per-block top k of the fused scan over the float32 rows (bits 32) or the 16-bit
+        scan copy (bits 16), merged by the radix select when there are several blocks."""
         cp = _cp()
         nq, n, d = qn.shape[0], len(store), store.dim
         tmpl = next(t for t in kernels.FUSED_NQ if t >= nq)
@@ -352,11 +315,16 @@ class GpuBackend:
         out_keys = cp.empty((nq, grid * k), dtype=cp.float32)
         out_rows = cp.empty((nq, grid * k), dtype=cp.int32)
         smem = nq * (8 + 16 * h)
-        kernels.get(_DIST, "gm_fused_scan", metric, tmpl)(
+        if bits == 32:
+            kern = kernels.get(_DIST, "gm_fused_scan", metric, tmpl, 0)
+        else:
+            store_id = kernels.STORE_IDS[store.scan_dtype]
+            kern = kernels.get(_SCAN16, "gm_fused_scan", metric, tmpl, store_id)
+        kern(
             (grid,),
             (256,),
             (
-                store.matrix,
+                store.matrix if bits == 32 else store.scan_copy,
                 np.int32(n),
                 np.int32(d),
                 qn,

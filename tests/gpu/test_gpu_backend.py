@@ -231,3 +231,106 @@ def test_client_api(tmp_path, metric: str) -> None:
         results.append([[h["id"] for h in hits] for hits in res])
         c.close()
     assert results[0] == results[1]
+
+
+# -- the 16-bit scan copy (scan_dtype): certified candidates, exact results ---------------------
+SCAN16 = ("float16", "bfloat16")
+
+
+def _scan16_stores(x: np.ndarray, scan_dtype: str):
+    _gpu()  # skips without CuPy; poisons the pool
+    from gpu_milvus.engine.gpu import GpuBackend
+
+    cpu, gpu16 = CpuBackend(), GpuBackend(0, scan_dtype)
+    cs, gs = cpu.dense_store(x.shape[1]), gpu16.dense_store(x.shape[1])
+    for part in np.array_split(x, 3):
+        cs.append(part)
+        gs.append(part)
+    assert gs.scan_copy is not None and gs.scan_copy.shape == x.shape
+    return cpu, cs, gpu16, gs
+
+
+@pytest.mark.parametrize("scan_dtype", SCAN16)
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("unit", [True, False])
+def test_scan16_gives_the_float32_answer(scan_dtype: str, metric: str, unit: bool) -> None:
+    rng = np.random.default_rng()
+    x, q = _data(rng, 6007, 64, 32)
+    if unit:  # embeddings as RAG stores them
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+    cpu, cs, gpu16, gs = _scan16_stores(x, scan_dtype)
+    for nq, k in ((1, 10), (8, 1), (32, 10), (3, 100)):
+        for valid in (None, rng.random(len(x)) < 0.2, rng.random((nq, len(x))) < 0.5):
+            ref = cpu.search_dense(cs, q[:nq], metric, k, valid)
+            _check(ref, gpu16.search_dense(gs, q[:nq], metric, k, valid), metric)
+    assert gpu16.scan16_queries > 0
+    if unit and scan_dtype == "float16":  # fine rounding on spread-out data: mostly certified
+        assert gpu16.scan16_redone < gpu16.scan16_queries
+
+
+@pytest.mark.parametrize("scan_dtype", SCAN16)
+def test_scan16_redoes_what_it_cannot_certify(scan_dtype: str) -> None:
+    """Scores 3.3e-4 apart (far above float32 error, so the answer is unique) but well inside
+    the 16-bit rounding: those windows cannot be certified, so those queries (not the easy
+    ones beside them) run again on the float32 rows, and the answer is the float64 one."""
+    rng = np.random.default_rng()
+    d = 48
+    base = np.ones(d)
+    u = rng.standard_normal(d)
+    u -= (u @ base) / (base @ base) * base
+    u /= np.linalg.norm(u)
+    t = np.linspace(0.0, 1.0, 3000)
+    far = 5 * rng.standard_normal((100, d))  # spread-out rows: easy, certified queries
+    x = rng.permutation(np.vstack([base + t[:, None] * u, far])).astype(np.float32)
+    hard = base + u + 1e-3 * rng.standard_normal((4, d))
+    q = np.vstack([far[:1], hard[:2], far[1:2], hard[2:]]).astype(np.float32)  # some redone
+    cpu, cs, gpu16, gs = _scan16_stores(x, scan_dtype)
+    scores = q.astype(np.float64) @ x.astype(np.float64).T
+    for valid in (None, rng.random((len(q), len(x))) < 0.5):  # redone with their own masks
+        masked = scores if valid is None else np.where(valid, scores, -np.inf)
+        exact = np.argsort(-masked, axis=1)[:, :10]
+        for metric in ("IP", "L2"):
+            ref = cpu.search_dense(cs, q, metric, 10, valid)
+            got = gpu16.search_dense(gs, q, metric, 10, valid)
+            _check(ref, got, metric)
+            if metric == "IP":
+                np.testing.assert_array_equal(got[0], exact)
+    assert 0 < gpu16.scan16_redone < gpu16.scan16_queries
+
+
+def test_scan16_overflow_falls_back_to_float32() -> None:
+    """float16 cannot hold 1e5: the store's error bound is inf and every query is redone."""
+    rng = np.random.default_rng()
+    x, q = _data(rng, 2000, 16, 3)
+    x[7] *= 1e5
+    cpu, cs, gpu16, gs = _scan16_stores(x, "float16")
+    assert gs.max_err == np.inf
+    _check(cpu.search_dense(cs, q, "L2", 10, None), gpu16.search_dense(gs, q, "L2", 10, None), "L2")
+    assert gpu16.scan16_redone == gpu16.scan16_queries == 3
+
+
+def test_scan16_range_search_uses_the_float32_rows() -> None:
+    rng = np.random.default_rng()
+    x, q = _data(rng, 3000, 16, 4)
+    cpu, cs, gpu16, gs = _scan16_stores(x, "bfloat16")
+    bounds = (0.5, 3.0)
+    ref = cpu.search_dense(cs, q, "IP", 50, None, bounds)
+    _check(ref, gpu16.search_dense(gs, q, "IP", 50, None, bounds), "IP")
+    assert gpu16.scan16_queries == 0
+
+
+@pytest.mark.parametrize("scan_dtype", SCAN16)
+def test_client_scan_dtype(tmp_path, scan_dtype: str) -> None:
+    from gpu_milvus import MilvusClient
+
+    rng = np.random.default_rng()
+    x = rng.standard_normal((800, 32)).astype(np.float32)
+    results = []
+    for device, dtype in (("cpu", "float32"), ("cuda", scan_dtype)):
+        c = MilvusClient(str(tmp_path / f"{device}.db"), device=device, scan_dtype=dtype)
+        c.create_collection("c", dimension=32, metric_type="COSINE")
+        c.insert("c", [{"id": i, "vector": x[i].tolist()} for i in range(800)])
+        res = c.search("c", data=x[:5].tolist(), limit=9)
+        results.append([[(h["id"], round(h["distance"], 4)) for h in hits] for hits in res])
+        c.close()
+    assert results[0] == results[1]

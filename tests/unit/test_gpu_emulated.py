@@ -56,6 +56,9 @@ def test_gpu_suite_passes_on_the_emulated_cupy(tmp_path: Path) -> None:
     for metric in range(3):  # every metric through both dense paths and the refine
         for kernel in ("gm_fused_scan", "gm_key_epilogue", "gm_refine"):
             assert any(e.startswith(f"{kernel}<{metric}") for e in launches), (kernel, metric)
+        for store in range(3):  # the fused scan over float32 rows and both 16-bit copies
+            assert any(e.startswith(f"gm_fused_scan<{metric}") and e.endswith(f", {store}>")
+                       for e in launches), (metric, store)  # fmt: skip
 
 
 @pytest.mark.slow
@@ -87,4 +90,8 @@ def test_gpu_bench_runs_and_records_every_goal(tmp_path: Path) -> None:
     assert {"date", "command", "ceilings", "dense", "sparse"} <= set(record)
     goals = ("g1_bandwidth_fraction", "g2_nq32_over_nq1", "g3_sgemm_fraction",
              "g5_k1000_over_k10", "g6_filtered_over_unfiltered", "g7_sparse_vs_cupyx")  # fmt: skip
+    goals += tuple(f"scan16_{t}_speedup_nq1" for t in ("float16", "bfloat16"))
     assert all(record["metrics"][g] > 0 for g in goals), record["metrics"]
+    scan16 = [r for r in record["dense"] if "scan_dtype" in r]
+    assert {r["scan_dtype"] for r in scan16} == {"float16", "bfloat16"}
+    assert all(0 <= r["certified"] <= 1 for r in scan16)

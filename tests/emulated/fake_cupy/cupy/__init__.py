@@ -111,6 +111,12 @@ class ndarray:  # CuPy's name
     def min(self, *args: Any, **kwargs: Any) -> ndarray:
         return ndarray(np.asarray(self._a.min(*args, **kwargs)))
 
+    def all(self, *args: Any, **kwargs: Any) -> ndarray:
+        return ndarray(np.asarray(self._a.all(*args, **kwargs)))
+
+    def any(self, *args: Any, **kwargs: Any) -> ndarray:
+        return ndarray(np.asarray(self._a.any(*args, **kwargs)))
+
     # -- indexing -----------------------------------------------------------------------------
     def __getitem__(self, key: Any) -> ndarray:
         return ndarray(np.asarray(self._a[_unwrap_index(key)]))

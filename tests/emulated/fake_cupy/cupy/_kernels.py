@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from cupy._raw import Launch
 
 IP, L2, COSINE = 0, 1, 2
+F32, F16, BF16 = 0, 1, 2  # GM_STORE_* in common.cuh
 _RNG = np.random.default_rng()
 
 
@@ -65,6 +66,15 @@ def _in_bounds(metric: int, key: np.ndarray, qsq: Any, hr: int, r: float, hf: in
         if hf:
             ok &= key <= np.float32(f)
     return ok
+
+
+def _words_to_float(store: int, x: np.ndarray) -> np.ndarray:
+    """gm::load1: float32 rows as they are; 16-bit words decoded as IEEE half or bfloat16."""
+    if store == F32:
+        return x
+    if store == F16:
+        return x.view(np.float16).astype(np.float32)
+    return (x.astype(np.uint32) << np.uint32(16)).view(np.float32)
 
 
 def _in_order(count: int) -> np.ndarray:
@@ -133,7 +143,7 @@ def fused_scan(
     L: Launch, X, n, d, Q, nq, aux, qsq, mask, mask_mode, has_radius, radius, has_rf, rf, k,
     width, rows_per_block, out_keys, out_rows,
 ) -> None:  # fmt: skip
-    metric, nq_max = int(L.targs["METRIC"]), int(L.targs["NQ"])
+    metric, nq_max, store = int(L.targs["METRIC"]), int(L.targs["NQ"]), int(L.targs["STORE"])
     h = width // 2
     assert nq <= nq_max <= 32, f"fused scan: nq {nq} over its template's {nq_max} (max 32)"
     assert width >= 2 and width & (width - 1) == 0, f"fused scan: L={width} not a power of 2"
@@ -141,7 +151,9 @@ def fused_scan(
     assert L.block == (256, 1, 1), "fused scan: written for 256 threads"
     need = nq * (8 + 8 * width)
     assert L.shared_mem >= need, f"fused scan: {L.shared_mem} B shared memory, needs {need}"
-    xm = _span(X, 0, n * d, "fused X").reshape(n, d)
+    want = np.float32 if store == F32 else np.uint16
+    assert X.dtype == want, f"fused scan: STORE={store} reads {np.dtype(want)} rows, got {X.dtype}"
+    xm = _words_to_float(store, _span(X, 0, n * d, "fused X")).reshape(n, d)
     qm = _span(Q, 0, nq * d, "fused Q").reshape(nq, d)
     keys = _make_key(metric, (qm @ xm.T).astype(np.float32), _span(aux, 0, n, "fused aux"))
     qs = _span(qsq, 0, nq, "fused qsq")

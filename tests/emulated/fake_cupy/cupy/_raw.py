@@ -118,11 +118,12 @@ class RawKernel:
     def _convert(self, p: Param, arg: Any) -> Any:
         from cupy import ndarray
 
-        want = self._ctype(p)
         where = f"{self.sig.name}({p.name})"
         if p.pointer:
             if not isinstance(arg, ndarray):
                 raise TypeError(f"{where}: a pointer needs a device array, got {type(arg)}")
+            # void*: untyped, the emulation checks the element type itself
+            want = arg.dtype if p.ctype == "void" else self._ctype(p)
             ok = arg.dtype == want or (want == np.uint8 and arg.dtype == np.bool_)
             if not ok:
                 raise TypeError(f"{where}: expects {want} elements, got a {arg.dtype} array")
@@ -133,6 +134,7 @@ class RawKernel:
                 flat = flat.view()
                 flat.flags.writeable = False
             return flat
+        want = self._ctype(p)
         if not isinstance(arg, np.generic) or arg.dtype != want:
             raise TypeError(f"{where}: expects a NumPy {want} scalar, got {arg!r} ({type(arg)})")
         return arg.item()

@@ -1,0 +1,131 @@
+// The fused small-batch scan (distance + per-block top-k), templated on the storage format of
+// the rows. Included by distance.cu (float32 rows) and scan16.cu (16-bit scan copies), so a
+// float32-only process never compiles the 16-bit instances.
+#pragma once
+#include "common.cuh"
+
+// One block scans a contiguous range of rows for all nq (<= NQ) queries, one warp per row.
+// X is stored as STORE says (GM_STORE_F32, _F16 or _BF16: common.cuh); queries are float32.
+// Each query keeps, in shared memory, L = 2H entries: [0, H) the block's best so far (sorted,
+// descending), [H, L) a candidate buffer. Rows are taken H at a time, so the buffer can never
+// overflow; after each round with candidates the L entries are bitonic-sorted. Output: the
+// block's best k (k <= H) per query, in out[(q * gridDim.x + block) * k + i].
+// Dynamic shared memory: nq * (8 + 8 * L) bytes.
+template <int METRIC, int NQ, int STORE>
+__global__ void __launch_bounds__(256) gm_fused_scan(
+    const void* __restrict__ X, int n, int d, const float* __restrict__ Q, int nq,
+    const float* __restrict__ aux, const float* __restrict__ qsq,
+    const unsigned char* __restrict__ mask, int mask_mode,  // 0 none, 1 shared, 2 per query
+    int has_radius, float radius, int has_rf, float rf, int k, int L, int rows_per_block,
+    float* __restrict__ out_keys, int* __restrict__ out_rows) {
+  extern __shared__ float smem[];
+  float* thr = smem;                                   // [nq]
+  int* cand_n = reinterpret_cast<int*>(smem + nq);     // [nq]
+  float* skeys = smem + 2 * nq;                        // [nq * L]
+  int* srows = reinterpret_cast<int*>(skeys + nq * L);  // [nq * L]
+  const int H = L / 2;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, nwarps = blockDim.x >> 5;
+
+  for (int i = tid; i < nq * L; i += blockDim.x) {
+    skeys[i] = GM_NEG_INF;
+    srows[i] = -1;
+  }
+  for (int i = tid; i < nq; i += blockDim.x) {
+    thr[i] = GM_NEG_INF;
+    cand_n[i] = 0;
+  }
+  __syncthreads();
+
+  const long long start = (long long)blockIdx.x * rows_per_block;
+  const long long stop = min((long long)n, start + rows_per_block);
+  const bool vec4 = (d & 3) == 0;
+  for (long long base = start; base < stop; base += H) {
+    const long long round_end = min(stop, base + H);
+    for (long long r = base + warp; r < round_end; r += nwarps) {
+      if (mask_mode == 1 && !mask[r]) continue;  // warp-uniform: skip the row's bytes
+      if (mask_mode == 2) {
+        bool mine = lane < nq && mask[(long long)lane * n + r];
+        if (__ballot_sync(0xffffffffu, mine) == 0u) continue;
+      }
+      float acc[NQ];
+#pragma unroll
+      for (int qi = 0; qi < NQ; ++qi) acc[qi] = 0.0f;
+      const long long xr = r * d;
+      if (vec4) {
+        for (int j = lane * 4; j < d; j += 128) {
+          const float4 xv = gm::load4<STORE>(X, xr + j);
+#pragma unroll
+          for (int qi = 0; qi < NQ; ++qi) {
+            if (qi < nq) {
+              const float4 qv = *reinterpret_cast<const float4*>(Q + (long long)qi * d + j);
+              acc[qi] += xv.x * qv.x + xv.y * qv.y + xv.z * qv.z + xv.w * qv.w;
+            }
+          }
+        }
+      } else {
+        for (int j = lane; j < d; j += 32) {
+          const float xv = gm::load1<STORE>(X, xr + j);
+#pragma unroll
+          for (int qi = 0; qi < NQ; ++qi)
+            if (qi < nq) acc[qi] += xv * Q[(long long)qi * d + j];
+        }
+      }
+      float dot = 0.0f;
+#pragma unroll
+      for (int qi = 0; qi < NQ; ++qi) {
+        const float s = gm::warp_sum(acc[qi]);
+        if (lane == qi) dot = s;
+      }
+      if (lane < nq) {
+        bool ok = mask_mode != 2 || mask[(long long)lane * n + r];
+        const float key = gm::make_key<METRIC>(dot, aux[r]);
+        ok = ok && gm::in_bounds<METRIC>(key, qsq[lane], has_radius, radius, has_rf, rf);
+        if (ok && key > thr[lane]) {
+          const int pos = atomicAdd(&cand_n[lane], 1);
+          skeys[lane * L + H + pos] = key;
+          srows[lane * L + H + pos] = (int)r;
+        }
+      }
+    }
+    __syncthreads();
+    const bool any = __syncthreads_or(tid < nq && cand_n[tid] > 0);
+    if (!any) continue;
+    // Bitonic sort of each query's L entries, descending.
+    for (int size = 2; size <= L; size <<= 1) {
+      for (int stride = size >> 1; stride > 0; stride >>= 1) {
+        for (int t = tid; t < nq * H; t += blockDim.x) {
+          const int q = t / H, i = t - q * H;
+          const int lo = 2 * stride * (i / stride) + (i % stride), hi = lo + stride;
+          float* kq = skeys + q * L;
+          int* rq = srows + q * L;
+          const bool desc = (lo & size) == 0;
+          const float a = kq[lo], b = kq[hi];
+          if (desc ? (a < b) : (a > b)) {
+            kq[lo] = b;
+            kq[hi] = a;
+            const int tr = rq[lo];
+            rq[lo] = rq[hi];
+            rq[hi] = tr;
+          }
+        }
+        __syncthreads();
+      }
+    }
+    for (int t = tid; t < nq * H; t += blockDim.x) {
+      const int q = t / H, i = t - q * H;
+      skeys[q * L + H + i] = GM_NEG_INF;
+      srows[q * L + H + i] = -1;
+    }
+    for (int q = tid; q < nq; q += blockDim.x) {
+      thr[q] = skeys[q * L + k - 1];
+      cand_n[q] = 0;
+    }
+    __syncthreads();
+  }
+  for (int t = tid; t < nq * k; t += blockDim.x) {
+    const int q = t / k, i = t - q * k;
+    const long long o = ((long long)q * gridDim.x + blockIdx.x) * k + i;
+    out_keys[o] = skeys[q * L + i];
+    out_rows[o] = srows[q * L + i];
+  }
+}

@@ -1,0 +1,48 @@
+"""Engine keywords of the local clients: ``device`` and ``scan_dtype`` (checked on any machine)."""
+
+from __future__ import annotations
+
+import pytest
+from pymilvus.exceptions import MilvusException
+
+from gpu_milvus import MilvusClient
+from gpu_milvus.engine.backend import gpu_available
+
+
+def test_cpu_device(uri: str) -> None:
+    c = MilvusClient(uri, device="cpu")
+    assert c.device == "cpu"
+    c.close()
+
+
+@pytest.mark.parametrize("device", ["tpu", "cuda:x", 3])
+def test_unknown_device_is_refused(uri: str, device: object) -> None:
+    with pytest.raises(MilvusException, match="device"):
+        MilvusClient(uri, device=device)
+
+
+@pytest.mark.skipif(gpu_available(), reason="a GPU is present")
+def test_cuda_without_a_gpu_is_refused(uri: str) -> None:
+    with pytest.raises(MilvusException, match="no usable CUDA GPU"):
+        MilvusClient(uri, device="cuda")
+
+
+@pytest.mark.parametrize("scan_dtype", ["float8", "half", None, 16])
+def test_unknown_scan_dtype_is_refused(uri: str, scan_dtype: object) -> None:
+    if scan_dtype is None:  # not given: the default
+        MilvusClient(uri, scan_dtype=None).close()
+        return
+    with pytest.raises(MilvusException, match="scan_dtype must be one of"):
+        MilvusClient(uri, scan_dtype=scan_dtype)
+
+
+def test_scan_dtype_is_fixed_per_open_engine(uri: str, h) -> None:
+    first = MilvusClient(uri, device="cpu", scan_dtype="bfloat16")
+    first.create_collection("c", dimension=4)
+    first.insert("c", h.rows(h.vectors(20)))
+    with pytest.raises(MilvusException, match="scan_dtype"):
+        MilvusClient(uri, scan_dtype="float16")
+    second = MilvusClient(uri)  # not given: joins the open engine as it is
+    assert len(second.search("c", data=[[0.1, 0.2, 0.3, 0.4]], limit=3)[0]) == 3
+    second.close()
+    first.close()
