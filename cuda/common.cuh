@@ -3,7 +3,10 @@
 // Conventions used by every kernel:
 //  * a "key" is larger-is-better: IP -> q.x, COSINE -> q.x / |x| (q pre-normalised),
 //    L2 -> 2 q.x - |x|^2 (orders rows like -|q - x|^2); invalid entries get -inf;
-//  * row numbers are int (N < 2^31), masks are bytes (0 = skip), shared (N) or per query (nq, N);
+//  * row numbers are int (N < 2^31);
+//  * masks are bitsets (bit r % 32 of 32-bit word r / 32 set = row r may be returned): mode 1
+//    one shared by every query; mode 2 one per distinct filter, mask_words words each, and
+//    query q reads bitset mask_row[q] (queries with equal filters share one);
 //  * no standard headers: the files compile both with nvcc and with NVRTC (through CuPy).
 #pragma once
 
@@ -63,6 +66,18 @@ __device__ __forceinline__ float4 load4(const void* X, long long i) {
                      word_to_float<STORE>((unsigned short)(w.x >> 16)),
                      word_to_float<STORE>((unsigned short)(w.y & 0xffffu)),
                      word_to_float<STORE>((unsigned short)(w.y >> 16)));
+}
+
+__device__ __forceinline__ bool bit_set(const unsigned int* words, long long r) {
+  return (words[r >> 5] >> (r & 31)) & 1u;
+}
+
+// The bitset query q reads: the shared one (mode 1) or its own row of the set (mode 2).
+__device__ __forceinline__ const unsigned int* query_mask(const unsigned int* mask,
+                                                         long long mask_words,
+                                                         const int* mask_row, int mask_mode,
+                                                         int q) {
+  return mask_mode == 2 ? mask + (long long)mask_row[q] * mask_words : mask;
 }
 
 template <typename T>

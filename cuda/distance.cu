@@ -9,7 +9,8 @@ template <int METRIC>
 __global__ void gm_key_epilogue(float* __restrict__ S, int nq, int c, long long col0,
                                 const int* __restrict__ row_ids, int use_row_ids,
                                 const float* __restrict__ aux, const float* __restrict__ qsq,
-                                const unsigned char* __restrict__ mask, int mask_mode, int n,
+                                const unsigned int* __restrict__ mask, long long mask_words,
+                                const int* __restrict__ mask_row, int mask_mode,
                                 int has_radius, float radius, int has_rf, float rf) {
   const long long total = (long long)nq * c;
   for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < total;
@@ -19,8 +20,8 @@ __global__ void gm_key_epilogue(float* __restrict__ S, int nq, int c, long long 
     const long long row = use_row_ids ? (long long)row_ids[j] : col0 + j;
     float key = gm::make_key<METRIC>(S[t], aux[row]);
     bool ok = true;
-    if (mask_mode == 1) ok = mask[row] != 0;
-    if (mask_mode == 2) ok = mask[(long long)q * n + row] != 0;
+    if (mask_mode != 0)
+      ok = gm::bit_set(gm::query_mask(mask, mask_words, mask_row, mask_mode, q), row);
     ok = ok && gm::in_bounds<METRIC>(key, qsq[q], has_radius, radius, has_rf, rf);
     S[t] = ok ? key : GM_NEG_INF;
   }
@@ -66,7 +67,8 @@ __global__ void gm_refine(const float* __restrict__ X, int d, const float* __res
 #define GM_FUSED(M, NQ)                                                                       \
   template __global__ void gm_fused_scan<M, NQ, GM_STORE_F32>(                                \
       const void*, int, int, const float*, int, const float*, const float*,                  \
-      const unsigned char*, int, int, float, int, float, int, int, int, float*, int*);
+      const unsigned int*, long long, const int*, int, int, float, int, float, int, int, int, \
+      float*, int*);
 #define GM_FUSED_ALL(M) GM_FUSED(M, 1) GM_FUSED(M, 2) GM_FUSED(M, 4) GM_FUSED(M, 8) \
   GM_FUSED(M, 16) GM_FUSED(M, 32)
 GM_FUSED_ALL(0)
@@ -75,8 +77,8 @@ GM_FUSED_ALL(2)
 #define GM_EPI(M)                                                                             \
   template __global__ void gm_key_epilogue<M>(float*, int, int, long long, const int*, int,  \
                                               const float*, const float*,                    \
-                                              const unsigned char*, int, int, int, float, int, \
-                                              float);                                        \
+                                              const unsigned int*, long long, const int*, int, \
+                                              int, float, int, float);                       \
   template __global__ void gm_refine<M>(const float*, int, const float*, const long long*, int, \
                                         int, double*);
 GM_EPI(0)

@@ -15,7 +15,8 @@ template <int METRIC, int NQ, int STORE>
 __global__ void __launch_bounds__(256) gm_fused_scan(
     const void* __restrict__ X, int n, int d, const float* __restrict__ Q, int nq,
     const float* __restrict__ aux, const float* __restrict__ qsq,
-    const unsigned char* __restrict__ mask, int mask_mode,  // 0 none, 1 shared, 2 per query
+    const unsigned int* __restrict__ mask, long long mask_words,  // bitsets: common.cuh
+    const int* __restrict__ mask_row, int mask_mode,  // 0 none, 1 shared, 2 per query
     int has_radius, float radius, int has_rf, float rf, int k, int L, int rows_per_block,
     float* __restrict__ out_keys, int* __restrict__ out_rows) {
   extern __shared__ float smem[];
@@ -36,15 +37,17 @@ __global__ void __launch_bounds__(256) gm_fused_scan(
   }
   __syncthreads();
 
+  const unsigned int* my_mask =
+      gm::query_mask(mask, mask_words, mask_row, mask_mode, lane < nq ? lane : 0);
   const long long start = (long long)blockIdx.x * rows_per_block;
   const long long stop = min((long long)n, start + rows_per_block);
   const bool vec4 = (d & 3) == 0;
   for (long long base = start; base < stop; base += H) {
     const long long round_end = min(stop, base + H);
     for (long long r = base + warp; r < round_end; r += nwarps) {
-      if (mask_mode == 1 && !mask[r]) continue;  // warp-uniform: skip the row's bytes
+      if (mask_mode == 1 && !gm::bit_set(mask, r)) continue;  // warp-uniform: skip the row
       if (mask_mode == 2) {
-        bool mine = lane < nq && mask[(long long)lane * n + r];
+        const bool mine = lane < nq && gm::bit_set(my_mask, r);
         if (__ballot_sync(0xffffffffu, mine) == 0u) continue;
       }
       float acc[NQ];
@@ -77,7 +80,7 @@ __global__ void __launch_bounds__(256) gm_fused_scan(
         if (lane == qi) dot = s;
       }
       if (lane < nq) {
-        bool ok = mask_mode != 2 || mask[(long long)lane * n + r];
+        bool ok = mask_mode != 2 || gm::bit_set(my_mask, r);
         const float key = gm::make_key<METRIC>(dot, aux[r]);
         ok = ok && gm::in_bounds<METRIC>(key, qsq[lane], has_radius, radius, has_rf, rf);
         if (ok && key > thr[lane]) {

@@ -27,11 +27,12 @@ __device__ __forceinline__ int gm_slot(IdxT col, const int* __restrict__ lut, lo
 
 template <typename IdxT>
 __global__ void gm_sparse_ip(const long long* __restrict__ indptr, const IdxT* __restrict__ indices,
-                             const float* __restrict__ data, long long row0, int rows, int n,
+                             const float* __restrict__ data, long long row0, int rows,
                              const int* __restrict__ lut, long long lut_n,
                              const long long* __restrict__ terms, int n_terms, int use_lut,
                              const float* __restrict__ qtab, int nq,
-                             const unsigned char* __restrict__ mask, int mask_mode,
+                             const unsigned int* __restrict__ mask, long long mask_words,
+                             const int* __restrict__ mask_row, int mask_mode,
                              int has_radius, float radius, int has_rf, float rf,
                              float* __restrict__ out) {
   const int lane = threadIdx.x & 31;
@@ -49,8 +50,8 @@ __global__ void gm_sparse_ip(const long long* __restrict__ indptr, const IdxT* _
       acc = gm::warp_sum(acc);
       if (lane == 0) {
         bool ok = acc != 0.0f;
-        if (mask_mode == 1) ok = ok && mask[row] != 0;
-        if (mask_mode == 2) ok = ok && mask[(long long)q * n + row] != 0;
+        if (mask_mode != 0)
+          ok = ok && gm::bit_set(gm::query_mask(mask, mask_words, mask_row, mask_mode, q), row);
         ok = ok && gm::in_bounds<GM_METRIC_IP>(acc, 0.0f, has_radius, radius, has_rf, rf);
         out[(long long)q * rows + w] = ok ? acc : GM_NEG_INF;
       }
@@ -61,9 +62,10 @@ __global__ void gm_sparse_ip(const long long* __restrict__ indptr, const IdxT* _
 #ifndef __CUDACC_RTC__
 #define GM_SPARSE(T)                                                                         \
   template __global__ void gm_sparse_ip<T>(const long long*, const T*, const float*, long long, \
-                                           int, int, const int*, long long, const long long*, \
-                                           int, int, const float*, int, const unsigned char*, \
-                                           int, int, float, int, float, float*);
+                                           int, const int*, long long, const long long*, int,   \
+                                           int, const float*, int, const unsigned int*,         \
+                                           long long, const int*, int, int, float, int, float,  \
+                                           float*);
 GM_SPARSE(int)
 GM_SPARSE(long long)
 #endif

@@ -8,8 +8,9 @@ Search results use one convention on every backend: ``(rows, scores)``, each of 
 ``(nq, k)``, host NumPy arrays; ``rows`` are table row numbers (int64, -1 pads a query with
 fewer than k candidates) and ``scores`` float32 distances in Milvus's sense (IP and COSINE
 larger-better, L2 squared and smaller-better), best first. ``valid`` (rows a search may
-return) is None (all), one bool per row shared by every query, or one row of bools per query
-(shape ``(nq, rows)``), which lets requests with different filters share one launch.
+return) is None (all), one bool per row shared by every query, or per query: a bool array of
+shape ``(nq, rows)`` or a ``QueryMasks`` (one row per distinct filter and each query's row),
+which lets requests with different filters share one launch.
 """
 
 from __future__ import annotations
@@ -26,6 +27,26 @@ from gpu_milvus import errors
 METRICS_DENSE = ("L2", "IP", "COSINE")
 METRICS_SPARSE = ("IP",)
 LARGER_IS_BETTER = frozenset({"IP", "COSINE"})
+
+
+class QueryMasks:
+    """Per-query masks held once per distinct filter: query i may return row r when
+    ``masks[index[i], r]``. Indexing ``[queries, rows]`` gives what the full ``(nq, rows)``
+    array would, built only for the rows asked for."""
+
+    ndim = 2
+
+    def __init__(self, masks: np.ndarray, index: np.ndarray) -> None:
+        self.masks = masks
+        self.index = np.asarray(index, dtype=np.intp)
+        self.shape = (len(self.index), masks.shape[1])
+
+    def __getitem__(self, key: tuple[Any, Any]) -> np.ndarray:
+        queries, rows = key
+        return self.masks[:, rows][self.index[queries]]
+
+
+Valid = np.ndarray | QueryMasks | None
 
 
 class DenseStore(Protocol):
@@ -80,7 +101,7 @@ class Backend(Protocol):
         queries: np.ndarray,
         metric: str,
         k: int,
-        valid: np.ndarray | None,
+        valid: Valid,
         bounds: tuple[float | None, float | None] = (None, None),
     ) -> tuple[np.ndarray, np.ndarray]: ...
 
@@ -89,7 +110,7 @@ class Backend(Protocol):
         store: SparseStore,
         queries: sp.csr_matrix,
         k: int,
-        valid: np.ndarray | None,
+        valid: Valid,
         bounds: tuple[float | None, float | None] = (None, None),
     ) -> tuple[np.ndarray, np.ndarray]: ...
 
@@ -97,14 +118,19 @@ class Backend(Protocol):
 SCAN_DTYPES = ("float32", "float16", "bfloat16")
 
 
-def gpu_available() -> bool:
-    """True when CuPy imports and sees at least one CUDA device."""
+def gpu_count() -> int:
+    """CUDA devices CuPy sees (0 without CuPy or a driver)."""
     try:
         import cupy
 
-        return bool(cupy.cuda.runtime.getDeviceCount() > 0)
+        return int(cupy.cuda.runtime.getDeviceCount())
     except Exception:
-        return False
+        return 0
+
+
+def gpu_available() -> bool:
+    """True when CuPy imports and sees at least one CUDA device."""
+    return gpu_count() > 0
 
 
 def select_backend(device: str = "auto", scan_dtype: str = "float32") -> Any:
@@ -129,7 +155,8 @@ def select_backend(device: str = "auto", scan_dtype: str = "float32") -> Any:
         return CpuBackend()
     if device == "auto" and not gpu_available():
         return CpuBackend()
-    if device == "auto" or device == "cuda" or device.startswith("cuda:"):
+    ordinal_text = device[5:] if device.startswith("cuda:") else "0"
+    if device in ("auto", "cuda") or (device.startswith("cuda:") and ordinal_text.isdigit()):
         if not gpu_available():
             raise errors.invalid(f"device {device!r} requested but no usable CUDA GPU was found")
         try:
@@ -138,6 +165,8 @@ def select_backend(device: str = "auto", scan_dtype: str = "float32") -> Any:
             if device == "auto":
                 return CpuBackend()
             raise errors.invalid("the CUDA backend is not available in this build") from None
-        ordinal = int(device.split(":", 1)[1]) if ":" in device else 0
+        ordinal, count = int(ordinal_text), gpu_count()
+        if ordinal >= count:
+            raise errors.invalid(f"device {device!r} requested but CuPy sees {count} CUDA GPU(s)")
         return GpuBackend(ordinal, scan_dtype)
     raise errors.invalid(f"invalid device: {device!r}; expected auto, cpu, cuda or cuda:N")

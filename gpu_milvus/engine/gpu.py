@@ -3,8 +3,9 @@
 Invariants:
 - vectors stay on the device (``gpu_store.py``): float32 matrices grown by capacity doubling,
   norms cached beside them, and with ``scan_dtype`` a 16-bit scan copy;
-- only queries, masks and results cross PCIe; results follow ``backend.py`` exactly as
-  ``cpu.py`` produces them (same widths, -1 padding, float64-refined distances, best first);
+- only queries, masks (bitsets, one per distinct filter) and results cross PCIe; results
+  follow ``backend.py`` exactly as ``cpu.py`` produces them (same widths, -1 padding,
+  float64-refined distances, best first);
 - ranking keys are larger-is-better (IP: q.x, COSINE: q.x/|x| with q normalised,
   L2: 2q.x - |x|^2), as in ``cpu.py``;
 - dense paths: the fused scan + per-block top-k kernel for nq <= 32 and k <= 256 (when its
@@ -17,13 +18,14 @@ Invariants:
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from gpu_milvus import kernels
-from gpu_milvus.engine.backend import SCAN_DTYPES
+from gpu_milvus.engine.backend import SCAN_DTYPES, QueryMasks, Valid
 from gpu_milvus.engine.cpu import exact_bounds, order_refined, widened
 from gpu_milvus.engine.gpu_store import GpuDenseStore, GpuSparseStore
 
@@ -62,6 +64,51 @@ def _bound_args(bounds: Bounds) -> tuple[Any, ...]:
 
 def _next_pow2(x: int) -> int:
     return 1 << max(0, int(x - 1).bit_length())
+
+
+@dataclass(frozen=True)
+class _Mask:
+    """A search's row mask on the device, as the kernels read it (bitsets: common.cuh)."""
+
+    bits: Any  # uint32 words: the shared bitset (mode 1) or one per distinct filter (mode 2)
+    words: int  # words per bitset
+    row: Any  # int32 per query: its bitset in mode 2, else a placeholder
+    mode: int  # 0 none, 1 shared, 2 per query
+    shared: np.ndarray | None = None  # mode 1: the host bools (for gathering passing rows)
+
+    def args(self) -> tuple[Any, ...]:
+        return self.bits, np.int64(self.words), self.row, np.int32(self.mode)
+
+    def queries(self, which: Any) -> _Mask:
+        """The mask of a subset of the queries (a slice or device index array)."""
+        return self if self.mode != 2 else replace(self, row=self.row[which])
+
+
+def _pack_bits(rows: np.ndarray, words: int) -> np.ndarray:
+    """Bool rows (m, n) as little-endian bitsets of ``words`` uint32 words each."""
+    packed = np.packbits(rows, axis=-1, bitorder="little")
+    out = np.zeros((rows.shape[0], words * 4), dtype=np.uint8)
+    out[:, : packed.shape[1]] = packed
+    return out.view("<u4")
+
+
+def _device_mask(valid: Valid, nq: int, n: int) -> _Mask:
+    """Upload ``valid`` (None, shared bools, (nq, n) bools or QueryMasks) as bitsets: each
+    distinct filter crosses PCIe once, at one bit per row."""
+    cp = _cp()
+    words = max(1, -(-n // 32))
+    if valid is None:
+        return _Mask(cp.zeros(1, dtype=cp.uint32), 0, cp.zeros(1, dtype=cp.int32), 0)
+    if valid.ndim == 1:
+        shared = np.asarray(valid[:n], dtype=bool)
+        bits = cp.asarray(_pack_bits(shared[None, :], words)[0])
+        return _Mask(bits, words, cp.zeros(1, dtype=cp.int32), 1, shared)
+    if isinstance(valid, QueryMasks):
+        table, index = valid.masks[:, :n], valid.index
+    else:
+        table, index = valid[:, :n], np.arange(nq)
+    bits = cp.asarray(_pack_bits(np.asarray(table, dtype=bool), words))
+    return _Mask(bits, words, cp.asarray(index.astype(np.int32)), 2)
 
 
 def scan16_error(store: GpuDenseStore, q: np.ndarray, qn: np.ndarray, metric: str) -> np.ndarray:
@@ -165,7 +212,7 @@ class GpuBackend:
         queries: np.ndarray,
         metric: str,
         k: int,
-        valid: np.ndarray | None,
+        valid: Valid,
         bounds: Bounds = (None, None),
     ) -> tuple[np.ndarray, np.ndarray]:
         cp = _cp()
@@ -189,15 +236,9 @@ class GpuBackend:
         with cp.cuda.Device(self.ordinal):
             d_qn, d_qsq = cp.asarray(qn), cp.asarray(qsq)
             aux = store.inv_norms if metric == "COSINE" else store.sq_norms
-            if per_query:
-                assert valid is not None
-                mask, mode = cp.asarray(np.ascontiguousarray(valid[:, :n], dtype=np.uint8)), 2
-            elif shared is not None:
-                mask, mode = cp.asarray(shared.view(np.uint8)), 1
-            else:
-                mask, mode = cp.zeros(1, dtype=cp.uint8), 0
+            mask = _device_mask(valid, nq, n)
             m = kernels.METRIC_IDS[metric]
-            args = (store, d_qn, d_qsq, aux, mask, mode, m)
+            args = (store, d_qn, d_qsq, aux, mask, m)
             found = None
             if store.scan_copy is not None and not ranged:
                 found = self._scan16(q, qn, metric, total, k_eff, *args)
@@ -226,8 +267,7 @@ class GpuBackend:
         qn: Any,
         qsq: Any,
         aux: Any,
-        mask: Any,
-        mode: int,
+        mask: _Mask,
         metric: int,
         k: int,
         bounds: Bounds,
@@ -237,12 +277,12 @@ class GpuBackend:
         cp = _cp()
         h = self._fits_fused(qn.shape[0], k)
         if h:
-            return self._fused(store, qn, qsq, aux, mask, mode, metric, k, h, bounds)
+            return self._fused(store, qn, qsq, aux, mask, metric, k, h, bounds)
         sel = None
-        if mode == 1 and total * 2 < len(store):  # selective filter: gather the passing rows
-            sel = cp.flatnonzero(mask).astype(cp.int32)
-            mask, mode = cp.zeros(1, dtype=cp.uint8), 0
-        return self._gemm(store, qn, qsq, aux, mask, mode, metric, k, bounds, sel)
+        if mask.shared is not None and total * 2 < len(store):  # selective: gather passing rows
+            sel = cp.asarray(np.flatnonzero(mask.shared).astype(np.int32))
+            mask = _device_mask(None, 0, 0)
+        return self._gemm(store, qn, qsq, aux, mask, metric, k, bounds, sel)
 
     def _scan16(
         self,
@@ -255,8 +295,7 @@ class GpuBackend:
         d_qn: Any,
         d_qsq: Any,
         aux: Any,
-        mask: Any,
-        mode: int,
+        mask: _Mask,
         m: int,
     ) -> tuple[Any, Any] | None:
         """Candidates from the 16-bit scan copy, exact by certificate (performance.md §1.6).
@@ -272,7 +311,7 @@ class GpuBackend:
         h = self._fits_fused(nq, wide)
         if not h:
             return None
-        keys, ids = self._fused(store, d_qn, d_qsq, aux, mask, mode, m, wide, h, (None, None), 16)
+        keys, ids = self._fused(store, d_qn, d_qsq, aux, mask, m, wide, h, (None, None), 16)
         ranked = -np.sort(-cp.asnumpy(keys), axis=1)
         kth, last = ranked[:, k - 1], ranked[:, wide - 1]
         err = scan16_error(store, q, qn, metric)
@@ -282,8 +321,7 @@ class GpuBackend:
         if len(redo):
             self.scan16_redone += len(redo)
             sub = cp.asarray(redo)
-            sub_mask = mask[sub] if mode == 2 else mask
-            sub_args = (store, d_qn[sub], d_qsq[sub], aux, sub_mask, mode, m)
+            sub_args = (store, d_qn[sub], d_qsq[sub], aux, mask.queries(sub), m)
             fk, fi = self._fp32_keys(*sub_args, k, (None, None), total)
             pad_k = cp.full((len(redo), wide), -cp.inf, dtype=cp.float32)
             pad_i = cp.full((len(redo), wide), -1, dtype=cp.int32)
@@ -297,8 +335,7 @@ class GpuBackend:
         qn: Any,
         qsq: Any,
         aux: Any,
-        mask: Any,
-        mode: int,
+        mask: _Mask,
         metric: int,
         k: int,
         h: int,
@@ -331,8 +368,7 @@ class GpuBackend:
                 np.int32(nq),
                 aux,
                 qsq,
-                mask,
-                np.int32(mode),
+                *mask.args(),
                 *_bound_args(bounds),
                 np.int32(k),
                 np.int32(2 * h),
@@ -352,8 +388,7 @@ class GpuBackend:
         qn: Any,
         qsq: Any,
         aux: Any,
-        mask: Any,
-        mode: int,
+        mask: _Mask,
         metric: int,
         k: int,
         bounds: Bounds,
@@ -368,7 +403,7 @@ class GpuBackend:
         for g0 in range(0, nq, _QUERY_GROUP):
             g1 = min(nq, g0 + _QUERY_GROUP)
             qg, sqg = qn[g0:g1], qsq[g0:g1]
-            mg = mask[g0:g1] if mode == 2 else mask
+            mg = mask.queries(slice(g0, g1))
             chunk = max(k, _SCORE_BUDGET // (g1 - g0))
             cand_k, cand_i = [], []
             for c0 in range(0, total, chunk):
@@ -389,9 +424,7 @@ class GpuBackend:
                         np.int32(ids is not None),
                         aux,
                         sqg,
-                        mg,
-                        np.int32(mode),
-                        np.int32(n),
+                        *mg.args(),
                         *_bound_args(bounds),
                     ),
                 )
@@ -440,7 +473,7 @@ class GpuBackend:
         store: GpuSparseStore,
         queries: sp.csr_matrix,
         k: int,
-        valid: np.ndarray | None,
+        valid: Valid,
         bounds: Bounds = (None, None),
     ) -> tuple[np.ndarray, np.ndarray]:
         """Sparse IP; only rows with a non-zero product (a shared dimension) are returned."""
@@ -468,12 +501,7 @@ class GpuBackend:
                 lut[cp.asarray(terms[inside])] = cp.asarray(np.flatnonzero(inside), cp.int32)
             else:
                 lut = cp.zeros(1, dtype=cp.int32)
-            if valid is None:
-                mask, mode = cp.zeros(1, dtype=cp.uint8), 0
-            elif valid.ndim == 2:
-                mask, mode = cp.asarray(np.ascontiguousarray(valid[:, :n], dtype=np.uint8)), 2
-            else:
-                mask, mode = cp.asarray(np.ascontiguousarray(valid[:n], dtype=np.uint8)), 1
+            mask = _device_mask(valid, nq, n)
             tname = "int" if indices.dtype == cp.int32 else "long long"
             kern = kernels.get(_SPARSE, "gm_sparse_ip", tname)
             chunk = max(k_eff, _SCORE_BUDGET // nq)
@@ -490,7 +518,6 @@ class GpuBackend:
                         data,
                         np.int64(c0),
                         np.int32(rows),
-                        np.int32(n),
                         lut,
                         np.int64(lut_n if use_lut else 0),
                         d_terms,
@@ -498,8 +525,7 @@ class GpuBackend:
                         np.int32(use_lut),
                         d_qtab,
                         np.int32(nq),
-                        mask,
-                        np.int32(mode),
+                        *mask.args(),
                         *_bound_args(bounds),
                         out,
                     ),

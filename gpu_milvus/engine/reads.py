@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from pymilvus.exceptions import MilvusException
 
 from gpu_milvus import errors
+from gpu_milvus.engine.backend import QueryMasks, Valid
 from gpu_milvus.engine.collection import Collection
 from gpu_milvus.engine.output import OutputPlan, materialize, plan_outputs
 from gpu_milvus.filter import compile_filter
@@ -248,13 +249,17 @@ def _backend_call(
     first = group[0]
     sizes = [p.item.req.data.shape[0] for p in group]
     masks = [p.mask for p in group]
+    valid: Valid
     if all(m is None for m in masks):
         valid = None
     elif all(m is masks[0] for m in masks):
         valid = masks[0]
-    else:
+    else:  # each distinct mask once (equal filters share theirs), and each query's own
+        distinct = {id(m): m for m in masks}
+        slot = {key: i for i, key in enumerate(distinct)}
         every = np.ones(coll.table.num_rows, dtype=bool)
-        valid = np.repeat(np.stack([every if m is None else m for m in masks]), sizes, axis=0)
+        table = np.stack([every if m is None else m for m in distinct.values()])
+        valid = QueryMasks(table, np.repeat([slot[id(m)] for m in masks], sizes))
     bounds = (first.item.req.radius, first.item.req.range_filter)
     if first.field.is_sparse:
         parts = [p.item.req.data for p in group]

@@ -334,3 +334,31 @@ def test_client_scan_dtype(tmp_path, scan_dtype: str) -> None:
         results.append([[(h["id"], round(h["distance"], 4)) for h in hits] for hits in res])
         c.close()
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_query_masks_distinct_filters_once(metric: str) -> None:
+    """QueryMasks (as a batch of requests with a few distinct filters sends them): each
+    query reads its own filter's bitset, on the fused, GEMM and sparse paths."""
+    from gpu_milvus.engine.backend import QueryMasks
+
+    rng = np.random.default_rng()
+    gpu = _gpu()
+    x, _ = _data(rng, 5000, 16, 1)
+    cpu, cs, gs = _stores(x, gpu)
+    table = rng.random((3, len(x))) < np.array([[0.5], [0.05], [0.9]])
+    for nq in (7, 45):  # fused and GEMM
+        q = rng.standard_normal((nq, 16)).astype(np.float32)
+        index = rng.integers(0, 3, nq)
+        masks = QueryMasks(table, index)
+        ref = cpu.search_dense(cs, q, metric, 20, table[index])
+        _check(ref, gpu.search_dense(gs, q, metric, 20, masks), metric)
+    if metric == "IP":
+        data = _sparse(rng, 5000, 1000, 20)
+        css, gss = cpu.sparse_store(), gpu.sparse_store()
+        css.append(data)
+        gss.append(data)
+        q = sp.csr_matrix(data[rng.integers(0, 5000, 9)])
+        index = rng.integers(0, 3, 9)
+        ref = cpu.search_sparse(css, q, 15, table[index])
+        _check(ref, gpu.search_sparse(gss, q, 15, QueryMasks(table, index)), "IP")

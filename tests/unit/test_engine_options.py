@@ -46,3 +46,15 @@ def test_scan_dtype_is_fixed_per_open_engine(uri: str, h) -> None:
     assert len(second.search("c", data=[[0.1, 0.2, 0.3, 0.4]], limit=3)[0]) == 3
     second.close()
     first.close()
+
+
+def test_device_ordinals_are_checked(monkeypatch: pytest.MonkeyPatch, uri: str) -> None:
+    """With a GPU present, a malformed or missing ordinal is a clear MilvusException."""
+    import gpu_milvus.engine.backend as backend
+
+    monkeypatch.setattr(backend, "gpu_count", lambda: 1)
+    for device in ("cuda:x", "cuda:-1", "cuda:"):
+        with pytest.raises(MilvusException, match="invalid device"):
+            MilvusClient(uri, device=device)
+    with pytest.raises(MilvusException, match="sees 1 CUDA GPU"):
+        MilvusClient(uri, device="cuda:1")

@@ -77,6 +77,18 @@ def _words_to_float(store: int, x: np.ndarray) -> np.ndarray:
     return (x.astype(np.uint32) << np.uint32(16)).view(np.float32)
 
 
+def _mask_bits(mask, mask_words, mask_row, mode: int, queries: np.ndarray, rows: np.ndarray):
+    """(len(queries), len(rows)) bools of the bitsets (common.cuh), reading only the words
+    the kernels would: the shared set (mode 1) or set mask_row[q] of each query (mode 2)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if mode == 1:
+        bit = (_take(mask, rows >> 5, "mask words") >> (rows & 31).astype(np.uint32)) & 1
+        return np.broadcast_to(bit.astype(bool), (len(queries), len(rows)))
+    sets = _take(mask_row, queries, "mask_row").astype(np.int64)
+    at = sets[:, None] * mask_words + (rows >> 5)[None, :]
+    return ((_take(mask, at, "mask words") >> (rows & 31).astype(np.uint32)) & 1).astype(bool)
+
+
 def _in_order(count: int) -> np.ndarray:
     """The order in which ``count`` competing threads win their atomics: any."""
     return _RNG.permutation(count)
@@ -140,8 +152,8 @@ def radix_gather(
 
 # -- distance.cu -----------------------------------------------------------------------------
 def fused_scan(
-    L: Launch, X, n, d, Q, nq, aux, qsq, mask, mask_mode, has_radius, radius, has_rf, rf, k,
-    width, rows_per_block, out_keys, out_rows,
+    L: Launch, X, n, d, Q, nq, aux, qsq, mask, mask_words, mask_row, mask_mode, has_radius,
+    radius, has_rf, rf, k, width, rows_per_block, out_keys, out_rows,
 ) -> None:  # fmt: skip
     metric, nq_max, store = int(L.targs["METRIC"]), int(L.targs["NQ"]), int(L.targs["STORE"])
     h = width // 2
@@ -158,10 +170,8 @@ def fused_scan(
     keys = _make_key(metric, (qm @ xm.T).astype(np.float32), _span(aux, 0, n, "fused aux"))
     qs = _span(qsq, 0, nq, "fused qsq")
     ok = _in_bounds(metric, keys, qs[:, None], has_radius, radius, has_rf, rf)
-    if mask_mode == 1:
-        ok &= _span(mask, 0, n, "fused mask")[None, :] != 0
-    elif mask_mode == 2:
-        ok &= _span(mask, 0, nq * n, "fused mask").reshape(nq, n) != 0
+    if mask_mode:
+        ok &= _mask_bits(mask, mask_words, mask_row, mask_mode, np.arange(nq), np.arange(n))
     ok &= keys > np.float32(-np.inf)  # the kernel admits a key only above its threshold
     grid = L.grid[0]
     for b in range(grid):
@@ -178,8 +188,8 @@ def fused_scan(
 
 
 def key_epilogue(
-    L: Launch, S, nq, c, col0, row_ids, use_row_ids, aux, qsq, mask, mask_mode, n,
-    has_radius, radius, has_rf, rf,
+    L: Launch, S, nq, c, col0, row_ids, use_row_ids, aux, qsq, mask, mask_words, mask_row,
+    mask_mode, has_radius, radius, has_rf, rf,
 ) -> None:  # fmt: skip
     metric = int(L.targs["METRIC"])
     s = _span(S, 0, nq * c, "epilogue S").reshape(nq, c)
@@ -188,10 +198,8 @@ def key_epilogue(
         rows = col0 + np.arange(c, dtype=np.int64)
     key = _make_key(metric, s, _take(aux, rows, "epilogue aux"))
     ok = _in_bounds(metric, key, _span(qsq, 0, nq)[:, None], has_radius, radius, has_rf, rf)
-    if mask_mode == 1:
-        ok &= _take(mask, rows, "epilogue mask")[None, :] != 0
-    elif mask_mode == 2:
-        ok &= _take(mask, np.arange(nq)[:, None] * n + rows[None, :], "epilogue mask") != 0
+    if mask_mode:
+        ok &= _mask_bits(mask, mask_words, mask_row, mask_mode, np.arange(nq), rows)
     s[:] = np.where(ok, key, np.float32(-np.inf))
 
 
@@ -216,8 +224,8 @@ def refine(L: Launch, X, d, Q, rows, nq, k, out) -> None:
 
 # -- sparse.cu -------------------------------------------------------------------------------
 def sparse_ip(
-    L: Launch, indptr, indices, data, row0, rows, n, lut, lut_n, terms, n_terms, use_lut, qtab,
-    nq, mask, mask_mode, has_radius, radius, has_rf, rf, out,
+    L: Launch, indptr, indices, data, row0, rows, lut, lut_n, terms, n_terms, use_lut, qtab,
+    nq, mask, mask_words, mask_row, mask_mode, has_radius, radius, has_rf, rf, out,
 ) -> None:  # fmt: skip
     ptr = _span(indptr, row0, rows + 1, "sparse indptr")
     lo, hi = int(ptr[0]), int(ptr[-1])
@@ -240,10 +248,8 @@ def sparse_ip(
     acc = np.asarray(weights @ table, dtype=np.float32).T  # (nq, rows)
     ok = acc != 0
     global_rows = row0 + np.arange(rows)
-    if mask_mode == 1:
-        ok &= _take(mask, global_rows, "sparse mask")[None, :] != 0
-    elif mask_mode == 2:
-        ok &= _take(mask, np.arange(nq)[:, None] * n + global_rows, "sparse mask") != 0
+    if mask_mode:
+        ok &= _mask_bits(mask, mask_words, mask_row, mask_mode, np.arange(nq), global_rows)
     ok &= _in_bounds(IP, acc, 0.0, has_radius, radius, has_rf, rf)
     _span(out, 0, nq * rows, "sparse out")[:] = np.where(ok, acc, np.float32(-np.inf)).ravel()
 
