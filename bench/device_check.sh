@@ -33,13 +33,13 @@ print('cupy', cupy.__version__, 'gpu_available', gpu_available())"
 # 1. the gpu test suite: every failure reported, short tracebacks
 stage 150 python3 -m pytest -m gpu -q -p no:cacheprovider --tb=short --maxfail=25 tests/gpu
 # 2. kernels against the ceilings: the quick record (the full sweep: FULL=1, a second call)
-stage 75 python3 bench/gpu_bench.py --quick --reps 10 --out "$OUT"
+stage 100 python3 bench/gpu_bench.py --quick --reps 10 --out "$OUT"
 # 3. the client test suite with device="auto", i.e. on the GPU backend (no milvus-lite there:
 #    its congruence tests skip)
 stage 120 python3 -m pytest -q -p no:cacheprovider --tb=short --maxfail=25 tests/unit \
     --ignore=tests/unit/test_bench_suite.py --ignore=tests/unit/test_gpu_emulated.py
 # 4. the scheduler on the GPU (issue 5: 1000 concurrent nq=1 vs one nq=1000 call)
-stage 100 python3 bench/scheduler_bench.py --device cuda --rows 1000000 --dim 768 \
+stage 90 python3 bench/scheduler_bench.py --device cuda --rows 1000000 --dim 768 \
     --levels 1,16,256,1024 --min-seconds 1 --reps 3 --out "$OUT/scheduler_cuda.json"
 if [ "${FULL:-0}" = 1 ]; then
     stage 400 python3 bench/gpu_bench.py --sizes 1000000,10000000 --reps 10 --budget-s 300 \

@@ -48,9 +48,11 @@ class GpuDenseStore:
     def __len__(self) -> int:
         return self._n
 
-    def append(self, block: np.ndarray) -> None:
+    def append(self, block: Any) -> None:
+        """Append rows from the host (NumPy) or, without a round trip, from the device."""
         cp = _cp()
-        block = np.ascontiguousarray(block, dtype=np.float32).reshape(-1, self.dim)
+        if isinstance(block, np.ndarray) or not hasattr(block, "__cuda_array_interface__"):
+            block = np.ascontiguousarray(block, dtype=np.float32).reshape(-1, self.dim)
         m = len(block)
         if m == 0:
             return
@@ -58,7 +60,7 @@ class GpuDenseStore:
         if need > len(self._x):
             self.reserve(max(need, 2 * len(self._x)))
         with cp.cuda.Device(self.device):
-            xb = cp.asarray(block)
+            xb = cp.ascontiguousarray(cp.asarray(block, dtype=cp.float32)).reshape(m, self.dim)
             self._x[self._n : need] = xb
             sqb = cp.einsum("ij,ij->i", xb, xb)
             self._sq[self._n : need] = sqb

@@ -150,6 +150,21 @@ def test_dense_gemm_chunks_and_query_groups(monkeypatch: pytest.MonkeyPatch, met
             _check(ref, gpu.search_dense(gs, q, metric, k, valid), metric)
 
 
+def test_dense_append_from_the_device() -> None:
+    """Rows already on the device are appended without a round trip, as host rows would be."""
+    import cupy
+
+    rng = np.random.default_rng()
+    gpu = _gpu()
+    x, q = _data(rng, 3000, 24, 3)
+    cpu, cs, _ = _stores(x, gpu)
+    gs = gpu.dense_store(24)
+    for part in np.array_split(x, 4):
+        gs.append(cupy.asarray(part))
+    np.testing.assert_array_equal(gs.host_rows(0, 3000), x)
+    _check(cpu.search_dense(cs, q, "L2", 10, None), gpu.search_dense(gs, q, "L2", 10, None), "L2")
+
+
 def test_dense_empty_and_take() -> None:
     gpu = _gpu()
     gs = gpu.dense_store(8)

@@ -49,6 +49,12 @@ class ndarray:  # CuPy's name
     flags = property(lambda self: self._a.flags)
     T = property(lambda self: ndarray(self._a.T))
 
+    @property
+    def __cuda_array_interface__(self) -> dict[str, Any]:
+        """What makes an object a device array to other libraries (data: the host buffer)."""
+        return {"shape": self.shape, "typestr": self.dtype.str, "version": 3,
+                "data": (self._a.ctypes.data, False), "strides": None}  # fmt: skip
+
     def __len__(self) -> int:
         return len(self._a)
 
