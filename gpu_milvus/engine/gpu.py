@@ -35,6 +35,7 @@ _QUERY_GROUP = 1024  # queries per GEMM group
 _FUSED_MAX_NQ = 32
 _FUSED_MAX_K = 256
 _FUSED_SMEM = 48 * 1024
+_FUSED_SMEM_PREFERRED = 16 * 1024
 _LUT_MAX = 1 << 24  # sparse: dense column -> slot table up to this many columns
 _DIST = "distance.cu"
 _TOPK = "topk.cu"
@@ -64,6 +65,18 @@ def _bound_args(bounds: Bounds) -> tuple[Any, ...]:
 
 def _next_pow2(x: int) -> int:
     return 1 << max(0, int(x - 1).bit_length())
+
+
+def resident_blocks(kern: Any, threads: int, smem: int) -> int:
+    """Blocks of ``kern`` one SM holds at once (sm_80/sm_90 limits: 64 K registers allocated
+    per warp in units of 256, 2048 threads, 32 blocks, 227 KiB of shared memory plus 1 KiB
+    reserved per block)."""
+    regs = max(1, int(getattr(kern, "num_regs", 0) or 64))
+    warps = -(-threads // 32)
+    regs_per_warp = -(-regs * 32 // 256) * 256
+    by_regs = (65536 // regs_per_warp) // warps
+    by_smem = (227 * 1024) // (smem + 1024)
+    return max(1, min(by_regs, 2048 // threads, by_smem, 32))
 
 
 @dataclass(frozen=True)
@@ -256,9 +269,15 @@ class GpuBackend:
 
     def _fits_fused(self, nq: int, k: int) -> int:
         """The fused kernel's per-query list length H for nq queries and k, or 0 if it does
-        not fit (too many queries, k too large, or too little shared memory)."""
+        not fit (too many queries, k too large, or too little shared memory).
+
+        The block meets at a barrier every H rows, so H grows (up to 256) while the lists
+        stay within 16 KiB of shared memory per block: fewer barriers for small batches,
+        several blocks per SM still. (A choice from the kernel's structure, not yet timed.)"""
         h = max(64, _next_pow2(k))
         ok = nq <= _FUSED_MAX_NQ and k <= _FUSED_MAX_K and nq * (8 + 16 * h) <= _FUSED_SMEM
+        while ok and h < _FUSED_MAX_K and nq * (8 + 32 * h) <= _FUSED_SMEM_PREFERRED:
+            h *= 2
         return h if ok else 0
 
     def _fp32_keys(
@@ -347,16 +366,17 @@ class GpuBackend:
         cp = _cp()
         nq, n, d = qn.shape[0], len(store), store.dim
         tmpl = next(t for t in kernels.FUSED_NQ if t >= nq)
-        rpb = max(h, -(-n // (self.sm_count * 4)))
-        grid = -(-n // rpb)
-        out_keys = cp.empty((nq, grid * k), dtype=cp.float32)
-        out_rows = cp.empty((nq, grid * k), dtype=cp.int32)
         smem = nq * (8 + 16 * h)
         if bits == 32:
             kern = kernels.get(_DIST, "gm_fused_scan", metric, tmpl, 0)
         else:
             store_id = kernels.STORE_IDS[store.scan_dtype]
             kern = kernels.get(_SCAN16, "gm_fused_scan", metric, tmpl, store_id)
+        # one wave: as many blocks as the SMs hold at once, each a contiguous range of rows
+        rpb = max(h, -(-n // (self.sm_count * resident_blocks(kern, 256, smem))))
+        grid = -(-n // rpb)
+        out_keys = cp.empty((nq, grid * k), dtype=cp.float32)
+        out_rows = cp.empty((nq, grid * k), dtype=cp.int32)
         kern(
             (grid,),
             (256,),

@@ -1,4 +1,4 @@
-"""Per-query masks held once per distinct filter (``QueryMasks``), and their device bitsets."""
+"""Per-query masks held once per distinct filter (``QueryMasks``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import pytest
 
 from gpu_milvus.engine.backend import QueryMasks
 from gpu_milvus.engine.cpu import CpuBackend
-from gpu_milvus.engine.gpu import _pack_bits
 
 
 def test_indexing_matches_the_full_array() -> None:
@@ -36,14 +35,3 @@ def test_cpu_backend_reads_them_as_the_full_array(metric: str) -> None:
     got = cpu.search_dense(store, q, metric, 12, QueryMasks(table, index))
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
-
-
-@pytest.mark.parametrize("n", [1, 31, 32, 33, 1000])
-def test_bitsets_are_little_endian_words(n: int) -> None:
-    rng = np.random.default_rng(n)
-    rows = rng.random((3, n)) < 0.5
-    words = -(-n // 32)
-    bits = _pack_bits(rows, words)
-    assert bits.dtype == np.dtype("<u4") and bits.shape == (3, words)
-    r = np.arange(n)
-    np.testing.assert_array_equal(((bits[:, r >> 5] >> (r & 31)) & 1).astype(bool), rows)

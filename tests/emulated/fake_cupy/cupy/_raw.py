@@ -106,8 +106,12 @@ def _dims(value: Any, what: str) -> tuple[int, int, int]:
 class RawKernel:
     """One kernel (a template instance when ``targs`` is given), checked and emulated."""
 
+    num_regs = 40  # what ptxas might give; real CuPy reads it from the compiled kernel
+    max_threads_per_block = 1024
+
     def __init__(self, sig: Signature, targs: dict[str, str], expr: str) -> None:
         self.sig, self.targs, self.expr = sig, targs, expr
+        self.max_threads_per_block = sig.max_threads
 
     def _ctype(self, p: Param) -> np.dtype:
         ctype = self.targs.get(p.ctype, p.ctype)
