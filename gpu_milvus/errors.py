@@ -7,7 +7,7 @@ tests can compare codes with milvus-lite and the server.
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any
 
 from pymilvus.exceptions import (
     DataNotMatchException,
@@ -19,6 +19,7 @@ from pymilvus.exceptions import (
 )
 
 # Milvus server error codes (pkg/util/merr).
+MEMORY_LIMIT_EXCEEDED = 3
 COLLECTION_NOT_FOUND = 100
 COLLECTION_NOT_LOADED = 101
 ILLEGAL_SCHEMA = 105
@@ -54,8 +55,16 @@ def invalid(message: str) -> MilvusException:
     return MilvusException(code=INVALID_PARAMETER, message=message)
 
 
-def raise_invalid(message: str) -> NoReturn:
-    raise invalid(message)
+def unexpected(exc: BaseException) -> MilvusException:
+    """What an exception the engine did not mean to raise becomes at the API edge: running
+    out of host or GPU memory (CuPy's OutOfMemoryError) is Milvus's code 3, 'memory limit
+    exceeded'; anything else an internal error, code 65535."""
+    detail = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return MilvusException(
+            code=MEMORY_LIMIT_EXCEEDED, message=f"memory limit exceeded: {detail}"
+        )
+    return MilvusException(code=UNEXPECTED, message=f"gpu_milvus internal error: {detail}")
 
 
 def collection_not_found(name: str, db: str = "default") -> MilvusException:

@@ -90,11 +90,3 @@ def get(name: str, kernel: str, *targs: object) -> Any:
     """Kernel ``kernel`` from file ``name``; template arguments make ``kernel<a, b>``."""
     expr = f"{kernel}<{', '.join(str(a) for a in targs)}>" if targs else kernel
     return module(name).get_function(expr)
-
-
-def warm_up() -> None:
-    """Compile every module on the current device (fills CuPy's disk cache)."""
-    for name, exprs in NAME_EXPRESSIONS.items():
-        mod = module(name)
-        for expr in exprs:
-            mod.get_function(expr)

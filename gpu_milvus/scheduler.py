@@ -201,11 +201,8 @@ def _execute(batch: list[_Pending]) -> list[Outcome | BaseException]:
             outcomes = search_batch(coll, [batch[i].item for i in positions])
         except MilvusException as exc:
             outcomes = [exc] * len(positions)
-        except Exception as exc:  # an engine bug: fail these callers, keep the loop alive
-            failure = MilvusException(
-                code=65535, message=f"gpu_milvus internal error: {type(exc).__name__}: {exc}"
-            )
-            outcomes = [failure] * len(positions)
+        except Exception as exc:  # an engine bug or out of memory: fail these callers only
+            outcomes = [errors.unexpected(exc)] * len(positions)
         for i, outcome in zip(positions, outcomes, strict=True):
             results[i] = outcome
     return results

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from pymilvus.exceptions import MilvusException
 
+from gpu_milvus import errors
 from gpu_milvus.client._args import WrongArgumentType
 from gpu_milvus.client._core import LocalCore
 from gpu_milvus.client.remote import is_remote, local_path
@@ -83,15 +84,13 @@ class LocalClient:
 
 
 def guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call ``fn``; unexpected internal exceptions become MilvusException(65535)."""
+    """Call ``fn``; unexpected internal exceptions become MilvusException (errors.unexpected)."""
     try:
         return fn(*args, **kwargs)
     except (MilvusException, WrongArgumentType):
         raise
-    except Exception as exc:  # the engine's own bug or an unforeseen input
-        raise MilvusException(
-            code=65535, message=f"gpu_milvus internal error: {type(exc).__name__}: {exc}"
-        ) from exc
+    except Exception as exc:  # the engine's own bug, an unforeseen input, or out of memory
+        raise errors.unexpected(exc) from exc
 
 
 def sync_method(name: str) -> Callable[..., Any]:

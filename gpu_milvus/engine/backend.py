@@ -62,6 +62,11 @@ class DenseStore(Protocol):
         """Room for ``rows`` rows in one allocation, so a reload does not grow by doubling."""
         ...
 
+    def make_room(self, rows: int) -> None:
+        """Room for ``rows`` more rows (growing by doubling), so that a write can claim its
+        memory before it is logged and then append without a large allocation."""
+        ...
+
     def append_from(self, fill: Callable[[np.ndarray], None], rows: int) -> None:
         """Append ``rows`` rows that ``fill`` writes into a (rows, dim) float32 host array."""
         ...

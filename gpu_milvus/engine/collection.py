@@ -259,6 +259,7 @@ class Collection:
         batch = build_batch(self.spec, rows, self._new_ids)
         with self.lock.write():
             pid = self.partition_id(partition_name or DEFAULT_PARTITION)
+            self.table.make_room(batch.num_rows)  # out of memory: nothing logged or applied
             self.journal.log_insert(self, pid, batch)
             self.table.append(batch, pid)
         self.journal.after_write()
@@ -279,6 +280,7 @@ class Collection:
         batch = build_batch(self.spec, rows, self._new_ids)
         with self.lock.write():
             pid = self.partition_id(partition_name or DEFAULT_PARTITION)
+            self.table.make_room(batch.num_rows)
             self.journal.log_upsert(self, pid, batch, old_keys or None)
             self.apply_upsert(batch, pid, old_keys or None)
         self.journal.after_write()

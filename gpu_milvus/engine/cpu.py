@@ -42,6 +42,9 @@ class CpuDenseStore:
         self._matrix.reserve(rows)
         self._sq_norms.reserve(rows)
 
+    def make_room(self, rows: int) -> None:
+        self._matrix.make_room(rows)
+
     def append_from(self, fill: Callable[[np.ndarray], None], rows: int) -> None:
         self._matrix.extend_with(fill, rows)
 

@@ -57,8 +57,7 @@ class GpuDenseStore:
         if m == 0:
             return
         need = self._n + m
-        if need > len(self._x):
-            self.reserve(max(need, 2 * len(self._x)))
+        self.make_room(m)
         with cp.cuda.Device(self.device):
             xb = cp.ascontiguousarray(cp.asarray(block, dtype=cp.float32)).reshape(m, self.dim)
             self._x[self._n : need] = xb
@@ -78,6 +77,12 @@ class GpuDenseStore:
         host = np.empty((rows, self.dim), dtype=np.float32)
         fill(host)
         self.append(host)
+
+    def make_room(self, rows: int) -> None:
+        """Room for ``rows`` more rows, growing by doubling (amortized appends)."""
+        need = self._n + rows
+        if need > len(self._x):
+            self.reserve(max(need, 2 * len(self._x)))
 
     def reserve(self, rows: int) -> None:
         cp = _cp()
@@ -162,21 +167,20 @@ class GpuSparseStore:
         cp = _cp()
         block = sp.csr_matrix(block, dtype=np.float32)
         block.sum_duplicates()
+        with cp.cuda.Device(self.device):  # first what can fail (device memory)
+            chunk = (
+                cp.asarray(block.indptr.astype(np.int64)),
+                cp.asarray(block.indices.astype(np.int64)),
+                cp.asarray(block.data.astype(np.float32)),
+            )
+        self._dev_chunks.append(chunk)
+        self._dev = None
         self._host.append(block)
         self._host_stacked = None
         self._rows += block.shape[0]
         self.width = max(self.width, block.shape[1])
         if block.nnz:
             self.max_col = max(self.max_col, int(block.indices.max()))
-        with cp.cuda.Device(self.device):
-            self._dev_chunks.append(
-                (
-                    cp.asarray(block.indptr.astype(np.int64)),
-                    cp.asarray(block.indices.astype(np.int64)),
-                    cp.asarray(block.data.astype(np.float32)),
-                )
-            )
-        self._dev = None
 
     def device_csr(self) -> tuple[Any, Any, Any]:
         """(indptr int64, indices int32 or int64, data float32) of all rows, on the device."""

@@ -52,12 +52,15 @@ class GrowingMatrix:
             grown[: self.size] = self._data[: self.size]
             self._data = grown
 
-    def append(self, block: np.ndarray) -> None:
-        need = self.size + len(block)
+    def make_room(self, rows: int) -> None:
+        """Room for ``rows`` more rows, growing by doubling (amortized appends)."""
+        need = self.size + rows
         if need > len(self._data):
-            grown = np.empty((max(need, 2 * len(self._data), 256), self.dim), self._data.dtype)
-            grown[: self.size] = self._data[: self.size]
-            self._data = grown
+            self.reserve(max(need, 2 * len(self._data), 256))
+
+    def append(self, block: np.ndarray) -> None:
+        self.make_room(len(block))
+        need = self.size + len(block)
         self._data[self.size : need] = block
         self.size = need
 

@@ -72,6 +72,12 @@ class Table:
         for array in (self._pks, self.partition, self.alive, self.visible):
             array.reserve(rows)
 
+    def make_room(self, rows: int) -> None:
+        """Claim the vector memory for ``rows`` more rows (host or GPU): raised here, out of
+        memory leaves the table as it was, and a write calls this before logging itself."""
+        for store in self.dense.values():
+            store.make_room(rows)
+
     def append(
         self, batch: Batch, partition_id: int | np.ndarray, *, index_keys: bool = True
     ) -> None:
@@ -85,15 +91,15 @@ class Table:
             return
         if index_keys:
             self._ensure_index()  # of the rows before this batch
+        for name, matrix in batch.dense.items():  # vectors first: they may run out of memory
+            self.dense[name].append(matrix)
+        for name, csr in batch.sparse.items():
+            self.sparse[name].append(csr)
         for name, array in batch.scalars.items():
             self._columns[name].append(array)
             if len(self._columns[name]) > _MAX_CHUNKS:
                 merged = pa.concat_arrays(self._columns[name])
                 self._columns[name] = [merged]
-        for name, matrix in batch.dense.items():
-            self.dense[name].append(matrix)
-        for name, csr in batch.sparse.items():
-            self.sparse[name].append(csr)
         self._pks.append(np.asarray(batch.pks, dtype=self._pks.view.dtype))
         self.partition.append(np.broadcast_to(np.asarray(partition_id, dtype=np.int32), (n,)))
         self.alive.append(np.ones(n, dtype=np.bool_))

@@ -11,7 +11,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "gpu_milvus"
 TOOLING = PACKAGE / "benchmarks"
 MAX_MODULE_LINES = 600
-MAX_PACKAGE_CODE_LINES = 9000  # raised from 8000 when durable storage landed
+MAX_PACKAGE_CODE_LINES = 9200  # 8000; 9000 for durable storage; 9200 for the 16-bit GPU scan
 
 
 def _code_lines(path: Path) -> int:

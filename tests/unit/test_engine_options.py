@@ -58,3 +58,50 @@ def test_device_ordinals_are_checked(monkeypatch: pytest.MonkeyPatch, uri: str) 
             MilvusClient(uri, device=device)
     with pytest.raises(MilvusException, match="sees 1 CUDA GPU"):
         MilvusClient(uri, device="cuda:1")
+
+
+class OutOfMemoryError(Exception):
+    """Named as CuPy's (cupy.cuda.memory.OutOfMemoryError), which the engine recognises."""
+
+
+@pytest.mark.parametrize("exc", [MemoryError("host"), OutOfMemoryError("device")])
+def test_out_of_memory_on_insert_is_code_3_and_changes_nothing(uri: str, h, monkeypatch, exc):
+    from gpu_milvus.engine.cpu import CpuDenseStore
+
+    c = MilvusClient(uri, device="cpu")
+    c.create_collection("c", dimension=4)
+    c.insert("c", h.rows(h.vectors(10)))
+
+    def no_room(self, rows: int) -> None:
+        raise exc
+
+    monkeypatch.setattr(CpuDenseStore, "make_room", no_room)
+    with pytest.raises(MilvusException, match="memory limit exceeded") as info:
+        c.insert("c", h.rows(h.vectors(5, seed=1), start=10))
+    assert info.value.code == 3
+    monkeypatch.undo()
+    assert c.query("c", filter="", output_fields=["count(*)"])[0]["count(*)"] == 10
+    c.insert("c", h.rows(h.vectors(5, seed=2), start=10))  # the table is still consistent
+    assert len(c.search("c", data=[[0.1, 0.2, 0.3, 0.4]], limit=15)[0]) == 15
+    c.close()
+    again = MilvusClient(uri, device="cpu")  # the refused write was never logged
+    assert again.query("c", filter="", output_fields=["count(*)"])[0]["count(*)"] == 15
+    again.close()
+
+
+async def test_out_of_memory_in_a_batched_search_is_code_3(uri: str, h, monkeypatch) -> None:
+    from gpu_milvus import AsyncMilvusClient
+    from gpu_milvus.engine.cpu import CpuBackend
+
+    c = AsyncMilvusClient(uri, device="cpu")
+    await c.create_collection("c", dimension=4)
+    await c.insert("c", h.rows(h.vectors(10)))
+
+    def oom(*args, **kwargs):
+        raise OutOfMemoryError("out of memory allocating 1,024 bytes")
+
+    monkeypatch.setattr(CpuBackend, "search_dense", oom)
+    with pytest.raises(MilvusException, match="memory limit exceeded") as info:
+        await c.search("c", data=[[0.1, 0.2, 0.3, 0.4]], limit=3)
+    assert info.value.code == 3
+    await c.close()
