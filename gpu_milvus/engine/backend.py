@@ -43,6 +43,8 @@ class QueryMasks:
 
     def __getitem__(self, key: tuple[Any, Any]) -> np.ndarray:
         queries, rows = key
+        if isinstance(queries, (int, np.integer)):  # one query: its own mask only
+            return self.masks[self.index[queries], rows]
         return self.masks[:, rows][self.index[queries]]
 
 

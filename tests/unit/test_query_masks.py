@@ -35,3 +35,20 @@ def test_cpu_backend_reads_them_as_the_full_array(metric: str) -> None:
     got = cpu.search_dense(store, q, metric, 12, QueryMasks(table, index))
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_cpu_sparse_search_reads_them_as_the_full_array() -> None:
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(3)
+    cpu = CpuBackend()
+    store = cpu.sparse_store()
+    data = sp.random(2000, 300, density=0.05, format="csr", dtype=np.float32, random_state=rng)
+    store.append(data)
+    q = sp.csr_matrix(data[rng.integers(0, 2000, 6)])
+    table = rng.random((2, 2000)) < np.array([[0.5], [0.1]])
+    index = np.array([1, 0, 1, 1, 0, 0])
+    want = cpu.search_sparse(store, q, 9, table[index])
+    got = cpu.search_sparse(store, q, 9, QueryMasks(table, index))
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
