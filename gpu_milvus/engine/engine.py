@@ -44,13 +44,15 @@ def open_engine(
     """The process-wide engine for ``uri``, created (or reopened from disk) on first use.
 
     Each call counts as one user of the engine; ``release_engine`` ends it.
+    ``GPU_MILVUS_SCAN_DTYPE`` sets ``scan_dtype`` where the client does not.
     """
     key = engine_key(uri)
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
             options = StoreOptions.from_kwargs(storage)
-            engine = Engine(key, device, options, scan_dtype or "float32")
+            default = os.environ.get("GPU_MILVUS_SCAN_DTYPE", "float32")
+            engine = Engine(key, device, options, scan_dtype or default)
             _engines[key] = engine
         elif scan_dtype is not None and scan_dtype != engine.scan_dtype:
             raise errors.invalid(

@@ -25,10 +25,13 @@ KERNELS = (
 )  # fmt: skip
 
 
-def _pytest_on_fake(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _pytest_on_fake(
+    tmp_path: Path, *args: str, scan_dtype: str = "float32"
+) -> subprocess.CompletedProcess[str]:
     """pytest in a child process whose ``import cupy`` finds the emulation."""
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
-    return subprocess.run(cmd, cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True)
+    env = _env(tmp_path) | {"GPU_MILVUS_SCAN_DTYPE": scan_dtype}
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -62,19 +65,25 @@ def test_gpu_suite_passes_on_the_emulated_cupy(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_whole_suite_on_the_emulated_gpu_backend(tmp_path: Path) -> None:
+@pytest.mark.parametrize("scan_dtype", ["float32", "bfloat16"])
+def test_whole_suite_on_the_emulated_gpu_backend(tmp_path: Path, scan_dtype: str) -> None:
     """Every client, congruence and durability test, with ``device="auto"`` picking the
-    (emulated) GPU backend: the engine's GPU wiring under the full API."""
+    (emulated) GPU backend: the engine's GPU wiring under the full API, also with every
+    engine keeping a 16-bit scan copy (GPU_MILVUS_SCAN_DTYPE)."""
     proc = _pytest_on_fake(
         tmp_path,
         "tests",
         "--ignore=tests/unit/test_gpu_emulated.py",
         "--ignore=tests/unit/test_bench_suite.py",
         "--ignore=tests/unit/test_kernels_nvrtc.py",
+        scan_dtype=scan_dtype,
     )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     launches = json.loads((tmp_path / "launches.json").read_text(encoding="utf-8"))
     assert sum(launches.values()) > 1000, launches
+    bf16 = [n for e, n in launches.items() if e.startswith("gm_fused_scan") and e.endswith(", 2>")]
+    scan16 = sum(bf16)
+    assert (scan16 > 100) == (scan_dtype == "bfloat16"), scan16
 
 
 def test_gpu_bench_runs_and_records_every_goal(tmp_path: Path) -> None:
