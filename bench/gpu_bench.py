@@ -124,7 +124,12 @@ def _dense(args: argparse.Namespace, ceil: dict[str, float]) -> tuple[list[dict]
                     )
                     r["bandwidth_fraction"] = n * d * 4 / r["ours_ms"] / 1e6 / ceil["copy_GBps"]
                     if nq <= 32 and k <= 256:  # where the engine takes the fused scan
-                        r["gemm_path_ms"] = _gemm_path_ms(be, store, q, k, args.reps)
+                        r["gemm_path_ms"] = _time_with(
+                            "_FUSED_MAX_NQ",
+                            0,
+                            lambda q=q, k=k, s=store: be.search_dense(s, q, "IP", k, None),
+                            args.reps,
+                        )
                     if baselines:
                         r.update(_baselines(x, dq, k, args.reps))
                     else:
@@ -144,16 +149,17 @@ def _dense(args: argparse.Namespace, ceil: dict[str, float]) -> tuple[list[dict]
     return rows, _goals(rows, ceil)
 
 
-def _gemm_path_ms(be: Any, store: Any, q: np.ndarray, k: int, reps: int) -> float:
-    """The same search forced onto the GEMM + select path, to place the fused/GEMM switch."""
+def _time_with(setting: str, value: int, fn: Callable[[], Any], reps: int) -> float:
+    """``_time(fn)`` with one of the GPU backend's path switches set otherwise (to place the
+    switch: the fused scan or GEMM, one sparse kernel or the other)."""
     import gpu_milvus.engine.gpu as gpu_module
 
-    saved = gpu_module._FUSED_MAX_NQ
-    gpu_module._FUSED_MAX_NQ = 0
+    saved = getattr(gpu_module, setting)
+    setattr(gpu_module, setting, value)
     try:
-        return _time(lambda: be.search_dense(store, q, "IP", k, None), reps)
+        return _time(fn, reps)
     finally:
-        gpu_module._FUSED_MAX_NQ = saved
+        setattr(gpu_module, setting, saved)
 
 
 def _scan16(store: Any, rng: np.random.Generator, args: argparse.Namespace, ceil: dict) -> list:
@@ -267,6 +273,10 @@ def _sparse(args: argparse.Namespace) -> dict:
         q = host[rng.integers(0, n, nq)]
         dq = csp.csr_matrix(q).T.tocsc()
         out[f"ours_nq{nq}_ms"] = _time(lambda q=q: be.search_sparse(store, q, 10, None), args.reps)
+        if nq >= 8:  # the other kernel: warp per row, a pass over the row per query
+            out[f"ours_nq{nq}_warp_per_query_ms"] = _time_with(
+                "_SPARSE_LANES_NQ", 1 << 30, lambda q=q: be.search_sparse(store, q, 10, None), 3
+            )
         out[f"cupyx_nq{nq}_ms"] = _time(
             lambda dq=dq: cp.argpartition(-(dev @ dq.toarray()).T, 10, axis=1), args.reps
         )

@@ -30,7 +30,9 @@ NAME_EXPRESSIONS: dict[str, tuple[str, ...]] = {
         f"gm_fused_scan<{m}, {q}, {s}>" for s in (1, 2) for m in range(3) for q in FUSED_NQ
     ),
     "topk.cu": (),
-    "sparse.cu": ("gm_sparse_ip<int>", "gm_sparse_ip<long long>"),
+    "sparse.cu": tuple(
+        f"{k}<{t}>" for k in ("gm_sparse_ip", "gm_sparse_ip_lanes") for t in ("int", "long long")
+    ),
 }
 
 _INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"\s*$', re.MULTILINE)

@@ -37,6 +37,7 @@ _FUSED_MAX_K = 256
 _FUSED_SMEM = 48 * 1024
 _FUSED_SMEM_PREFERRED = 16 * 1024
 _LUT_MAX = 1 << 24  # sparse: dense column -> slot table up to this many columns
+_SPARSE_LANES_NQ = 8  # sparse: from this many queries, lanes over queries (not yet timed)
 _DIST = "distance.cu"
 _TOPK = "topk.cu"
 _SPARSE = "sparse.cu"
@@ -523,7 +524,8 @@ class GpuBackend:
                 lut = cp.zeros(1, dtype=cp.int32)
             mask = _device_mask(valid, nq, n)
             tname = "int" if indices.dtype == cp.int32 else "long long"
-            kern = kernels.get(_SPARSE, "gm_sparse_ip", tname)
+            variant = "gm_sparse_ip_lanes" if nq >= _SPARSE_LANES_NQ else "gm_sparse_ip"
+            kern = kernels.get(_SPARSE, variant, tname)
             chunk = max(k_eff, _SCORE_BUDGET // nq)
             cand_k, cand_i = [], []
             for c0 in range(0, n, chunk):

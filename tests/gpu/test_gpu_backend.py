@@ -183,7 +183,8 @@ def _sparse(rng: np.random.Generator, n: int, width: int, nnz: int) -> sp.csr_ma
 
 
 @pytest.mark.parametrize(
-    ("n", "nq", "k"), [(1, 1, 10), (5000, 1, 10), (5000, 17, 100), (3000, 3, 5000)]
+    ("n", "nq", "k"),
+    [(1, 1, 10), (5000, 1, 10), (5000, 17, 100), (3000, 3, 5000), (3000, 40, 10)],
 )
 @pytest.mark.parametrize("width", [30522, 1 << 30])
 def test_sparse(n: int, nq: int, k: int, width: int) -> None:

@@ -262,4 +262,5 @@ EMULATIONS = {
     "gm_key_epilogue": key_epilogue,
     "gm_refine": refine,
     "gm_sparse_ip": sparse_ip,
+    "gm_sparse_ip_lanes": sparse_ip,  # the same contract, another thread layout
 }
