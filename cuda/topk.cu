@@ -82,3 +82,67 @@ extern "C" __global__ void gm_radix_gather(const float* __restrict__ keys, int n
     }
   }
 }
+
+// The same selection for short rows (the fused scan's per-block lists): one block of 1024
+// threads per query runs the four passes and the gather in shared memory, in one launch where
+// the kernels above take nine.
+extern "C" __global__ void __launch_bounds__(1024)
+    gm_radix_select_block(const float* __restrict__ keys, int n, long long ld,
+                          const int* __restrict__ ids, long long ids_ld, int use_ids,
+                          int id_offset, int k, float* __restrict__ out_keys,
+                          int* __restrict__ out_ids) {
+  __shared__ unsigned int hist[256];
+  __shared__ unsigned int s_prefix, s_counters[2];
+  __shared__ int s_remaining;
+  const int q = blockIdx.x;
+  const float* row = keys + (long long)q * ld;
+  if (threadIdx.x == 0) {
+    s_prefix = 0u;
+    s_remaining = k;
+    s_counters[0] = s_counters[1] = 0u;
+  }
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    for (int i = threadIdx.x; i < 256; i += blockDim.x) hist[i] = 0u;
+    __syncthreads();
+    const unsigned int hmask = shift >= 24 ? 0u : (0xffffffffu << (shift + 8));
+    const unsigned int want = s_prefix & hmask;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+      const unsigned int u = gm::float_to_ordered(row[j]);
+      if ((u & hmask) == want) atomicAdd(&hist[(u >> shift) & 255u], 1u);
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      const unsigned int need = (unsigned int)s_remaining;
+      unsigned int above = 0u;
+      int chosen = 0;
+      for (int b = 255; b >= 0; --b) {
+        if (above + hist[b] >= need) {
+          chosen = b;
+          break;
+        }
+        above += hist[b];
+      }
+      s_prefix |= ((unsigned int)chosen) << shift;
+      s_remaining = (int)(need - above);
+    }
+    __syncthreads();
+  }
+  const unsigned int t = s_prefix;
+  const int rem = s_remaining;
+  for (int j = threadIdx.x; j < n; j += blockDim.x) {
+    const float key = row[j];
+    const unsigned int u = gm::float_to_ordered(key);
+    int pos = -1;
+    if (u > t) {
+      pos = (int)atomicAdd(&s_counters[0], 1u);
+    } else if (u == t) {
+      const int e = (int)atomicAdd(&s_counters[1], 1u);
+      if (e < rem) pos = k - rem + e;
+    }
+    if (pos >= 0 && pos < k) {
+      const long long o = (long long)q * k + pos;
+      out_keys[o] = key;
+      out_ids[o] = use_ids ? ids[(long long)q * ids_ld + j] : id_offset + j;
+    }
+  }
+}

@@ -36,6 +36,7 @@ _FUSED_MAX_NQ = 32
 _FUSED_MAX_K = 256
 _FUSED_SMEM = 48 * 1024
 _FUSED_SMEM_PREFERRED = 16 * 1024
+_BLOCK_SELECT_MAX = 1 << 16  # top-k of rows up to this long: one block per query
 _LUT_MAX = 1 << 24  # sparse: dense column -> slot table up to this many columns
 _SPARSE_LANES_NQ = 8  # sparse: from this many queries, lanes over queries (not yet timed)
 _DIST = "distance.cu"
@@ -169,10 +170,25 @@ class GpuBackend:
 
     def select(self, keys: Any, k: int, ids: Any = None, id_offset: int = 0) -> tuple[Any, Any]:
         """Top k (unsorted) of each row of keys (nq, n), k <= n. ids: None (column + offset),
-        shape (n,) shared by all rows, or (nq, n)."""
+        shape (n,) shared by all rows, or (nq, n). Short rows: one block per query, one
+        launch; long rows: grid-wide histogram passes (nine launches)."""
         cp = _cp()
         keys = cp.ascontiguousarray(keys, dtype=cp.float32)
         nq, n = keys.shape
+        out_keys = cp.empty((nq, k), dtype=cp.float32)
+        out_ids = cp.empty((nq, k), dtype=cp.int32)
+        if ids is None:
+            ids_arr, ids_ld, use = cp.zeros(1, dtype=cp.int32), 0, 0
+        else:
+            ids_arr = cp.ascontiguousarray(ids, dtype=cp.int32)
+            ids_ld, use = (0 if ids_arr.ndim == 1 else ids_arr.shape[1]), 1
+        id_args = (ids_arr, np.int64(ids_ld), np.int32(use), np.int32(id_offset))
+        if n <= _BLOCK_SELECT_MAX:
+            kernels.get(_TOPK, "gm_radix_select_block")(
+                (nq,), (1024,), (keys, np.int32(n), np.int64(n), *id_args, np.int32(k), out_keys,
+                                 out_ids),
+            )  # fmt: skip
+            return out_keys, out_ids
         prefix = cp.zeros(nq, dtype=cp.uint32)
         remaining = cp.full(nq, k, dtype=cp.int32)
         hist = cp.zeros(nq * 256, dtype=cp.uint32)
@@ -189,33 +205,12 @@ class GpuBackend:
                 (-(-nq // 128),), (128,), (np.int32(nq), np.int32(shift), hist, prefix, remaining)
             )
         counters = cp.zeros(2 * nq, dtype=cp.uint32)
-        out_keys = cp.empty((nq, k), dtype=cp.float32)
-        out_ids = cp.empty((nq, k), dtype=cp.int32)
-        if ids is None:
-            ids_arr, ids_ld, use = cp.zeros(1, dtype=cp.int32), 0, 0
-        else:
-            ids_arr = cp.ascontiguousarray(ids, dtype=cp.int32)
-            ids_ld, use = (0 if ids_arr.ndim == 1 else ids_arr.shape[1]), 1
         kernels.get(_TOPK, "gm_radix_gather")(
             (bx, nq),
             (256,),
-            (
-                keys,
-                np.int32(nq),
-                np.int32(n),
-                np.int64(n),
-                ids_arr,
-                np.int64(ids_ld),
-                np.int32(use),
-                np.int32(id_offset),
-                prefix,
-                remaining,
-                np.int32(k),
-                counters,
-                out_keys,
-                out_ids,
-            ),
-        )
+            (keys, np.int32(nq), np.int32(n), np.int64(n), *id_args, prefix, remaining,
+             np.int32(k), counters, out_keys, out_ids),
+        )  # fmt: skip
         return out_keys, out_ids
 
     # -- dense -----------------------------------------------------------------------------

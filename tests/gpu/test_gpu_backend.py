@@ -64,6 +64,42 @@ def _check(ref: tuple[np.ndarray, np.ndarray], got: tuple[np.ndarray, np.ndarray
         assert (np.diff(o) >= -1e-6).all()
 
 
+@pytest.mark.parametrize("one_block", [True, False])
+@pytest.mark.parametrize("ids_kind", ["none", "shared", "per_query"])
+def test_select_kernels(monkeypatch: pytest.MonkeyPatch, one_block: bool, ids_kind: str) -> None:
+    """Both top-k selections (one block per query, and the grid-wide passes for long rows)
+    return exactly the k best keys of each row, ties at the k-th and -inf included, with the
+    ids that belong to them."""
+    import cupy
+
+    import gpu_milvus.engine.gpu as gpu_module
+
+    monkeypatch.setattr(gpu_module, "_BLOCK_SELECT_MAX", 1 << 30 if one_block else 0)
+    rng = np.random.default_rng()
+    gpu = _gpu()
+    for nq, n, k in ((1, 1, 1), (3, 5000, 10), (5, 3000, 3000), (2, 70000, 700)):
+        keys = rng.integers(-50, 50, (nq, n)).astype(np.float32)  # many equal keys
+        keys[rng.random((nq, n)) < 0.2] = -np.inf
+        ids = None  # ids: column + offset; else a permutation, shared or one per query
+        if ids_kind == "shared":
+            ids = rng.permutation(n).astype(np.int32)
+        elif ids_kind == "per_query":
+            ids = np.argsort(rng.random((nq, n)), axis=1).astype(np.int32)
+        got_k, got_i = gpu.select(
+            cupy.asarray(keys), k, None if ids is None else cupy.asarray(ids), 7
+        )
+        got_k, got_i = cupy.asnumpy(got_k), cupy.asnumpy(got_i)
+        for q in range(nq):
+            np.testing.assert_array_equal(np.sort(got_k[q]), np.sort(keys[q])[n - k :])
+            if ids is None:
+                cols = got_i[q] - 7
+            else:
+                row = ids if ids.ndim == 1 else ids[q]
+                cols = np.array([np.flatnonzero(row == i)[0] for i in got_i[q]])
+            assert len(set(cols.tolist())) == k
+            np.testing.assert_array_equal(keys[q, cols], got_k[q])
+
+
 @pytest.mark.parametrize("metric", METRICS)
 @pytest.mark.parametrize(
     ("n", "d", "nq", "k"),

@@ -20,7 +20,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FAKE = ROOT / "tests" / "emulated" / "fake_cupy"
 KERNELS = (
-    "gm_radix_hist", "gm_radix_pick", "gm_radix_gather", "gm_fused_scan", "gm_key_epilogue",
+    "gm_radix_hist", "gm_radix_pick", "gm_radix_gather", "gm_radix_select_block", "gm_fused_scan",
+    "gm_key_epilogue",
     "gm_refine", "gm_sparse_ip", "gm_sparse_ip_lanes",
 )  # fmt: skip
 

@@ -150,6 +150,25 @@ def radix_gather(
         out_ids[q * k + pos] = got
 
 
+def radix_select_block(
+    L: Launch, keys, n, ld, ids, ids_ld, use_ids, id_offset, k, out_keys, out_ids
+) -> None:
+    """The four passes and the gather of one query per block: its k-th key t, every key
+    above it and the first ``remaining`` equal ones (in any order)."""
+    assert L.block[0] * L.block[1] * L.block[2] <= 1024
+    for q in range(L.grid[0]):
+        u = _ordered(_span(keys, q * ld, n, "select keys"))
+        assert 0 < k <= n, f"select: k {k} outside (0, n = {n}]"
+        t = np.sort(u)[::-1][k - 1]
+        above = int(np.count_nonzero(u > t))
+        prefix, remaining = np.array([t], np.uint32), np.array([k - above], np.int32)
+        counters = np.zeros(2, np.uint32)
+        one = Launch((1, 1, 1), L.block, 0)
+        radix_gather(one, _span(keys, q * ld, n), 1, n, ld, ids[q * ids_ld :] if use_ids else ids,
+                     ids_ld, use_ids, id_offset, prefix, remaining, k, counters,
+                     out_keys[q * k : (q + 1) * k], out_ids[q * k : (q + 1) * k])  # fmt: skip
+
+
 # -- distance.cu -----------------------------------------------------------------------------
 def fused_scan(
     L: Launch, X, n, d, Q, nq, aux, qsq, mask, mask_words, mask_row, mask_mode, has_radius,
@@ -258,6 +277,7 @@ EMULATIONS = {
     "gm_radix_hist": radix_hist,
     "gm_radix_pick": radix_pick,
     "gm_radix_gather": radix_gather,
+    "gm_radix_select_block": radix_select_block,
     "gm_fused_scan": fused_scan,
     "gm_key_epilogue": key_epilogue,
     "gm_refine": refine,
