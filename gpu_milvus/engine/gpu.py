@@ -8,7 +8,7 @@ Invariants:
   float64-refined distances, best first);
 - ranking keys are larger-is-better (IP: q.x, COSINE: q.x/|x| with q normalised,
   L2: 2q.x - |x|^2), as in ``cpu.py``;
-- dense paths: the fused scan + per-block top-k kernel for nq <= 32 and k <= 256 (when its
+- dense paths: the fused scan + per-block top-k kernel for nq <= 8 and k <= 256 (when its
   shared memory fits), else cuBLAS GEMM over column chunks + key epilogue + radix select;
   with a 16-bit scan copy, the fused scan reads it for a wider window whose completeness is
   certified per query from the copy's rounding error (else that query reruns in float32), and
@@ -32,7 +32,12 @@ from gpu_milvus.engine.gpu_store import GpuDenseStore, GpuSparseStore
 Bounds = tuple[float | None, float | None]
 _SCORE_BUDGET = 1 << 28  # fp32 scores per GEMM / sparse chunk (1 GiB)
 _QUERY_GROUP = 1024  # queries per GEMM group
-_FUSED_MAX_NQ = 32
+# The fused scan reloads every query's slice for each row it reads (from L1), so its load
+# traffic grows with nq: about 9x the row bytes at nq = 8 but 33x at 32, past what L1 serves
+# at HBM speed, while cuBLAS reads the rows once. So the engine takes it up to 8 queries (the
+# kernel goes to 32); an estimate from the kernel's structure, to be set from gpu_bench's
+# fused_path_ms / gemm_path_ms on a GPU.
+_FUSED_MAX_NQ = 8
 _FUSED_MAX_K = 256
 _FUSED_SMEM = 48 * 1024
 _FUSED_SMEM_PREFERRED = 16 * 1024

@@ -108,13 +108,27 @@ def test_select_kernels(monkeypatch: pytest.MonkeyPatch, one_block: bool, ids_ki
         (1000, 7, 1, 10),  # odd d (scalar loads)
         (5003, 64, 3, 10),  # N not a multiple of the block
         (5003, 64, 8, 256),  # fused, largest k
-        (20011, 96, 32, 64),  # fused, largest nq
+        (20011, 96, 16, 64),  # fused when allowed (NQ template 16)
+        (20011, 96, 32, 64),  # fused when allowed, largest nq
         (4099, 32, 33, 10),  # GEMM path
         (3001, 48, 5, 300),  # small nq, k > 256: GEMM + radix select
         (20000, 16, 2, 16384),  # k = 16384
     ],
 )
-def test_dense_paths(metric: str, n: int, d: int, nq: int, k: int) -> None:
+@pytest.mark.parametrize("fused_max_nq", [None, 32])  # the engine's switch; the kernel's limit
+def test_dense_paths(
+    monkeypatch: pytest.MonkeyPatch,
+    metric: str,
+    n: int,
+    d: int,
+    nq: int,
+    k: int,
+    fused_max_nq: int | None,
+) -> None:
+    if fused_max_nq is not None:
+        import gpu_milvus.engine.gpu as gpu_module
+
+        monkeypatch.setattr(gpu_module, "_FUSED_MAX_NQ", fused_max_nq)
     rng = np.random.default_rng()
     gpu = _gpu()
     x, q = _data(rng, n, d, nq)
