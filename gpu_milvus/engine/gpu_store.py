@@ -201,6 +201,20 @@ class GpuSparseStore:
                 self._dev_chunks = [self._dev]
         return self._dev
 
+    def as_cupyx(self) -> Any:
+        """The rows as a ``cupyx.scipy.sparse.csr_matrix`` on the same device arrays, or None
+        where cupyx cannot hold them: its CSR is int32 only, while Milvus's sparse dimensions
+        reach 2^32 - 1 (so the store keeps int64 columns and row pointers where needed)."""
+        import cupyx.scipy.sparse as csp
+
+        cp = _cp()
+        indptr, indices, data = self.device_csr()
+        if indices.dtype != cp.int32 or int(indptr[-1].item()) >= 2**31:
+            return None
+        with cp.cuda.Device(self.device):
+            shape = (self._rows, max(self.width, self.max_col + 1))
+            return csp.csr_matrix((data, indices, indptr.astype(cp.int32)), shape=shape)
+
     def take(self, rows: np.ndarray) -> sp.csr_matrix:
         if self._host_stacked is None:
             parts = [

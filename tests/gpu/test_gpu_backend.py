@@ -272,6 +272,26 @@ def test_sparse_row_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
             _check(cpu.search_sparse(cs, q, k, valid), gpu.search_sparse(gs, q, k, valid), "IP")
 
 
+def test_sparse_store_as_cupyx() -> None:
+    """The device rows as cupyx's CSR (where int32 indices hold them), sharing the store's
+    arrays: its product equals SciPy's on the host rows."""
+    import cupy
+
+    rng = np.random.default_rng()
+    gpu = _gpu()
+    data = _sparse(rng, 3000, 500, 20)
+    gs = gpu.sparse_store()
+    for lo in range(0, 3000, 1000):
+        gs.append(data[lo : lo + 1000])
+    m = gs.as_cupyx()
+    assert m.shape == (3000, 500)
+    dense = rng.random((500, 3)).astype(np.float32)
+    np.testing.assert_allclose(cupy.asnumpy(m @ cupy.asarray(dense)), data @ dense, rtol=1e-5)
+    wide = gpu.sparse_store()
+    wide.append(sp.csr_matrix(([1.0], [3_000_000_000], [0, 1]), shape=(1, 1 << 32)))
+    assert wide.as_cupyx() is None  # a Milvus dimension past int32
+
+
 def test_sparse_no_shared_terms() -> None:
     gpu = _gpu()
     gs = gpu.sparse_store()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import scipy.sparse as sp
 from cupy import ndarray
 
@@ -39,10 +40,18 @@ class spmatrix:  # CuPy's name
         raise TypeError(f"Unsupported type {type(other)}")
 
 
-def csr_matrix(arg: Any, *args: Any, **kwargs: Any) -> spmatrix:
-    """From a SciPy matrix (a host-to-device copy) or another device matrix."""
+def csr_matrix(arg: Any, shape: Any = None, **kwargs: Any) -> spmatrix:
+    """From a SciPy matrix (a host-to-device copy), another device matrix, or device arrays
+    ``(data, indices, indptr)``, which CuPy requires to be int32-indexed."""
     if isinstance(arg, spmatrix):
         return spmatrix(arg._m.tocsr())
+    if isinstance(arg, tuple):
+        data, indices, indptr = arg
+        if not all(isinstance(a, ndarray) for a in arg):
+            raise TypeError("device arrays expected")
+        if indices.dtype != np.int32 or indptr.dtype != np.int32:
+            raise ValueError("cupyx CSR holds int32 indices and row pointers only")
+        return spmatrix(sp.csr_matrix((data._a, indices._a, indptr._a), shape=shape))
     if not sp.issparse(arg):
         raise TypeError("the emulation builds device matrices from SciPy matrices only")
     return spmatrix(sp.csr_matrix(arg, copy=True))
