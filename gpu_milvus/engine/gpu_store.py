@@ -88,17 +88,16 @@ class GpuDenseStore:
         cp = _cp()
         if rows <= len(self._x):
             return
-        with cp.cuda.Device(self.device):
+        with cp.cuda.Device(self.device):  # allocate everything first: all or nothing
             x = cp.empty((rows, self._x.shape[1]), dtype=cp.float32)
             sq, inv = cp.empty(rows, dtype=cp.float32), cp.empty(rows, dtype=cp.float32)
+            h = None if self._h is None else cp.empty((rows, self._h.shape[1]), cp.uint16)
             x[: self._n] = self._x[: self._n]
             sq[: self._n] = self._sq[: self._n]
             inv[: self._n] = self._inv[: self._n]
-            self._x, self._sq, self._inv = x, sq, inv
-            if self._h is not None:
-                h = cp.empty((rows, self._h.shape[1]), dtype=cp.uint16)
+            if h is not None:
                 h[: self._n] = self._h[: self._n]
-                self._h = h
+            self._x, self._sq, self._inv, self._h = x, sq, inv, h
 
     @property
     def matrix(self) -> Any:
