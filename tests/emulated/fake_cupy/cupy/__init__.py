@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from cupy import cuda  # noqa: F401  (cupy.cuda is an attribute, as in CuPy)
+from cupy import cuda
 from cupy._raw import RawKernel, RawModule  # noqa: F401
 
 __version__ = "0.0-emulated"
@@ -212,7 +212,9 @@ def asarray(a: Any, dtype: Any = None, order: str | None = None) -> ndarray:
     """Device copy of host data; a device array comes back as is (cast when asked)."""
     if isinstance(a, ndarray):
         return a if dtype is None or np.dtype(dtype) == a.dtype else a.astype(dtype)
-    return ndarray(np.array(a, dtype=dtype, order=order or "K", copy=True))
+    out = np.array(a, dtype=dtype, order=order or "K", copy=True)
+    cuda.check_allocation(out.nbytes)
+    return ndarray(out)
 
 
 array = asarray
@@ -230,6 +232,7 @@ def asnumpy(a: Any, *args: Any, **kwargs: Any) -> np.ndarray:
 def empty(shape: Any, dtype: Any = float) -> ndarray:
     """Uninitialised memory, poisoned: NaN for floats, random bits otherwise."""
     dt = np.dtype(dtype)
+    cuda.check_allocation(int(np.prod(shape)) * dt.itemsize)
     if dt.kind == "f":
         return ndarray(np.full(shape, np.nan, dtype=dt))
     raw = _POISON.integers(0, 256, size=int(np.prod(shape)) * dt.itemsize, dtype=np.uint8)
@@ -241,11 +244,14 @@ def empty_like(a: ndarray, dtype: Any = None) -> ndarray:
 
 
 def zeros(shape: Any, dtype: Any = float) -> ndarray:
+    cuda.check_allocation(int(np.prod(shape)) * np.dtype(dtype).itemsize)
     return ndarray(np.zeros(shape, dtype=dtype))
 
 
 def full(shape: Any, fill_value: Any, dtype: Any = None) -> ndarray:
-    return ndarray(np.full(shape, fill_value, dtype=dtype))
+    out = np.full(shape, fill_value, dtype=dtype)
+    cuda.check_allocation(out.nbytes)
+    return ndarray(out)
 
 
 class _Random:

@@ -67,6 +67,22 @@ runtime = SimpleNamespace(
 )
 
 
+class _OutOfMemoryError(MemoryError):
+    pass
+
+
+_OutOfMemoryError.__name__ = _OutOfMemoryError.__qualname__ = "OutOfMemoryError"
+# cupy.cuda.memory: the error, and (emulation only) the largest single allocation allowed
+memory = SimpleNamespace(OutOfMemoryError=_OutOfMemoryError, max_allocation=None)
+
+
+def check_allocation(nbytes: int) -> None:
+    """Raise CuPy's OutOfMemoryError for an allocation over ``memory.max_allocation``."""
+    limit = memory.max_allocation
+    if limit is not None and nbytes > limit:
+        raise _OutOfMemoryError(f"Out of memory allocating {nbytes:,} bytes (emulated limit)")
+
+
 class Event:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.t = 0.0
