@@ -14,6 +14,10 @@ if cupy.__version__ != "0.0-emulated":
 from gpu_milvus import MilvusClient  # noqa: E402
 
 
+def _bytes_on_disk(root) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
 @pytest.mark.parametrize("scan_dtype", ["float32", "bfloat16"])
 def test_an_insert_the_device_cannot_hold_is_refused_whole(
     tmp_path, monkeypatch: pytest.MonkeyPatch, scan_dtype: str
@@ -25,10 +29,12 @@ def test_an_insert_the_device_cannot_hold_is_refused_whole(
     c = MilvusClient(uri, device="cuda", scan_dtype=scan_dtype)
     c.create_collection("c", dimension=32, metric_type="IP")
     c.insert("c", rows[:1000])
+    logged = _bytes_on_disk(tmp_path)
     monkeypatch.setattr(cupy.cuda.memory, "max_allocation", 1000 * 32 * 4 + 1)
     with pytest.raises(MilvusException, match="memory limit exceeded") as info:
         c.insert("c", rows[1000:3000])  # needs a larger matrix than the cap allows
     assert info.value.code == 3
+    assert _bytes_on_disk(tmp_path) == logged  # not written to the log either
     monkeypatch.setattr(cupy.cuda.memory, "max_allocation", None)
     assert c.query("c", filter="", output_fields=["count(*)"])[0]["count(*)"] == 1000
     c.insert("c", rows[1000:1500])  # the store is still consistent and grows again

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pymilvus.exceptions import MilvusException
 
@@ -75,10 +77,15 @@ def test_out_of_memory_on_insert_is_code_3_and_changes_nothing(uri: str, h, monk
     def no_room(self, rows: int) -> None:
         raise exc
 
+    def logged() -> int:
+        return sum(p.stat().st_size for p in Path(uri).rglob("*") if p.is_file())
+
+    before = logged()
     monkeypatch.setattr(CpuDenseStore, "make_room", no_room)
     with pytest.raises(MilvusException, match="memory limit exceeded") as info:
         c.insert("c", h.rows(h.vectors(5, seed=1), start=10))
     assert info.value.code == 3
+    assert logged() == before  # refused before it was written to the log
     monkeypatch.undo()
     assert c.query("c", filter="", output_fields=["count(*)"])[0]["count(*)"] == 10
     c.insert("c", h.rows(h.vectors(5, seed=2), start=10))  # the table is still consistent
