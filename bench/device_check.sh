@@ -28,7 +28,7 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 export PYTHONPATH="/tmp/site:$PWD"
 
 stage 20 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv
-stage 60 python3 -c "import cupy, gpu_milvus; from gpu_milvus.engine.backend import gpu_available; \
+stage 30 python3 -c "import cupy, gpu_milvus; from gpu_milvus.engine.backend import gpu_available; \
 print('cupy', cupy.__version__, 'gpu_available', gpu_available())"
 # 1. the gpu test suite: every failure reported, short tracebacks
 stage 150 python3 -m pytest -m gpu -q -p no:cacheprovider --tb=short --maxfail=25 tests/gpu
@@ -39,7 +39,7 @@ stage 100 python3 bench/gpu_bench.py --quick --reps 10 --out "$OUT"
 stage 120 python3 -m pytest -q -p no:cacheprovider --tb=short --maxfail=25 tests/unit \
     --ignore=tests/unit/test_bench_suite.py --ignore=tests/unit/test_gpu_emulated.py
 # 4. the scheduler on the GPU (issue 5: 1000 concurrent nq=1 vs one nq=1000 call)
-stage 90 python3 bench/scheduler_bench.py --device cuda --rows 1000000 --dim 768 \
+stage 120 python3 bench/scheduler_bench.py --device cuda --rows 1000000 --dim 768 \
     --levels 1,16,256,1024 --min-seconds 1 --reps 3 --out "$OUT/scheduler_cuda.json"
 if [ "${FULL:-0}" = 1 ]; then
     stage 400 python3 bench/gpu_bench.py --sizes 1000000,10000000 --reps 10 --budget-s 300 \
