@@ -33,7 +33,8 @@ print('cupy', cupy.__version__, 'gpu_available', gpu_available())"
 # 1. the gpu test suite: every failure reported, short tracebacks
 stage 150 python3 -m pytest -m gpu -q -p no:cacheprovider --tb=short --maxfail=25 tests/gpu
 # 2. kernels against the ceilings: the quick record (the full sweep: FULL=1, a second call)
-stage 100 python3 bench/gpu_bench.py --quick --reps 10 --out "$OUT"
+stage 100 python3 bench/gpu_bench.py --quick --reps 10 --nqs 1,8,32,1024,128 --budget-s 45 \
+    --out "$OUT"
 # 3. the client test suite with device="auto", i.e. on the GPU backend (no milvus-lite there:
 #    its congruence tests skip)
 stage 120 python3 -m pytest -q -p no:cacheprovider --tb=short --maxfail=25 tests/unit \

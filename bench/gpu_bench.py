@@ -38,7 +38,10 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ks", default="10,100,1000")
     p.add_argument("--reps", type=int, default=20)
     p.add_argument(
-        "--budget-s", type=float, default=None, help="skip the dense cases left after this"
+        "--budget-s",
+        type=float,
+        default=None,
+        help="seconds: dense cases (by N, d and nq) not begun by then are skipped",
     )
     p.add_argument("--out", default=str(RESULTS))
     return p.parse_args(argv)
@@ -113,6 +116,9 @@ def _dense(args: argparse.Namespace, ceil: dict[str, float]) -> tuple[list[dict]
                 store.append(rng.random((min(step, n - s), d), dtype=np.float32))
             x = store.matrix
             for nq in [int(v) for v in args.nqs.split(",")]:
+                if args.budget_s is not None and time.time() - started > args.budget_s:
+                    print(json.dumps({"skipped": {"N": n, "d": d, "nq": nq}}), flush=True)
+                    continue
                 q = rng.standard_normal((nq, d)).astype(np.float32)
                 dq = cp.asarray(q)
                 # the baselines materialise nq x N scores (and argpartition's int64 indices)
