@@ -3,7 +3,7 @@
 // The batch's query terms are compacted on the host into U slots; qtab[slot * nq + q] holds
 // query q's weight on that term. A store column maps to its slot either through a dense lookup
 // table lut[col] (-1 = no query uses it; used when the column space is small) or by binary
-// search in the sorted term list. One warp scans one document row per query; the result is a
+// search in the sorted term list. One warp scans one document row; the result is a
 // key per (query, row) of the chunk [row0, row0 + rows): the IP when it is non-zero (SciPy's
 // product drops exact zeros, and the CPU reference only returns rows sharing a dimension),
 // else -inf; masks (shared / per query) and range bounds also give -inf.
@@ -25,7 +25,14 @@ __device__ __forceinline__ int gm_slot(IdxT col, const int* __restrict__ lut, lo
   return -1;
 }
 
-template <typename IdxT>
+// Two thread layouts, one warp per document row:
+//  * QUERY_LANES = 0 (small batches): for each query in turn the lanes split the row's entries
+//    and a warp sum ends it;
+//  * QUERY_LANES = 1 (batches of about 8+): lane l owns queries l, l + 32, ...; the row's
+//    entries are read and their slots looked up once per 32 queries (32 at a time, one per
+//    lane, then broadcast), and a slot's weights are read contiguously (qtab[slot * nq + q]),
+//    where the first layout re-reads the row for every query.
+template <typename IdxT, int QUERY_LANES>
 __global__ void gm_sparse_ip(const long long* __restrict__ indptr, const IdxT* __restrict__ indices,
                              const float* __restrict__ data, long long row0, int rows,
                              const int* __restrict__ lut, long long lut_n,
@@ -41,85 +48,53 @@ __global__ void gm_sparse_ip(const long long* __restrict__ indptr, const IdxT* _
        w += warps) {
     const long long row = row0 + w;
     const long long lo = indptr[row], hi = indptr[row + 1];
-    for (int q = 0; q < nq; ++q) {
-      float acc = 0.0f;
-      for (long long p = lo + lane; p < hi; p += 32) {
-        const int s = gm_slot<IdxT>(indices[p], lut, lut_n, terms, n_terms, use_lut);
-        if (s >= 0) acc += data[p] * qtab[(long long)s * nq + q];
-      }
-      acc = gm::warp_sum(acc);
-      if (lane == 0) {
-        bool ok = acc != 0.0f;
-        if (mask_mode != 0)
-          ok = ok && gm::bit_set(gm::query_mask(mask, mask_words, mask_row, mask_mode, q), row);
-        ok = ok && gm::in_bounds<GM_METRIC_IP>(acc, 0.0f, has_radius, radius, has_rf, rf);
-        out[(long long)q * rows + w] = ok ? acc : GM_NEG_INF;
-      }
-    }
-  }
-}
-
-// The same contract for batches of about 8+ queries, lanes over queries: one warp per row, lane
-// l owns queries l, l + 32, ... A row's entries are read and their slots looked up once per 32
-// queries (32 at a time, one per lane, then broadcast), and a slot's query weights are read
-// contiguously (qtab[slot * nq + q]), where the kernel above re-reads the row for every query.
-template <typename IdxT>
-__global__ void gm_sparse_ip_lanes(const long long* __restrict__ indptr,
-                                   const IdxT* __restrict__ indices,
-                                   const float* __restrict__ data, long long row0, int rows,
-                                   const int* __restrict__ lut, long long lut_n,
-                                   const long long* __restrict__ terms, int n_terms, int use_lut,
-                                   const float* __restrict__ qtab, int nq,
-                                   const unsigned int* __restrict__ mask, long long mask_words,
-                                   const int* __restrict__ mask_row, int mask_mode,
-                                   int has_radius, float radius, int has_rf, float rf,
-                                   float* __restrict__ out) {
-  const int lane = threadIdx.x & 31;
-  const long long warps = ((long long)gridDim.x * blockDim.x) >> 5;
-  for (long long w = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5; w < rows;
-       w += warps) {
-    const long long row = row0 + w;
-    const long long lo = indptr[row], hi = indptr[row + 1];
-    for (int q0 = 0; q0 < nq; q0 += 32) {
-      const int q = q0 + lane;
-      float acc = 0.0f;
-      for (long long base = lo; base < hi; base += 32) {
-        const long long p = base + lane;
-        const int my_slot =
-            p < hi ? gm_slot<IdxT>(indices[p], lut, lut_n, terms, n_terms, use_lut) : -1;
-        const float my_val = p < hi ? data[p] : 0.0f;
-        const int count = (int)min(32LL, hi - base);
-        for (int j = 0; j < count; ++j) {
-          const int s = __shfl_sync(0xffffffffu, my_slot, j);
-          const float v = __shfl_sync(0xffffffffu, my_val, j);
-          if (s >= 0 && q < nq) acc += v * qtab[(long long)s * nq + q];
+    auto store_key = [&](int q, float acc) {  // -inf unless non-zero, unmasked, in bounds
+      bool ok = acc != 0.0f;
+      if (mask_mode != 0)
+        ok = ok && gm::bit_set(gm::query_mask(mask, mask_words, mask_row, mask_mode, q), row);
+      ok = ok && gm::in_bounds<GM_METRIC_IP>(acc, 0.0f, has_radius, radius, has_rf, rf);
+      out[(long long)q * rows + w] = ok ? acc : GM_NEG_INF;
+    };
+    if (QUERY_LANES) {
+      for (int q0 = 0; q0 < nq; q0 += 32) {
+        const int q = q0 + lane;
+        float acc = 0.0f;
+        for (long long base = lo; base < hi; base += 32) {
+          const long long p = base + lane;
+          const int my_slot =
+              p < hi ? gm_slot<IdxT>(indices[p], lut, lut_n, terms, n_terms, use_lut) : -1;
+          const float my_val = p < hi ? data[p] : 0.0f;
+          const int count = (int)min(32LL, hi - base);
+          for (int j = 0; j < count; ++j) {
+            const int s = __shfl_sync(0xffffffffu, my_slot, j);
+            const float v = __shfl_sync(0xffffffffu, my_val, j);
+            if (s >= 0 && q < nq) acc += v * qtab[(long long)s * nq + q];
+          }
         }
+        if (q < nq) store_key(q, acc);
       }
-      if (q < nq) {
-        bool ok = acc != 0.0f;
-        if (mask_mode != 0)
-          ok = ok && gm::bit_set(gm::query_mask(mask, mask_words, mask_row, mask_mode, q), row);
-        ok = ok && gm::in_bounds<GM_METRIC_IP>(acc, 0.0f, has_radius, radius, has_rf, rf);
-        out[(long long)q * rows + w] = ok ? acc : GM_NEG_INF;
+    } else {
+      for (int q = 0; q < nq; ++q) {
+        float acc = 0.0f;
+        for (long long p = lo + lane; p < hi; p += 32) {
+          const int s = gm_slot<IdxT>(indices[p], lut, lut_n, terms, n_terms, use_lut);
+          if (s >= 0) acc += data[p] * qtab[(long long)s * nq + q];
+        }
+        acc = gm::warp_sum(acc);
+        if (lane == 0) store_key(q, acc);
       }
     }
   }
 }
 
 #ifndef __CUDACC_RTC__
-#define GM_SPARSE(T)                                                                         \
-  template __global__ void gm_sparse_ip<T>(const long long*, const T*, const float*, long long, \
-                                           int, const int*, long long, const long long*, int,   \
-                                           int, const float*, int, const unsigned int*,         \
-                                           long long, const int*, int, int, float, int, float,  \
-                                           float*);
-#define GM_SPARSE_LANES(T)                                                                   \
-  template __global__ void gm_sparse_ip_lanes<T>(                                           \
+#define GM_SPARSE(T, L)                                                                      \
+  template __global__ void gm_sparse_ip<T, L>(                                              \
       const long long*, const T*, const float*, long long, int, const int*, long long,      \
       const long long*, int, int, const float*, int, const unsigned int*, long long,        \
       const int*, int, int, float, int, float, float*);
-GM_SPARSE(int)
-GM_SPARSE(long long)
-GM_SPARSE_LANES(int)
-GM_SPARSE_LANES(long long)
+GM_SPARSE(int, 0)
+GM_SPARSE(int, 1)
+GM_SPARSE(long long, 0)
+GM_SPARSE(long long, 1)
 #endif

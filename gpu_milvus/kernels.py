@@ -31,13 +31,14 @@ NAME_EXPRESSIONS: dict[str, tuple[str, ...]] = {
     ),
     "topk.cu": (),
     "sparse.cu": tuple(
-        f"{k}<{t}>" for k in ("gm_sparse_ip", "gm_sparse_ip_lanes") for t in ("int", "long long")
+        f"gm_sparse_ip<{t}, {lanes}>" for t in ("int", "long long") for lanes in (0, 1)
     ),
 }
 
 _INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"\s*$', re.MULTILINE)
 _lock = threading.Lock()
 _modules: dict[tuple[int, str], Any] = {}
+_functions: dict[tuple[int, str, str], Any] = {}
 
 
 def source_dir() -> Path:
@@ -89,6 +90,13 @@ def module(name: str) -> Any:
 
 
 def get(name: str, kernel: str, *targs: object) -> Any:
-    """Kernel ``kernel`` from file ``name``; template arguments make ``kernel<a, b>``."""
+    """Kernel ``kernel`` from file ``name``; template arguments make ``kernel<a, b>``.
+    Memoized per device, so a search's launches do not look their kernels up again."""
+    import cupy
+
     expr = f"{kernel}<{', '.join(str(a) for a in targs)}>" if targs else kernel
-    return module(name).get_function(expr)
+    key = (int(cupy.cuda.runtime.getDevice()), name, expr)
+    function = _functions.get(key)
+    if function is None:
+        function = _functions[key] = module(name).get_function(expr)
+    return function

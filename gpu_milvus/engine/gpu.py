@@ -19,6 +19,7 @@ Invariants:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -74,6 +75,7 @@ def _next_pow2(x: int) -> int:
     return 1 << max(0, int(x - 1).bit_length())
 
 
+@cache
 def resident_blocks(kern: Any, threads: int, smem: int) -> int:
     """Blocks of ``kern`` one SM holds at once (sm_80/sm_90 limits: 64 K registers allocated
     per warp in units of 256, 2048 threads, 32 blocks, 227 KiB of shared memory plus 1 KiB
@@ -102,6 +104,28 @@ class _Mask:
     def queries(self, which: Any) -> _Mask:
         """The mask of a subset of the queries (a slice or device index array)."""
         return self if self.mode != 2 else replace(self, row=self.row[which])
+
+
+@dataclass(frozen=True)
+class _DenseQuery:
+    """What every dense path reads: the store, the queries on the device (normalised for
+    COSINE) with their |q|^2, the store's per-row aux (|x|^2, or 1/|x| for COSINE), the mask
+    and the metric's kernel id."""
+
+    store: GpuDenseStore
+    qn: Any
+    qsq: Any
+    aux: Any
+    mask: _Mask
+    metric: int
+
+    @property
+    def nq(self) -> int:
+        return int(self.qn.shape[0])
+
+    def queries(self, which: Any) -> _DenseQuery:
+        """The same search for a subset of the queries (a slice or device index array)."""
+        return replace(self, qn=self.qn[which], qsq=self.qsq[which], mask=self.mask.queries(which))
 
 
 def _pack_bits(rows: np.ndarray, words: int) -> np.ndarray:
@@ -250,16 +274,12 @@ class GpuBackend:
         with cp.cuda.Device(self.ordinal):
             d_qn, d_qsq = cp.asarray(qn), cp.asarray(qsq)
             aux = store.inv_norms if metric == "COSINE" else store.sq_norms
-            mask = _device_mask(valid, nq, n)
             m = kernels.METRIC_IDS[metric]
-            args = (store, d_qn, d_qsq, aux, mask, m)
+            dq = _DenseQuery(store, d_qn, d_qsq, aux, _device_mask(valid, nq, n), m)
             found = None
             if store.scan_copy is not None and not ranged:
-                found = self._scan16(q, qn, metric, total, k_eff, *args)
-            if found is None:
-                keys, ids = self._fp32_keys(*args, k_eff, loose, total)
-            else:
-                keys, ids = found
+                found = self._scan16(dq, q, qn, metric, total, k_eff)
+            keys, ids = found or self._fp32_keys(dq, k_eff, loose, total)
             rows = cp.where(cp.isneginf(keys), -1, ids).astype(cp.int64)
             dist = self._refine(store, cp.asarray(q), rows, m)
             rows_h, dist_h = cp.asnumpy(rows), cp.asnumpy(dist)
@@ -281,42 +301,20 @@ class GpuBackend:
             h *= 2
         return h if ok else 0
 
-    def _fp32_keys(
-        self,
-        store: GpuDenseStore,
-        qn: Any,
-        qsq: Any,
-        aux: Any,
-        mask: _Mask,
-        metric: int,
-        k: int,
-        bounds: Bounds,
-        total: int,
-    ) -> tuple[Any, Any]:
+    def _fp32_keys(self, dq: _DenseQuery, k: int, bounds: Bounds, total: int) -> tuple[Any, Any]:
         """Top-k keys and rows over the float32 rows: fused scan when it fits, else GEMM."""
         cp = _cp()
-        h = self._fits_fused(qn.shape[0], k)
+        h = self._fits_fused(dq.nq, k)
         if h:
-            return self._fused(store, qn, qsq, aux, mask, metric, k, h, bounds)
+            return self._fused(dq, k, h, bounds)
         sel = None
-        if mask.shared is not None and total * 2 < len(store):  # selective: gather passing rows
-            sel = cp.asarray(np.flatnonzero(mask.shared).astype(np.int32))
-            mask = _device_mask(None, 0, 0)
-        return self._gemm(store, qn, qsq, aux, mask, metric, k, bounds, sel)
+        if dq.mask.shared is not None and total * 2 < len(dq.store):  # selective: gather them
+            sel = cp.asarray(np.flatnonzero(dq.mask.shared).astype(np.int32))
+            dq = replace(dq, mask=_device_mask(None, 0, 0))
+        return self._gemm(dq, k, bounds, sel)
 
     def _scan16(
-        self,
-        q: np.ndarray,
-        qn: np.ndarray,
-        metric: str,
-        total: int,
-        k: int,
-        store: GpuDenseStore,
-        d_qn: Any,
-        d_qsq: Any,
-        aux: Any,
-        mask: _Mask,
-        m: int,
+        self, dq: _DenseQuery, q: np.ndarray, qn: np.ndarray, metric: str, total: int, k: int
     ) -> tuple[Any, Any] | None:
         """Candidates from the 16-bit scan copy, exact by certificate (performance.md §1.6).
 
@@ -331,18 +329,17 @@ class GpuBackend:
         h = self._fits_fused(nq, wide)
         if not h:
             return None
-        keys, ids = self._fused(store, d_qn, d_qsq, aux, mask, m, wide, h, (None, None), 16)
+        keys, ids = self._fused(dq, wide, h, (None, None), bits=16)
         ranked = -np.sort(-cp.asnumpy(keys), axis=1)
         kth, last = ranked[:, k - 1], ranked[:, wide - 1]
-        err = scan16_error(store, q, qn, metric)
+        err = scan16_error(dq.store, q, qn, metric)
         ok = np.isfinite(err) & ((wide >= total) | np.isneginf(last) | (last < kth - 2 * err))
         self.scan16_queries += nq
         redo = np.flatnonzero(~ok)
         if len(redo):
             self.scan16_redone += len(redo)
             sub = cp.asarray(redo)
-            sub_args = (store, d_qn[sub], d_qsq[sub], aux, mask.queries(sub), m)
-            fk, fi = self._fp32_keys(*sub_args, k, (None, None), total)
+            fk, fi = self._fp32_keys(dq.queries(sub), k, (None, None), total)
             pad_k = cp.full((len(redo), wide), -cp.inf, dtype=cp.float32)
             pad_i = cp.full((len(redo), wide), -1, dtype=cp.int32)
             pad_k[:, :k], pad_i[:, :k] = fk, fi
@@ -350,29 +347,20 @@ class GpuBackend:
         return keys, ids
 
     def _fused(
-        self,
-        store: GpuDenseStore,
-        qn: Any,
-        qsq: Any,
-        aux: Any,
-        mask: _Mask,
-        metric: int,
-        k: int,
-        h: int,
-        bounds: Bounds,
-        bits: int = 32,
+        self, dq: _DenseQuery, k: int, h: int, bounds: Bounds, bits: int = 32
     ) -> tuple[Any, Any]:
         """Per-block top k of the fused scan over the float32 rows (bits 32) or the 16-bit
         scan copy (bits 16), merged by the radix select when there are several blocks."""
         cp = _cp()
-        nq, n, d = qn.shape[0], len(store), store.dim
+        store = dq.store
+        nq, n, d = dq.nq, len(store), store.dim
         tmpl = next(t for t in kernels.FUSED_NQ if t >= nq)
         smem = nq * (8 + 16 * h)
         if bits == 32:
-            kern = kernels.get(_DIST, "gm_fused_scan", metric, tmpl, 0)
+            kern = kernels.get(_DIST, "gm_fused_scan", dq.metric, tmpl, 0)
         else:
             store_id = kernels.STORE_IDS[store.scan_dtype]
-            kern = kernels.get(_SCAN16, "gm_fused_scan", metric, tmpl, store_id)
+            kern = kernels.get(_SCAN16, "gm_fused_scan", dq.metric, tmpl, store_id)
         # one wave: as many blocks as the SMs hold at once, each a contiguous range of rows
         rpb = max(h, -(-n // (self.sm_count * resident_blocks(kern, 256, smem))))
         grid = -(-n // rpb)
@@ -385,11 +373,11 @@ class GpuBackend:
                 store.matrix if bits == 32 else store.scan_copy,
                 np.int32(n),
                 np.int32(d),
-                qn,
+                dq.qn,
                 np.int32(nq),
-                aux,
-                qsq,
-                *mask.args(),
+                dq.aux,
+                dq.qsq,
+                *dq.mask.args(),
                 *_bound_args(bounds),
                 np.int32(k),
                 np.int32(2 * h),
@@ -403,35 +391,24 @@ class GpuBackend:
             return out_keys, out_rows
         return self.select(out_keys, k, ids=out_rows)
 
-    def _gemm(
-        self,
-        store: GpuDenseStore,
-        qn: Any,
-        qsq: Any,
-        aux: Any,
-        mask: _Mask,
-        metric: int,
-        k: int,
-        bounds: Bounds,
-        sel: Any,
-    ) -> tuple[Any, Any]:
+    def _gemm(self, dq: _DenseQuery, k: int, bounds: Bounds, sel: Any) -> tuple[Any, Any]:
+        """cuBLAS products over column chunks (of the rows, or of the gathered ``sel``),
+        turned into keys by the epilogue and reduced by the select, per query group."""
         cp = _cp()
-        nq, n = qn.shape[0], len(store)
-        x = store.matrix
-        total = n if sel is None else len(sel)
-        epi = kernels.get(_DIST, "gm_key_epilogue", metric)
+        nq, x = dq.nq, dq.store.matrix
+        total = len(x) if sel is None else len(sel)
+        epi = kernels.get(_DIST, "gm_key_epilogue", dq.metric)
         out_k, out_i = [], []
         for g0 in range(0, nq, _QUERY_GROUP):
             g1 = min(nq, g0 + _QUERY_GROUP)
-            qg, sqg = qn[g0:g1], qsq[g0:g1]
-            mg = mask.queries(slice(g0, g1))
+            group = dq.queries(slice(g0, g1))
             chunk = max(k, _SCORE_BUDGET // (g1 - g0))
             cand_k, cand_i = [], []
             for c0 in range(0, total, chunk):
                 c1 = min(total, c0 + chunk)
                 ids = None if sel is None else sel[c0:c1]
                 xb = x[c0:c1] if sel is None else x[ids]
-                s = cp.ascontiguousarray(cp.matmul(qg, xb.T))
+                s = cp.ascontiguousarray(cp.matmul(group.qn, xb.T))
                 cnt = s.size
                 epi(
                     (max(1, min(-(-cnt // 256), self.sm_count * 32)),),
@@ -443,9 +420,9 @@ class GpuBackend:
                         np.int64(c0),
                         ids if ids is not None else cp.zeros(1, dtype=cp.int32),
                         np.int32(ids is not None),
-                        aux,
-                        sqg,
-                        *mg.args(),
+                        dq.aux,
+                        group.qsq,
+                        *group.mask.args(),
                         *_bound_args(bounds),
                     ),
                 )
@@ -524,8 +501,7 @@ class GpuBackend:
                 lut = cp.zeros(1, dtype=cp.int32)
             mask = _device_mask(valid, nq, n)
             tname = "int" if indices.dtype == cp.int32 else "long long"
-            variant = "gm_sparse_ip_lanes" if nq >= _SPARSE_LANES_NQ else "gm_sparse_ip"
-            kern = kernels.get(_SPARSE, variant, tname)
+            kern = kernels.get(_SPARSE, "gm_sparse_ip", tname, int(nq >= _SPARSE_LANES_NQ))
             chunk = max(k_eff, _SCORE_BUDGET // nq)
             cand_k, cand_i = [], []
             for c0 in range(0, n, chunk):

@@ -22,7 +22,7 @@ FAKE = ROOT / "tests" / "emulated" / "fake_cupy"
 KERNELS = (
     "gm_radix_hist", "gm_radix_pick", "gm_radix_gather", "gm_radix_select_block", "gm_fused_scan",
     "gm_key_epilogue",
-    "gm_refine", "gm_sparse_ip", "gm_sparse_ip_lanes",
+    "gm_refine", "gm_sparse_ip",
 )  # fmt: skip
 
 
@@ -57,6 +57,8 @@ def test_gpu_suite_passes_on_the_emulated_cupy(tmp_path: Path) -> None:
     launches = json.loads((tmp_path / "launches.json").read_text(encoding="utf-8"))
     names = {expr.split("<")[0] for expr in launches}
     assert names == set(KERNELS), sorted(names)
+    for lanes in (0, 1):  # both sparse thread layouts
+        assert any(e.startswith("gm_sparse_ip<") and e.endswith(f", {lanes}>") for e in launches)
     for metric in range(3):  # every metric through both dense paths and the refine
         for kernel in ("gm_fused_scan", "gm_key_epilogue", "gm_refine"):
             assert any(e.startswith(f"{kernel}<{metric}") for e in launches), (kernel, metric)

@@ -281,6 +281,5 @@ EMULATIONS = {
     "gm_fused_scan": fused_scan,
     "gm_key_epilogue": key_epilogue,
     "gm_refine": refine,
-    "gm_sparse_ip": sparse_ip,
-    "gm_sparse_ip_lanes": sparse_ip,  # the same contract, another thread layout
+    "gm_sparse_ip": sparse_ip,  # both thread layouts (QUERY_LANES): one contract
 }
