@@ -138,6 +138,35 @@ def test_dense_paths(
 
 
 @pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("scan_dtype", ["float32", "bfloat16"])
+def test_fused_scan_many_rounds_per_block(
+    monkeypatch: pytest.MonkeyPatch, metric: str, scan_dtype: str
+) -> None:
+    """Two blocks of the fused scan, 10000 rows each, taken H at a time: the threshold, the
+    candidate buffer and the re-sort between rounds all run, as they do on a GPU at a
+    million rows (the other tests' sizes fit one round per block). Rows in rising order of
+    their keys make every round bring new winners."""
+    import gpu_milvus.engine.gpu as gpu_module
+
+    _gpu()
+    monkeypatch.setattr(gpu_module, "resident_blocks", lambda *args: 2)
+    gpu = gpu_module.GpuBackend(0, scan_dtype)
+    gpu.sm_count = 1
+    rng = np.random.default_rng()
+    x, q = _data(rng, 20000, 24, 8)
+    for rows in (x, x[np.argsort(x @ q[0])]):
+        cpu = CpuBackend()
+        cs, gs = cpu.dense_store(24), gpu.dense_store(24)
+        cs.append(rows)
+        gs.append(rows)
+        shared, per_query = rng.random(len(rows)) < 0.6, rng.random((8, len(rows))) < 0.5
+        for nq, k, valid in ((1, 1, None), (3, 10, shared), (8, 100, per_query)):
+            assert gpu._fits_fused(nq, k) <= 256  # >= 39 rounds per block
+            ref = cpu.search_dense(cs, q[:nq], metric, k, valid)
+            _check(ref, gpu.search_dense(gs, q[:nq], metric, k, valid), metric)
+
+
+@pytest.mark.parametrize("metric", METRICS)
 @pytest.mark.parametrize("nq", [1, 4, 40])
 @pytest.mark.parametrize("keep", [0.5, 0.1, 0.01, 0.0])
 def test_dense_shared_mask(metric: str, nq: int, keep: float) -> None:

@@ -9,10 +9,10 @@ It keeps the CuPy rules that catch real bugs:
 - ``empty`` hands out poisoned memory (NaN or random bits), so unwritten outputs show;
 - ``RawModule`` kernels are checked against their ``.cu`` signatures (argument count, pointer
   dtypes, contiguity, exact scalar widths), launch limits and template names, then carried out
-  by NumPy versions of the kernels in ``_kernels.py``.
+  by NumPy versions of the kernels in ``_kernels.py``, or, with ``FAKE_CUPY_KERNELS=cuda``, by
+  the CUDA code itself built for the CPU (``_on_cpu.py``).
 
-The kernel emulations check the host code and the kernels' contracts, not the CUDA code itself:
-only a real GPU runs that.
+Neither says anything about speed or about what only the hardware decides.
 """
 
 from __future__ import annotations

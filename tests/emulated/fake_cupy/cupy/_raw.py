@@ -12,6 +12,8 @@ defined, so nvcc-only sections are dropped). A call is refused, with the reason,
   exact C type (CuPy would pass a Python int as 64 bits, a float as a double).
 
 Pointers reach the emulations as flat NumPy views, read-only for ``const`` parameters.
+With ``FAKE_CUPY_KERNELS=cuda`` the launch runs the kernel's CUDA code itself, built for the
+CPU by ``_on_cpu.py``, instead of its NumPy version.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ C_TYPES = {
     "long long": np.int64,
     "unsigned long long": np.uint64,
     "unsigned char": np.uint8,
+    "unsigned short": np.uint16,
     "float": np.float32,
     "double": np.float64,
 }
@@ -109,8 +112,8 @@ class RawKernel:
     num_regs = 40  # what ptxas might give; real CuPy reads it from the compiled kernel
     max_threads_per_block = 1024
 
-    def __init__(self, sig: Signature, targs: dict[str, str], expr: str) -> None:
-        self.sig, self.targs, self.expr = sig, targs, expr
+    def __init__(self, sig: Signature, targs: dict[str, str], expr: str, cpu: Any = None) -> None:
+        self.sig, self.targs, self.expr, self.cpu = sig, targs, expr, cpu
         self.max_threads_per_block = sig.max_threads
 
     def _ctype(self, p: Param) -> np.dtype:
@@ -162,7 +165,10 @@ class RawKernel:
         values = [self._convert(p, a) for p, a in zip(sig.params, args, strict=True)]
         launch = Launch(g, b, int(shared_mem), self.targs)
         LAUNCHES[self.expr] += 1
-        _kernels.EMULATIONS[sig.name](launch, *values)
+        if self.cpu is not None:
+            self.cpu.run(self, launch, values)
+        else:
+            _kernels.EMULATIONS[sig.name](launch, *values)
 
 
 class RawModule:
@@ -184,6 +190,22 @@ class RawModule:
         for expr in self.name_expressions:
             if expr.split("<")[0].strip() not in self.kernels:
                 raise ValueError(f"name expression {expr!r} names no kernel of the module")
+        self.cpu = None
+        if os.environ.get("FAKE_CUPY_KERNELS", "numpy") == "cuda":
+            from cupy._on_cpu import CpuModule
+
+            instances = [(name, sig, {}) for name, sig in self.kernels.items() if sig.extern_c]
+            instances += [(e, *self._instance(e)) for e in self.name_expressions]
+            self.cpu = CpuModule(code, instances)
+
+    def _instance(self, expr: str) -> tuple[Signature, dict[str, str]]:
+        """The signature and template arguments of template instance ``expr``."""
+        base = expr.split("<")[0].strip()
+        sig = self.kernels[base]
+        values = [v.strip() for v in expr[len(base) :].strip()[1:-1].split(",")]
+        if len(values) != len(sig.tparams):
+            raise ValueError(f"{expr!r}: {len(sig.tparams)} template arguments expected")
+        return sig, dict(zip(sig.tparams, values, strict=True))
 
     def get_function(self, name: str) -> RawKernel:
         base = name.split("<")[0].strip()
@@ -193,13 +215,10 @@ class RawModule:
         if sig.tparams:
             if name not in self.name_expressions:
                 raise ValueError(f"{name!r} was not in name_expressions {self.name_expressions}")
-            values = [v.strip() for v in name[len(base) :].strip()[1:-1].split(",")]
-            if len(values) != len(sig.tparams):
-                raise ValueError(f"{name!r}: {len(sig.tparams)} template arguments expected")
-            return RawKernel(sig, dict(zip(sig.tparams, values, strict=True)), name)
+            return RawKernel(*self._instance(name), name, self.cpu)
         if not sig.extern_c:
             raise ValueError(f'{name!r} is not extern "C": its symbol name is mangled')
-        return RawKernel(sig, {}, name)
+        return RawKernel(sig, {}, name, self.cpu)
 
 
 @atexit.register
