@@ -129,11 +129,13 @@ def _dense(args: argparse.Namespace, ceil: dict[str, float]) -> tuple[list[dict]
                         lambda q=q, k=k, s=store: be.search_dense(s, q, "IP", k, None), args.reps
                     )
                     r["bandwidth_fraction"] = n * d * 4 / r["ours_ms"] / 1e6 / ceil["copy_GBps"]
-                    if nq <= 32 and k <= 256:  # where the fused scan can run: both paths
-                        for path, limit in (("fused", 32), ("gemm", 0)):
+                    if nq <= 32 and k <= 256:  # where the fused scan can run: both paths, and
+                        # the fused scan with one row per warp step (ROWS = 1)
+                        for path, limit, one_row in (
+                            ("fused", 32, False), ("gemm", 0, False), ("fused_one_row", 32, True)
+                        ):  # fmt: skip
                             r[f"{path}_path_ms"] = _time_with(
-                                "_FUSED_MAX_NQ",
-                                limit,
+                                {"_FUSED_MAX_NQ": limit, "_FUSED_ONE_ROW": one_row},
                                 lambda q=q, k=k, s=store: be.search_dense(s, q, "IP", k, None),
                                 args.reps,
                             )
@@ -156,17 +158,19 @@ def _dense(args: argparse.Namespace, ceil: dict[str, float]) -> tuple[list[dict]
     return rows, _goals(rows, ceil)
 
 
-def _time_with(setting: str, value: int, fn: Callable[[], Any], reps: int) -> float:
-    """``_time(fn)`` with one of the GPU backend's path switches set otherwise (to place the
-    switch: the fused scan or GEMM, one sparse kernel or the other)."""
+def _time_with(settings: dict[str, Any], fn: Callable[[], Any], reps: int) -> float:
+    """``_time(fn)`` with some of the GPU backend's path switches set otherwise (to place the
+    switches: the fused scan or GEMM, its warp layout, one sparse kernel or the other)."""
     import gpu_milvus.engine.gpu as gpu_module
 
-    saved = getattr(gpu_module, setting)
-    setattr(gpu_module, setting, value)
+    saved = {name: getattr(gpu_module, name) for name in settings}
+    for name, value in settings.items():
+        setattr(gpu_module, name, value)
     try:
         return _time(fn, reps)
     finally:
-        setattr(gpu_module, setting, saved)
+        for name, value in saved.items():
+            setattr(gpu_module, name, value)
 
 
 def _scan16(store: Any, rng: np.random.Generator, args: argparse.Namespace, ceil: dict) -> list:
@@ -229,6 +233,7 @@ def _goals(all_rows: list[dict], ceil: dict[str, float]) -> dict:
         r = _pick(rows, nq=nq, k=10)
         if r and "gemm_path_ms" in r:
             g[f"fused_over_gemm_nq{nq}"] = r["fused_path_ms"] / r["gemm_path_ms"]
+            g[f"fused_rows_over_one_row_nq{nq}"] = r["fused_path_ms"] / r["fused_one_row_path_ms"]
     for scan_dtype in ("float16", "bfloat16"):  # extras: the 16-bit scan copies, nq = 1
         fast, base = _pick(all_rows, scan_dtype=scan_dtype, nq=1), _pick(rows, nq=1, k=10)
         if fast and base:
@@ -284,7 +289,7 @@ def _sparse(args: argparse.Namespace) -> dict:
         out[f"ours_nq{nq}_ms"] = _time(lambda q=q: be.search_sparse(store, q, 10, None), args.reps)
         if nq >= 8:  # the other kernel: warp per row, a pass over the row per query
             out[f"ours_nq{nq}_warp_per_query_ms"] = _time_with(
-                "_SPARSE_LANES_NQ", 1 << 30, lambda q=q: be.search_sparse(store, q, 10, None), 3
+                {"_SPARSE_LANES_NQ": 1 << 30}, lambda q=q: be.search_sparse(store, q, 10, None), 3
             )
         out[f"cupyx_nq{nq}_ms"] = _time(
             lambda dq=dq: cp.argpartition(-(dev @ dq.toarray()).T, 10, axis=1), args.reps

@@ -87,6 +87,30 @@ __device__ __forceinline__ T warp_sum(T v) {
   return v;
 }
 
+// Sums each of V per-lane values (V a power of two, <= 32) over the warp, in place: afterwards
+// v[0] of lane l holds the total of value l / (32 / V), so every value ends in 32 / V lanes.
+// Each step halves the values a lane keeps (the half its lane bit picks) and adds the partner's
+// copy of them: V - 1 + 5 - log2(V) shuffles, where a warp_sum per value takes 5 V.
+template <int V>
+__device__ __forceinline__ void warp_reduce_scatter(float (&v)[V], int lane) {
+  static_assert(V >= 1 && V <= 32 && (V & (V - 1)) == 0, "V: a power of two up to 32");
+#pragma unroll
+  for (int off = 16, left = V; off > 0; off >>= 1) {
+    if (left > 1) {
+      const bool upper = (lane & off) != 0;
+      left >>= 1;
+#pragma unroll
+      for (int i = 0; i < left; ++i) {
+        const float send = upper ? v[i] : v[i + left];
+        const float keep = upper ? v[i + left] : v[i];
+        v[i] = keep + __shfl_xor_sync(0xffffffffu, send, off);
+      }
+    } else {
+      v[0] += __shfl_xor_sync(0xffffffffu, v[0], off);
+    }
+  }
+}
+
 // Key of one (query, row) pair from its dot product; aux is |x|^2 (L2) or 1/|x| (COSINE).
 template <int METRIC>
 __device__ __forceinline__ float make_key(float dot, float aux) {

@@ -64,13 +64,15 @@ __global__ void gm_refine(const float* __restrict__ X, int d, const float* __res
 
 #ifndef __CUDACC_RTC__
 // nvcc (CI) check: instantiate every template the Python side asks NVRTC for.
-#define GM_FUSED(M, NQ)                                                                       \
-  template __global__ void gm_fused_scan<M, NQ, GM_STORE_F32>(                                \
+#define GM_FUSED(M, NQ, R)                                                                    \
+  template __global__ void gm_fused_scan<M, NQ, GM_STORE_F32, R>(                             \
       const void*, int, int, const float*, int, const float*, const float*,                  \
       const unsigned int*, long long, const int*, int, int, float, int, float, int, int, int, \
       float*, int*);
-#define GM_FUSED_ALL(M) GM_FUSED(M, 1) GM_FUSED(M, 2) GM_FUSED(M, 4) GM_FUSED(M, 8) \
-  GM_FUSED(M, 16) GM_FUSED(M, 32)
+// ROWS per NQ as kernels.FUSED_ROWS says, and ROWS = 1 for every NQ
+#define GM_FUSED_ALL(M) GM_FUSED(M, 1, 4) GM_FUSED(M, 2, 4) GM_FUSED(M, 4, 4) GM_FUSED(M, 8, 4) \
+  GM_FUSED(M, 16, 2) GM_FUSED(M, 1, 1) GM_FUSED(M, 2, 1) GM_FUSED(M, 4, 1) GM_FUSED(M, 8, 1)  \
+  GM_FUSED(M, 16, 1) GM_FUSED(M, 32, 1)
 GM_FUSED_ALL(0)
 GM_FUSED_ALL(1)
 GM_FUSED_ALL(2)

@@ -4,14 +4,16 @@
 #pragma once
 #include "common.cuh"
 
-// One block scans a contiguous range of rows for all nq (<= NQ) queries, one warp per row.
-// X is stored as STORE says (GM_STORE_F32, _F16 or _BF16: common.cuh); queries are float32.
+// One block scans a contiguous range of rows for all nq (<= NQ) queries. A warp takes ROWS rows
+// at a time (rows r, r + nwarps, ...; a lane reads 16 bytes of each per step), so each query
+// slice it loads serves ROWS rows. X is stored as STORE says (GM_STORE_F32, _F16 or _BF16:
+// common.cuh); queries are float32.
 // Each query keeps, in shared memory, L = 2H entries: [0, H) the block's best so far (sorted,
 // descending), [H, L) a candidate buffer. Rows are taken H at a time, so the buffer can never
 // overflow; after each round with candidates the L entries are bitonic-sorted. Output: the
 // block's best k (k <= H) per query, in out[(q * gridDim.x + block) * k + i].
 // Dynamic shared memory: nq * (8 + 8 * L) bytes.
-template <int METRIC, int NQ, int STORE>
+template <int METRIC, int NQ, int STORE, int ROWS>  // NQ * ROWS: a power of two, <= 32
 __global__ void __launch_bounds__(256) gm_fused_scan(
     const void* __restrict__ X, int n, int d, const float* __restrict__ Q, int nq,
     const float* __restrict__ aux, const float* __restrict__ qsq,
@@ -44,49 +46,72 @@ __global__ void __launch_bounds__(256) gm_fused_scan(
   const bool vec4 = (d & 3) == 0;
   for (long long base = start; base < stop; base += H) {
     const long long round_end = min(stop, base + H);
-    for (long long r = base + warp; r < round_end; r += nwarps) {
-      if (mask_mode == 1 && !gm::bit_set(mask, r)) continue;  // warp-uniform: skip the row
-      if (mask_mode == 2) {
-        const bool mine = lane < nq && gm::bit_set(my_mask, r);
-        if (__ballot_sync(0xffffffffu, mine) == 0u) continue;
-      }
-      float acc[NQ];
+    for (long long r0 = base + warp; r0 < round_end; r0 += (long long)nwarps * ROWS) {
+      // Bit i: row r0 + i * nwarps exists and passes the mask (warp-uniform); others are not read.
+      unsigned int live = 0u;
 #pragma unroll
-      for (int qi = 0; qi < NQ; ++qi) acc[qi] = 0.0f;
-      const long long xr = r * d;
+      for (int i = 0; i < ROWS; ++i) {
+        const long long r = r0 + (long long)i * nwarps;
+        bool ok = r < round_end;
+        if (ok && mask_mode == 1) ok = gm::bit_set(mask, r);
+        if (ok && mask_mode == 2)
+          ok = __ballot_sync(0xffffffffu, lane < nq && gm::bit_set(my_mask, r)) != 0u;
+        live |= (ok ? 1u : 0u) << i;
+      }
+      if (live == 0u) continue;
+      float acc[NQ * ROWS];  // acc[qi * ROWS + i]: this lane's share of query qi . row i
+#pragma unroll
+      for (int v = 0; v < NQ * ROWS; ++v) acc[v] = 0.0f;
       if (vec4) {
         for (int j = lane * 4; j < d; j += 128) {
-          const float4 xv = gm::load4<STORE>(X, xr + j);
+          float4 xv[ROWS];
+#pragma unroll
+          for (int i = 0; i < ROWS; ++i)
+            xv[i] = ((live >> i) & 1u) ? gm::load4<STORE>(X, (r0 + (long long)i * nwarps) * d + j)
+                                       : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
 #pragma unroll
           for (int qi = 0; qi < NQ; ++qi) {
             if (qi < nq) {
               const float4 qv = *reinterpret_cast<const float4*>(Q + (long long)qi * d + j);
-              acc[qi] += xv.x * qv.x + xv.y * qv.y + xv.z * qv.z + xv.w * qv.w;
+#pragma unroll
+              for (int i = 0; i < ROWS; ++i)
+                acc[qi * ROWS + i] +=
+                    xv[i].x * qv.x + xv[i].y * qv.y + xv[i].z * qv.z + xv[i].w * qv.w;
             }
           }
         }
       } else {
         for (int j = lane; j < d; j += 32) {
-          const float xv = gm::load1<STORE>(X, xr + j);
+          float xv[ROWS];
 #pragma unroll
-          for (int qi = 0; qi < NQ; ++qi)
-            if (qi < nq) acc[qi] += xv * Q[(long long)qi * d + j];
+          for (int i = 0; i < ROWS; ++i)
+            xv[i] = ((live >> i) & 1u) ? gm::load1<STORE>(X, (r0 + (long long)i * nwarps) * d + j)
+                                       : 0.0f;
+#pragma unroll
+          for (int qi = 0; qi < NQ; ++qi) {
+            if (qi < nq) {
+              const float qv = Q[(long long)qi * d + j];
+#pragma unroll
+              for (int i = 0; i < ROWS; ++i) acc[qi * ROWS + i] += xv[i] * qv;
+            }
+          }
         }
       }
-      float dot = 0.0f;
-#pragma unroll
-      for (int qi = 0; qi < NQ; ++qi) {
-        const float s = gm::warp_sum(acc[qi]);
-        if (lane == qi) dot = s;
-      }
-      if (lane < nq) {
-        bool ok = mask_mode != 2 || gm::bit_set(my_mask, r);
-        const float key = gm::make_key<METRIC>(dot, aux[r]);
-        ok = ok && gm::in_bounds<METRIC>(key, qsq[lane], has_radius, radius, has_rf, rf);
-        if (ok && key > thr[lane]) {
-          const int pos = atomicAdd(&cand_n[lane], 1);
-          skeys[lane * L + H + pos] = key;
-          srows[lane * L + H + pos] = (int)r;
+      // One shuffle tree for all NQ * ROWS dot products; then the first lane holding each
+      // (query, row) total offers it as a candidate.
+      gm::warp_reduce_scatter<NQ * ROWS>(acc, lane);
+      constexpr int COPIES = 32 / (NQ * ROWS);
+      const int pair = lane / COPIES, qi = pair / ROWS, i = pair - qi * ROWS;
+      const long long r = r0 + (long long)i * nwarps;
+      if (lane % COPIES == 0 && qi < nq && ((live >> i) & 1u)) {
+        bool ok = mask_mode != 2 ||
+                  gm::bit_set(gm::query_mask(mask, mask_words, mask_row, mask_mode, qi), r);
+        const float key = gm::make_key<METRIC>(acc[0], aux[r]);
+        ok = ok && gm::in_bounds<METRIC>(key, qsq[qi], has_radius, radius, has_rf, rf);
+        if (ok && key > thr[qi]) {
+          const int pos = atomicAdd(&cand_n[qi], 1);
+          skeys[qi * L + H + pos] = key;
+          srows[qi * L + H + pos] = (int)r;
         }
       }
     }

@@ -18,16 +18,28 @@ from typing import Any
 OPTIONS = ("-std=c++17",)
 METRIC_IDS = {"IP": 0, "L2": 1, "COSINE": 2}
 FUSED_NQ = (1, 2, 4, 8, 16, 32)
+# Rows a warp of the fused scan takes at a time, per NQ template: its acc[NQ][ROWS] registers
+# stay at 32 or fewer per thread. ROWS = 1 (each query slice re-read per row) is also built
+# for float32 rows, so that gpu_bench can time one layout against the other.
+FUSED_ROWS = {1: 4, 2: 4, 4: 4, 8: 4, 16: 2, 32: 1}
 
 STORE_IDS = {"float32": 0, "float16": 1, "bfloat16": 2}  # GM_STORE_* in common.cuh
 
 # Template instantiations NVRTC must emit, per file (name_expressions).
 NAME_EXPRESSIONS: dict[str, tuple[str, ...]] = {
-    "distance.cu": tuple(f"gm_fused_scan<{m}, {q}, 0>" for m in range(3) for q in FUSED_NQ)
+    "distance.cu": tuple(
+        f"gm_fused_scan<{m}, {q}, 0, {rows}>"
+        for m in range(3)
+        for q in FUSED_NQ
+        for rows in sorted({1, FUSED_ROWS[q]})
+    )
     + tuple(f"gm_key_epilogue<{m}>" for m in range(3))
     + tuple(f"gm_refine<{m}>" for m in range(3)),
     "scan16.cu": tuple(
-        f"gm_fused_scan<{m}, {q}, {s}>" for s in (1, 2) for m in range(3) for q in FUSED_NQ
+        f"gm_fused_scan<{m}, {q}, {s}, {FUSED_ROWS[q]}>"
+        for s in (1, 2)
+        for m in range(3)
+        for q in FUSED_NQ
     ),
     "topk.cu": (),
     "sparse.cu": tuple(

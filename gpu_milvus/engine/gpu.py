@@ -39,6 +39,7 @@ _QUERY_GROUP = 1024  # queries per GEMM group
 # kernel goes to 32); an estimate from the kernel's structure, to be set from gpu_bench's
 # fused_path_ms / gemm_path_ms on a GPU.
 _FUSED_MAX_NQ = 8
+_FUSED_ONE_ROW = False  # float32 fused scan with ROWS = 1 (gpu_bench times both layouts)
 _FUSED_MAX_K = 256
 _FUSED_SMEM = 48 * 1024
 _FUSED_SMEM_PREFERRED = 16 * 1024
@@ -356,11 +357,13 @@ class GpuBackend:
         nq, n, d = dq.nq, len(store), store.dim
         tmpl = next(t for t in kernels.FUSED_NQ if t >= nq)
         smem = nq * (8 + 16 * h)
+        rows = kernels.FUSED_ROWS[tmpl]
         if bits == 32:
-            kern = kernels.get(_DIST, "gm_fused_scan", dq.metric, tmpl, 0)
+            rows = 1 if _FUSED_ONE_ROW else rows
+            kern = kernels.get(_DIST, "gm_fused_scan", dq.metric, tmpl, 0, rows)
         else:
             store_id = kernels.STORE_IDS[store.scan_dtype]
-            kern = kernels.get(_SCAN16, "gm_fused_scan", dq.metric, tmpl, store_id)
+            kern = kernels.get(_SCAN16, "gm_fused_scan", dq.metric, tmpl, store_id, rows)
         # one wave: as many blocks as the SMs hold at once, each a contiguous range of rows
         rpb = max(h, -(-n // (self.sm_count * resident_blocks(kern, 256, smem))))
         grid = -(-n // rpb)

@@ -138,18 +138,22 @@ def test_dense_paths(
 
 
 @pytest.mark.parametrize("metric", METRICS)
-@pytest.mark.parametrize("scan_dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize(
+    ("scan_dtype", "one_row"), [("float32", False), ("float32", True), ("bfloat16", False)]
+)
 def test_fused_scan_many_rounds_per_block(
-    monkeypatch: pytest.MonkeyPatch, metric: str, scan_dtype: str
+    monkeypatch: pytest.MonkeyPatch, metric: str, scan_dtype: str, one_row: bool
 ) -> None:
     """Two blocks of the fused scan, 10000 rows each, taken H at a time: the threshold, the
     candidate buffer and the re-sort between rounds all run, as they do on a GPU at a
     million rows (the other tests' sizes fit one round per block). Rows in rising order of
-    their keys make every round bring new winners."""
+    their keys make every round bring new winners. Both warp layouts (ROWS rows per step,
+    and one)."""
     import gpu_milvus.engine.gpu as gpu_module
 
     _gpu()
     monkeypatch.setattr(gpu_module, "resident_blocks", lambda *args: 2)
+    monkeypatch.setattr(gpu_module, "_FUSED_ONE_ROW", one_row)
     gpu = gpu_module.GpuBackend(0, scan_dtype)
     gpu.sm_count = 1
     rng = np.random.default_rng()

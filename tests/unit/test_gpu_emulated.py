@@ -79,16 +79,25 @@ def test_gpu_suite_passes_on_the_emulated_cupy(tmp_path: Path, kernels: str) -> 
         for kernel in ("gm_fused_scan", "gm_key_epilogue", "gm_refine"):
             assert any(e.startswith(f"{kernel}<{metric}") for e in launches), (kernel, metric)
         for store in range(3):  # the fused scan over float32 rows and both 16-bit copies
-            assert any(e.startswith(f"gm_fused_scan<{metric}") and e.endswith(f", {store}>")
-                       for e in launches), (metric, store)  # fmt: skip
+            assert any(_fused(e)[::2] == (metric, store) for e in launches), (metric, store)
+    rows = {_fused(e)[3] for e in launches if e.startswith("gm_fused_scan")}
+    assert rows == {1, 2, 4}, rows  # every warp layout (ROWS = 1 alone at NQ = 32, and forced)
+
+
+def _fused(expr: str) -> tuple[int, ...]:
+    """Template arguments (METRIC, NQ, STORE, ROWS) of a fused-scan launch; () for others."""
+    if not expr.startswith("gm_fused_scan<"):
+        return ()
+    return tuple(int(v) for v in expr[len("gm_fused_scan<") : -1].split(","))
 
 
 @pytest.mark.slow
+@CUDA_ON_CPU
 @pytest.mark.parametrize("scan_dtype", ["float32", "bfloat16"])
 def test_whole_suite_on_the_emulated_gpu_backend(tmp_path: Path, scan_dtype: str) -> None:
     """Every client, congruence and durability test, with ``device="auto"`` picking the
-    (emulated) GPU backend: the engine's GPU wiring under the full API, also with every
-    engine keeping a 16-bit scan copy (GPU_MILVUS_SCAN_DTYPE)."""
+    (emulated) GPU backend running the CUDA code on the CPU: the engine's GPU wiring under
+    the full API, also with every engine keeping a 16-bit scan copy (GPU_MILVUS_SCAN_DTYPE)."""
     proc = _pytest_on_fake(
         tmp_path,
         "tests",
@@ -96,12 +105,12 @@ def test_whole_suite_on_the_emulated_gpu_backend(tmp_path: Path, scan_dtype: str
         "--ignore=tests/unit/test_bench_suite.py",
         "--ignore=tests/unit/test_kernels_nvrtc.py",
         scan_dtype=scan_dtype,
+        kernels="cuda",
     )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     launches = json.loads((tmp_path / "launches.json").read_text(encoding="utf-8"))
     assert sum(launches.values()) > 1000, launches
-    bf16 = [n for e, n in launches.items() if e.startswith("gm_fused_scan") and e.endswith(", 2>")]
-    scan16 = sum(bf16)
+    scan16 = sum(n for e, n in launches.items() if _fused(e)[2:3] == (2,))
     assert (scan16 > 100) == (scan_dtype == "bfloat16"), scan16
 
 
