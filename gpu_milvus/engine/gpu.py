@@ -396,11 +396,14 @@ class GpuBackend:
 
     def _gemm(self, dq: _DenseQuery, k: int, bounds: Bounds, sel: Any) -> tuple[Any, Any]:
         """cuBLAS products over column chunks (of the rows, or of the gathered ``sel``),
-        turned into keys by the epilogue and reduced by the select, per query group."""
+        turned into keys by the epilogue (IP unmasked, unbounded: they are the keys already)
+        and reduced by the select, per query group."""
         cp = _cp()
         nq, x = dq.nq, dq.store.matrix
         total = len(x) if sel is None else len(sel)
-        epi = kernels.get(_DIST, "gm_key_epilogue", dq.metric)
+        # IP with no mask and no bounds: the products are the keys (no pass over the scores)
+        identity = dq.metric == kernels.METRIC_IDS["IP"] and dq.mask.mode == 0
+        identity = identity and bounds == (None, None)
         out_k, out_i = [], []
         for g0 in range(0, nq, _QUERY_GROUP):
             g1 = min(nq, g0 + _QUERY_GROUP)
@@ -412,23 +415,8 @@ class GpuBackend:
                 ids = None if sel is None else sel[c0:c1]
                 xb = x[c0:c1] if sel is None else x[ids]
                 s = cp.ascontiguousarray(cp.matmul(group.qn, xb.T))
-                cnt = s.size
-                epi(
-                    (max(1, min(-(-cnt // 256), self.sm_count * 32)),),
-                    (256,),
-                    (
-                        s,
-                        np.int32(g1 - g0),
-                        np.int32(c1 - c0),
-                        np.int64(c0),
-                        ids if ids is not None else cp.zeros(1, dtype=cp.int32),
-                        np.int32(ids is not None),
-                        dq.aux,
-                        group.qsq,
-                        *group.mask.args(),
-                        *_bound_args(bounds),
-                    ),
-                )
+                if not identity:
+                    self._epilogue(s, group, c0, ids, bounds)
                 kk, ii = self.select(s, min(k, c1 - c0), ids=ids, id_offset=c0)
                 cand_k.append(kk)
                 cand_i.append(ii)
@@ -442,6 +430,28 @@ class GpuBackend:
         if len(out_k) == 1:
             return out_k[0], out_i[0]
         return cp.concatenate(out_k, axis=0), cp.concatenate(out_i, axis=0)
+
+    def _epilogue(self, s: Any, group: _DenseQuery, c0: int, ids: Any, bounds: Bounds) -> None:
+        """Dot products s (queries x columns c0.., or the gathered rows ids) into keys, in
+        place: metric, mask (-inf), range bounds."""
+        cp = _cp()
+        nq, c = s.shape
+        kernels.get(_DIST, "gm_key_epilogue", group.metric)(
+            (max(1, min(-(-s.size // 256), self.sm_count * 32)),),
+            (256,),
+            (
+                s,
+                np.int32(nq),
+                np.int32(c),
+                np.int64(c0),
+                ids if ids is not None else cp.zeros(1, dtype=cp.int32),
+                np.int32(ids is not None),
+                group.aux,
+                group.qsq,
+                *group.mask.args(),
+                *_bound_args(bounds),
+            ),
+        )
 
     def _refine(self, store: GpuDenseStore, q: Any, rows: Any, metric: int) -> Any:
         """float64 distances of the winners, computed on the device from the raw query."""
