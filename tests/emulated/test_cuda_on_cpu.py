@@ -8,8 +8,11 @@ Runs where ``import cupy`` finds the emulation, on x86-64 with g++.
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -67,6 +70,12 @@ extern "C" __global__ void missing_lanes(int* __restrict__ out) {
 
 extern "C" __global__ void past_the_end(int n, int* __restrict__ out) {
   out[threadIdx.x] = n;  // launched with more threads than out has elements
+}
+
+extern "C" __global__ void vector_load(const float* __restrict__ x, int off,
+                                       float* __restrict__ out) {
+  const float4 v = *reinterpret_cast<const float4*>(x + off);
+  out[threadIdx.x] = v.x + v.w;
 }
 
 extern "C" __global__ void half_to_float(const unsigned short* __restrict__ h, int n,
@@ -154,3 +163,22 @@ def test_half_conversion_matches_numpy(module) -> None:
     nan = np.isnan(want)
     np.testing.assert_array_equal(np.isnan(got), nan)
     np.testing.assert_array_equal(got[~nan], want[~nan])
+
+
+def test_a_misaligned_vector_load_aborts_with_its_line() -> None:
+    """A float4 load from an address that is not a multiple of 16 (a CUDA fault) stops the
+    process, naming the line; aligned, the same kernel runs."""
+    script = f"""
+import numpy as np, cupy
+mod = cupy.RawModule(code={SOURCE!r})
+x, out = cupy.asarray(np.arange(64, dtype=np.float32)), cupy.zeros(32, dtype=cupy.float32)
+mod.get_function("vector_load")((1,), (32,), (x, np.int32(4), out))
+assert float(out.get()[0]) == 11.0
+print("aligned ok", flush=True)
+mod.get_function("vector_load")((1,), (32,), (x, np.int32(1), out))
+"""
+    env = dict(os.environ, FAKE_CUPY_KERNELS="cuda")
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert "aligned ok" in proc.stdout, proc.stderr[-2000:]
+    assert proc.returncode != 0
+    assert "misaligned address" in proc.stderr, proc.stderr[-2000:]

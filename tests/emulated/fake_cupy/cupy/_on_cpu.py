@@ -6,9 +6,11 @@ memory a per-block buffer, and the one PTX ``cvt.f32.f16`` a host conversion; ``
 supplies the rest (thread indices, barriers and warp exchanges on fibers, atomics). Each kernel
 gets an ``extern "C"`` launcher. Builds are cached by content hash.
 
-Every pointer argument is staged in its own buffer between random guard bytes: a write outside
-the buffer, or any write through a ``const`` pointer, fails the launch, and reads outside it
-see garbage. The launch's seed (``FAKE_CUPY_SEED`` fixes it) is in every error message.
+Every pointer argument is staged in its own buffer between random guard bytes, at its own
+address modulo 256: a write outside the buffer, or any write through a ``const`` pointer, fails
+the launch, and reads outside it see garbage. The launch's seed (``FAKE_CUPY_SEED`` fixes it)
+is in every error message. A misaligned vector load (a fault on a GPU) or a local array indexed
+past its end aborts the process, naming the line (g++'s alignment and bounds sanitizers).
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from typing import Any
 import numpy as np
 
 HEADER = Path(__file__).with_name("_on_cpu.h")
-FLAGS = ("-std=c++17", "-O2", "-shared", "-fPIC", "-fno-strict-aliasing", "-w", "-D__CUDACC_RTC__")
-GUARD = 256  # guard bytes on each side of a staged buffer (a multiple of 64: alignment kept)
+FLAGS = ("-std=c++17", "-O2", "-shared", "-fPIC", "-fno-strict-aliasing", "-w", "-D__CUDACC_RTC__",
+         # a misaligned vector load, or a local array read past its end, aborts with the line
+         "-fsanitize=alignment,bounds", "-fno-sanitize-recover=all")  # fmt: skip
+GUARD = 256  # guard bytes on each side of a staged buffer (a multiple of 256)
 
 _DYNAMIC_SHARED = re.compile(r"extern\s+__shared__\s+([\w ]+?)\s+(\w+)\s*\[\s*\]\s*;")
 _SHARED = re.compile(r"__shared__\s+([^;]+);")
@@ -165,9 +169,10 @@ class CpuModule:
 
 
 def _stage(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """A 64-byte aligned copy of ``flat`` between random guard bytes: (buffer, fill, start)."""
-    raw = np.empty(flat.nbytes + 2 * GUARD + 64, dtype=np.uint8)
-    start = (-raw.ctypes.data) % 64 + GUARD
+    """A copy of ``flat`` between random guard bytes, at the same address modulo 256 (CuPy's
+    allocation alignment), so a view's misalignment stays: (buffer, fill, start)."""
+    raw = np.empty(flat.nbytes + 2 * GUARD + 256, dtype=np.uint8)
+    start = (flat.ctypes.data - raw.ctypes.data) % 256 + GUARD
     fill = _RNG.integers(0, 256, size=raw.size, dtype=np.uint8)
     raw[:] = fill
     raw[start : start + flat.nbytes] = flat.view(np.uint8)
