@@ -1,13 +1,30 @@
-// Sparse inner product (SPLADE-style) for a batch of sparse queries, document-parallel.
+// Sparse inner product (SPLADE-style): document-parallel for batches, term-parallel for a few
+// queries.
 //
-// The batch's query terms are compacted on the host into U slots; qtab[slot * nq + q] holds
-// query q's weight on that term. A store column maps to its slot either through a dense lookup
-// table lut[col] (-1 = no query uses it; used when the column space is small) or by binary
-// search in the sorted term list. One warp scans one document row; the result is a
-// key per (query, row) of the chunk [row0, row0 + rows): the IP when it is non-zero (SciPy's
-// product drops exact zeros, and the CPU reference only returns rows sharing a dimension),
-// else -inf; masks (shared / per query) and range bounds also give -inf.
+// Document-parallel (gm_sparse_ip): the batch's query terms are compacted on the host into U
+// slots; qtab[slot * nq + q] holds query q's weight on that term. A store column maps to its slot
+// either through a dense lookup table lut[col] (-1 = no query uses it; used when the column
+// space is small) or by binary search in the sorted term list. One warp scans one document row.
+// Term-parallel (gm_sparse_postings): the store's columns as posting lists (CSC); each posting
+// of a query term adds its product into the query's row of scores, which gm_sparse_finish then
+// turns into keys.
+// Either way the result is a key per (query, row): the IP when it is non-zero (SciPy's product
+// drops exact zeros, and the CPU reference only returns rows sharing a dimension), else -inf;
+// masks (shared / per query) and range bounds also give -inf.
 #include "common.cuh"
+
+// The key of query q and row `row` from their inner product acc (see the top of the file).
+__device__ __forceinline__ float gm_sparse_key(float acc, int q, long long row,
+                                               const unsigned int* __restrict__ mask,
+                                               long long mask_words,
+                                               const int* __restrict__ mask_row, int mask_mode,
+                                               int has_radius, float radius, int has_rf, float rf) {
+  bool ok = acc != 0.0f;
+  if (mask_mode != 0)
+    ok = ok && gm::bit_set(gm::query_mask(mask, mask_words, mask_row, mask_mode, q), row);
+  ok = ok && gm::in_bounds<GM_METRIC_IP>(acc, 0.0f, has_radius, radius, has_rf, rf);
+  return ok ? acc : GM_NEG_INF;
+}
 
 template <typename IdxT>
 __device__ __forceinline__ int gm_slot(IdxT col, const int* __restrict__ lut, long long lut_n,
@@ -48,12 +65,9 @@ __global__ void gm_sparse_ip(const long long* __restrict__ indptr, const IdxT* _
        w += warps) {
     const long long row = row0 + w;
     const long long lo = indptr[row], hi = indptr[row + 1];
-    auto store_key = [&](int q, float acc) {  // -inf unless non-zero, unmasked, in bounds
-      bool ok = acc != 0.0f;
-      if (mask_mode != 0)
-        ok = ok && gm::bit_set(gm::query_mask(mask, mask_words, mask_row, mask_mode, q), row);
-      ok = ok && gm::in_bounds<GM_METRIC_IP>(acc, 0.0f, has_radius, radius, has_rf, rf);
-      out[(long long)q * rows + w] = ok ? acc : GM_NEG_INF;
+    auto store_key = [&](int q, float acc) {
+      out[(long long)q * rows + w] = gm_sparse_key(acc, q, row, mask, mask_words, mask_row,
+                                                   mask_mode, has_radius, radius, has_rf, rf);
     };
     if (QUERY_LANES) {
       for (int q0 = 0; q0 < nq; q0 += 32) {
@@ -84,6 +98,47 @@ __global__ void gm_sparse_ip(const long long* __restrict__ indptr, const IdxT* _
         if (lane == 0) store_key(q, acc);
       }
     }
+  }
+}
+
+// Term-parallel scores: entry e (a query term found in the store) covers postings
+// [post_lo[e], post_lo[e] + cum[e + 1] - cum[e]) of the CSC arrays (rows, vals); query
+// entry_q[e] with weight entry_w[e]. The P = cum[n_entries] postings are spread evenly over the
+// grid (a thread finds its entry by binary search in cum), so one long posting list does not
+// hold one block; each adds w * val into scores[q * n + row] (zeroed first). Sums are in
+// arrival order.
+extern "C" __global__ void gm_sparse_postings(const int* __restrict__ rows,
+                                              const float* __restrict__ vals,
+                                              const long long* __restrict__ post_lo,
+                                              const long long* __restrict__ cum,
+                                              const int* __restrict__ entry_q,
+                                              const float* __restrict__ entry_w, int n_entries,
+                                              long long n, float* __restrict__ scores) {
+  const long long total = cum[n_entries];
+  for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < total;
+       t += (long long)gridDim.x * blockDim.x) {
+    int lo = 0, hi = n_entries - 1;  // the last e with cum[e] <= t
+    while (lo < hi) {
+      const int mid = (lo + hi + 1) >> 1;
+      if (cum[mid] <= t) lo = mid; else hi = mid - 1;
+    }
+    const long long p = post_lo[lo] + (t - cum[lo]);
+    atomicAdd(&scores[(long long)entry_q[lo] * n + rows[p]], entry_w[lo] * vals[p]);
+  }
+}
+
+// Term-parallel scores [nq, n] into keys, in place.
+extern "C" __global__ void gm_sparse_finish(float* __restrict__ scores, int nq, long long n,
+                                            const unsigned int* __restrict__ mask,
+                                            long long mask_words,
+                                            const int* __restrict__ mask_row, int mask_mode,
+                                            int has_radius, float radius, int has_rf, float rf) {
+  const long long total = (long long)nq * n;
+  for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < total;
+       t += (long long)gridDim.x * blockDim.x) {
+    const int q = (int)(t / n);
+    scores[t] = gm_sparse_key(scores[t], q, t - (long long)q * n, mask, mask_words, mask_row,
+                              mask_mode, has_radius, radius, has_rf, rf);
   }
 }
 

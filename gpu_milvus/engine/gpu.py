@@ -13,6 +13,7 @@ Invariants:
   with a 16-bit scan copy, the fused scan reads it for a wider window whose completeness is
   certified per query from the copy's rounding error (else that query reruns in float32), and
   the winners are re-scored from the float32 rows, so answers stay those of float32;
+- sparse: ``gpu_sparse.py`` (document-parallel scans, term-parallel posting lists);
 - CuPy is imported lazily, so importing this module never breaks a CPU-only install.
 """
 
@@ -26,6 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gpu_milvus import kernels
+from gpu_milvus.engine import gpu_sparse
 from gpu_milvus.engine.backend import SCAN_DTYPES, QueryMasks, Valid
 from gpu_milvus.engine.cpu import exact_bounds, order_refined, widened
 from gpu_milvus.engine.gpu_store import GpuDenseStore, GpuSparseStore
@@ -44,11 +46,8 @@ _FUSED_MAX_K = 256
 _FUSED_SMEM = 48 * 1024
 _FUSED_SMEM_PREFERRED = 16 * 1024
 _BLOCK_SELECT_MAX = 1 << 16  # top-k of rows up to this long: one block per query
-_LUT_MAX = 1 << 24  # sparse: dense column -> slot table up to this many columns
-_SPARSE_LANES_NQ = 8  # sparse: from this many queries, lanes over queries (not yet timed)
 _DIST = "distance.cu"
 _TOPK = "topk.cu"
-_SPARSE = "sparse.cu"
 _SCAN16 = "scan16.cu"
 
 
@@ -494,62 +493,10 @@ class GpuBackend:
             return _empty(nq)
         q = sp.csr_matrix(queries, dtype=np.float32)
         q.sum_duplicates()
-        terms = np.unique(q.indices.astype(np.int64))
-        if len(terms) == 0:
+        if q.nnz == 0:
             return _empty(nq)
-        qtab = np.zeros((len(terms), nq), dtype=np.float32)
-        qrow = np.repeat(np.arange(nq), np.diff(q.indptr))
-        qtab[np.searchsorted(terms, q.indices.astype(np.int64)), qrow] = q.data
-        k_eff = min(k, n)
         with cp.cuda.Device(self.ordinal):
-            indptr, indices, data = store.device_csr()
-            d_terms, d_qtab = cp.asarray(terms), cp.asarray(qtab)
-            lut_n = store.max_col + 1
-            use_lut = 0 < lut_n <= _LUT_MAX
-            if use_lut:
-                lut = cp.full(lut_n, -1, dtype=cp.int32)
-                inside = terms < lut_n
-                lut[cp.asarray(terms[inside])] = cp.asarray(np.flatnonzero(inside), cp.int32)
-            else:
-                lut = cp.zeros(1, dtype=cp.int32)
-            mask = _device_mask(valid, nq, n)
-            tname = "int" if indices.dtype == cp.int32 else "long long"
-            kern = kernels.get(_SPARSE, "gm_sparse_ip", tname, int(nq >= _SPARSE_LANES_NQ))
-            chunk = max(k_eff, _SCORE_BUDGET // nq)
-            cand_k, cand_i = [], []
-            for c0 in range(0, n, chunk):
-                rows = min(n, c0 + chunk) - c0
-                out = cp.empty((nq, rows), dtype=cp.float32)
-                kern(
-                    (max(1, min(-(-rows // 8), self.sm_count * 64)),),
-                    (256,),
-                    (
-                        indptr,
-                        indices,
-                        data,
-                        np.int64(c0),
-                        np.int32(rows),
-                        lut,
-                        np.int64(lut_n if use_lut else 0),
-                        d_terms,
-                        np.int32(len(terms)),
-                        np.int32(use_lut),
-                        d_qtab,
-                        np.int32(nq),
-                        *mask.args(),
-                        *_bound_args(bounds),
-                        out,
-                    ),
-                )
-                kk, ii = self.select(out, min(k_eff, rows), id_offset=c0)
-                cand_k.append(kk)
-                cand_i.append(ii)
-            if len(cand_k) == 1:
-                keys, ids = cand_k[0], cand_i[0]
-            else:
-                keys, ids = self.select(
-                    cp.concatenate(cand_k, axis=1), k_eff, ids=cp.concatenate(cand_i, axis=1)
-                )
+            keys, ids = gpu_sparse.search_sparse(self, store, q, k, valid, bounds)
             keys_h, ids_h = cp.asnumpy(keys), cp.asnumpy(ids).astype(np.int64)
         order = np.argsort(-keys_h, axis=1, kind="stable")
         keys_h = np.take_along_axis(keys_h, order, axis=1)

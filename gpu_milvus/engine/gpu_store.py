@@ -3,7 +3,8 @@
 - ``GpuDenseStore``: a float32 matrix grown by capacity doubling (appends copy only the new
   rows), with |x|^2 and 1/|x| cached beside it and, when asked for, a 16-bit scan copy
   (IEEE half or bfloat16) with each row's rounding error;
-- ``GpuSparseStore``: CSR rows, host chunks for ``take`` and device chunks joined lazily.
+- ``GpuSparseStore``: CSR rows, host chunks for ``take`` and device chunks joined lazily, and
+  the same rows as posting lists (``SparseColumns``) for term-parallel search.
 
 CuPy is imported lazily, so importing this module never breaks a CPU-only install.
 """
@@ -11,6 +12,7 @@ CuPy is imported lazily, so importing this module never breaks a CPU-only instal
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -146,6 +148,19 @@ def _round16(xb: Any, scan_dtype: str) -> tuple[Any, Any]:
     return words, cp.where(cp.isfinite(back).all(axis=1), err, cp.inf)
 
 
+@dataclass(frozen=True)
+class SparseColumns:
+    """A sparse store's first ``rows_covered`` rows as posting lists: column terms[t] holds
+    the postings colptr[t] .. colptr[t + 1] of (rows, vals), rows ascending. terms and colptr
+    on the host (for the search's bookkeeping), rows and vals on the device."""
+
+    rows_covered: int
+    terms: np.ndarray
+    colptr: np.ndarray
+    rows: Any
+    vals: Any
+
+
 class GpuSparseStore:
     """CSR rows: host chunks (for ``take``) plus device chunks concatenated lazily."""
 
@@ -156,6 +171,7 @@ class GpuSparseStore:
         self._dev_chunks: list[tuple[Any, Any, Any]] = []  # (indptr, indices, data)
         self._dev: tuple[Any, Any, Any] | None = None
         self._rows = 0
+        self._csc: SparseColumns | None = None
         self.width = 1
         self.max_col = -1
 
@@ -199,6 +215,29 @@ class GpuSparseStore:
                 self._dev = (cp.concatenate(ptrs), indices, cp.concatenate(dat))
                 self._dev_chunks = [self._dev]
         return self._dev
+
+    def device_csc(self) -> SparseColumns:
+        """The rows as posting lists, built on the device at first use and again once the
+        rows appended since (which searches scan row by row) reach a quarter of the store."""
+        cp = _cp()
+        if self._csc is None or 4 * (self._rows - self._csc.rows_covered) > self._rows:
+            indptr, indices, data = self.device_csr()
+            with cp.cuda.Device(self.device):
+                nnz = len(indices)
+                row_of = cp.searchsorted(indptr[1:], cp.arange(nnz, dtype=cp.int64), side="right")
+                order = cp.argsort(indices)  # CuPy's sort is stable: rows stay ascending
+                cols = indices[order]
+                starts = cp.concatenate(
+                    (cp.zeros(1, dtype=cp.int64), cp.flatnonzero(cols[1:] != cols[:-1]) + 1)
+                ) if nnz else cp.zeros(0, dtype=cp.int64)  # fmt: skip
+                self._csc = SparseColumns(
+                    rows_covered=self._rows,
+                    terms=cp.asnumpy(cols[starts]).astype(np.int64),
+                    colptr=np.append(cp.asnumpy(starts), nnz).astype(np.int64),
+                    rows=row_of[order].astype(cp.int32),
+                    vals=data[order],
+                )
+        return self._csc
 
     def as_cupyx(self) -> Any:
         """The rows as a ``cupyx.scipy.sparse.csr_matrix`` on the same device arrays, or None

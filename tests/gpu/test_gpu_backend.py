@@ -288,6 +288,44 @@ def test_sparse(n: int, nq: int, k: int, width: int) -> None:
     assert (gs.take(np.array([0])) != cs.take(np.array([0]))).nnz == 0
 
 
+@pytest.mark.parametrize("path", ["term", "doc"])
+def test_sparse_term_parallel(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    """A few queries scored from the posting lists of their terms (forced), or by a scan of
+    every row (forced): both give the CPU answer, with masks and range bounds; rows appended
+    after the posting lists were built are scanned until they reach a quarter of the store,
+    then the lists are rebuilt over all rows."""
+    import gpu_milvus.engine.gpu_sparse as gpu_sparse
+
+    if path == "term":
+        monkeypatch.setattr(gpu_sparse, "_POSTING_COST", 0.0)
+    else:
+        monkeypatch.setattr(gpu_sparse, "_TERM_PARALLEL_MAX_NQ", 0)
+    rng = np.random.default_rng()
+    gpu, cpu = _gpu(), CpuBackend()
+    data = _sparse(rng, 6000, 3000, 25)
+    data = sp.diags((np.arange(6000) != 17).astype(np.float32)) @ data  # row 17 empty
+    data.eliminate_zeros()
+    data = sp.csr_matrix((data.data, data.indices, data.indptr), shape=(6000, 3001))
+    cs, gs = cpu.sparse_store(), gpu.sparse_store()
+    covered = []
+    for lo, hi in ((0, 4000), (4000, 4500), (4500, 6000)):  # +500 rows: scanned; +1500: rebuilt
+        cs.append(data[lo:hi])
+        gs.append(data[lo:hi])
+        n = hi
+        q = data[rng.integers(0, n, 3)].tolil()
+        q[0, 3000] = 0.5  # a term no stored row has
+        q = q.tocsr()
+        for valid in (None, rng.random(n) < 0.3, rng.random((3, n)) < 0.5):
+            for bounds in ((None, None), (0.5, None), (None, 2.0)):
+                for k in (1, 10, 300):
+                    ref = cpu.search_sparse(cs, q, k, valid, bounds)
+                    _check(ref, gpu.search_sparse(gs, q, k, valid, bounds), "IP")
+        if path == "term":
+            covered.append(gs.device_csc().rows_covered)
+    if path == "term":
+        assert covered == [4000, 4000, 6000]
+
+
 def test_sparse_row_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Sparse scores in row chunks (a small score budget), merged with global row numbers."""
     import gpu_milvus.engine.gpu as gpu_module

@@ -273,6 +273,34 @@ def sparse_ip(
     _span(out, 0, nq * rows, "sparse out")[:] = np.where(ok, acc, np.float32(-np.inf)).ravel()
 
 
+def sparse_postings(
+    L: Launch, rows, vals, post_lo, cum, entry_q, entry_w, n_entries, n, scores
+) -> None:  # fmt: skip
+    c = _span(cum, 0, n_entries + 1, "postings cum")
+    lengths = np.diff(c)
+    starts = _span(post_lo, 0, n_entries, "postings post_lo")
+    p = np.repeat(starts - c[:-1], lengths) + np.arange(int(c[-1]))  # every posting read
+    e = np.repeat(np.arange(n_entries), lengths)
+    q = _take(entry_q, e, "postings entry_q").astype(np.int64)
+    w = _take(entry_w, e, "postings entry_w")
+    target = q * n + _take(rows, p, "postings rows")
+    _take(scores, target, "postings scores")  # bounds check
+    order = _RNG.permutation(len(p))  # atomics: any order of the additions
+    np.add.at(scores, target[order], (w * _take(vals, p, "postings vals"))[order])
+
+
+def sparse_finish(
+    L: Launch, scores, nq, n, mask, mask_words, mask_row, mask_mode, has_radius, radius,
+    has_rf, rf,
+) -> None:  # fmt: skip
+    acc = _span(scores, 0, nq * n, "finish scores").reshape(nq, n)
+    ok = acc != 0
+    if mask_mode:
+        ok &= _mask_bits(mask, mask_words, mask_row, mask_mode, np.arange(nq), np.arange(n))
+    ok &= _in_bounds(IP, acc, 0.0, has_radius, radius, has_rf, rf)
+    acc[:] = np.where(ok, acc, np.float32(-np.inf))
+
+
 EMULATIONS = {
     "gm_radix_hist": radix_hist,
     "gm_radix_pick": radix_pick,
@@ -282,4 +310,6 @@ EMULATIONS = {
     "gm_key_epilogue": key_epilogue,
     "gm_refine": refine,
     "gm_sparse_ip": sparse_ip,  # both thread layouts (QUERY_LANES): one contract
+    "gm_sparse_postings": sparse_postings,
+    "gm_sparse_finish": sparse_finish,
 }
