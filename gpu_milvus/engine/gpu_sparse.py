@@ -82,7 +82,10 @@ def _columns(
     nq, n = queries.shape[0], len(store)
     if nq > _TERM_PARALLEL_MAX_NQ or nq * n > _budget():
         return None
-    cols = store.device_csc()
+    try:
+        cols = store.device_csc()
+    except _cp().cuda.memory.OutOfMemoryError:  # no room for a second copy: scan instead
+        return None
     postings = int(posting_entries(cols, queries)[1][-1])
     scanned = int(cols.colptr[-1])  # entries of the covered rows: what a scan would read
     return cols if postings * _POSTING_COST < scanned else None

@@ -225,7 +225,7 @@ class GpuSparseStore:
             with cp.cuda.Device(self.device):
                 nnz = len(indices)
                 row_of = cp.searchsorted(indptr[1:], cp.arange(nnz, dtype=cp.int64), side="right")
-                order = cp.argsort(indices)  # CuPy's sort is stable: rows stay ascending
+                order = cp.argsort(indices, kind="stable")  # rows stay ascending
                 cols = indices[order]
                 starts = cp.concatenate(
                     (cp.zeros(1, dtype=cp.int64), cp.flatnonzero(cols[1:] != cols[:-1]) + 1)

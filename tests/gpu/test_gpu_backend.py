@@ -326,6 +326,26 @@ def test_sparse_term_parallel(monkeypatch: pytest.MonkeyPatch, path: str) -> Non
         assert covered == [4000, 4000, 6000]
 
 
+def test_sparse_without_room_for_posting_lists_scans(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building the posting lists runs out of device memory: the search scans instead."""
+    import cupy
+
+    from gpu_milvus.engine.gpu_store import GpuSparseStore
+
+    def no_room(self):
+        raise cupy.cuda.memory.OutOfMemoryError(1 << 40, 1 << 30)
+
+    monkeypatch.setattr(GpuSparseStore, "device_csc", no_room)
+    rng = np.random.default_rng()
+    gpu, cpu = _gpu(), CpuBackend()
+    data = _sparse(rng, 3000, 2000, 20)
+    cs, gs = cpu.sparse_store(), gpu.sparse_store()
+    cs.append(data)
+    gs.append(data)
+    q = sp.csr_matrix(data[rng.integers(0, 3000, 2)])
+    _check(cpu.search_sparse(cs, q, 10, None), gpu.search_sparse(gs, q, 10, None), "IP")
+
+
 def test_sparse_row_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Sparse scores in row chunks (a small score budget), merged with global row numbers."""
     import gpu_milvus.engine.gpu as gpu_module
