@@ -61,11 +61,11 @@ def search_sparse(
     cp = _cp()
     nq, n = queries.shape[0], len(store)
     mask = _device_mask(valid, nq, n)
-    cols = _columns(backend, store, queries)
-    split = cols.rows_covered if cols is not None else 0
+    plan = _posting_plan(store, queries)
+    split = plan[0].rows_covered if plan is not None else 0
     parts = []
-    if split:
-        parts.append(_term_parallel(backend, cols, queries, min(k, split), mask, bounds))
+    if plan is not None and split:
+        parts.append(_term_parallel(backend, *plan, nq, min(k, split), mask, bounds))
     if split < n:
         parts += _doc_parallel(backend, store, queries, split, min(k, n), mask, bounds)
     if len(parts) == 1:
@@ -75,10 +75,14 @@ def search_sparse(
     return backend.select(keys, min(k, n), ids=ids)
 
 
-def _columns(
-    backend: GpuBackend, store: GpuSparseStore, queries: sp.csr_matrix
-) -> SparseColumns | None:
-    """The store's posting lists when term-parallel scoring pays for this batch, else None."""
+Entries = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _posting_plan(
+    store: GpuSparseStore, queries: sp.csr_matrix
+) -> tuple[SparseColumns, Entries] | None:
+    """The store's posting lists and the batch's entries in them, when term-parallel scoring
+    pays for this batch (fewer bytes than a scan), else None."""
     nq, n = queries.shape[0], len(store)
     if nq > _TERM_PARALLEL_MAX_NQ or nq * n > _budget():
         return None
@@ -86,14 +90,13 @@ def _columns(
         cols = store.device_csc()
     except _cp().cuda.memory.OutOfMemoryError:  # no room for a second copy: scan instead
         return None
-    postings = int(posting_entries(cols, queries)[1][-1])
+    entries = posting_entries(cols, queries)
+    postings = int(entries[1][-1])
     scanned = int(cols.colptr[-1])  # entries of the covered rows: what a scan would read
-    return cols if postings * _POSTING_COST < scanned else None
+    return (cols, entries) if postings * _POSTING_COST < scanned else None
 
 
-def posting_entries(
-    cols: SparseColumns, queries: sp.csr_matrix
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def posting_entries(cols: SparseColumns, queries: sp.csr_matrix) -> Entries:
     """The (query, term) pairs found in the store's posting lists: first posting, cumulative
     posting counts (one more than the pairs: the last is the postings read), query, weight."""
     qcols = queries.indices.astype(np.int64)
@@ -110,7 +113,8 @@ def posting_entries(
 def _term_parallel(
     backend: GpuBackend,
     cols: SparseColumns,
-    queries: sp.csr_matrix,
+    entries: Entries,
+    nq: int,
     k: int,
     mask: _Mask,
     bounds: Bounds,
@@ -120,8 +124,8 @@ def _term_parallel(
     from gpu_milvus.engine.gpu import _bound_args
 
     cp = _cp()
-    nq, n = queries.shape[0], cols.rows_covered
-    lo, cum, entry_q, entry_w = posting_entries(cols, queries)
+    n = cols.rows_covered
+    lo, cum, entry_q, entry_w = entries
     scores = cp.zeros((nq, n), dtype=cp.float32)
     total = int(cum[-1])
     if total:
