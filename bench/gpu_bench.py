@@ -321,6 +321,7 @@ def _sparse(args: argparse.Namespace, ceil: dict[str, float]) -> dict:
             postings = int(posting_entries(store.device_csc(), sp.csr_matrix(q))[1][-1])
             floor_ms = postings * 8 / ceil["copy_GBps"] / 1e6  # 4 B row + 4 B value each
             out["nq1_postings"], out["nq1_postings_floor_ms"] = postings, floor_ms
+            out["scanned_entries"] = int(store.device_csr()[0][-1].item())  # what a scan reads
             # G7, single query: <= 5x the postings-bytes floor + 30 us (1 or less: met)
             out["g7_single_query_vs_goal"] = out["ours_nq1_ms"] / (5 * floor_ms + 0.030)
         out[f"cupyx_nq{nq}_ms"] = _time(

@@ -131,7 +131,17 @@ def test_gpu_bench_runs_and_records_every_goal(tmp_path: Path) -> None:
     goals = ("g1_bandwidth_fraction", "g2_nq32_over_nq1", "g3_sgemm_fraction",
              "g5_k1000_over_k10", "g6_filtered_over_unfiltered", "g7_sparse_vs_cupyx")  # fmt: skip
     goals += tuple(f"scan16_{t}_speedup_nq1" for t in ("float16", "bfloat16"))
+    goals += ("g7_single_query_vs_goal",)
     assert all(record["metrics"][g] > 0 for g in goals), record["metrics"]
     scan16 = [r for r in record["dense"] if "scan_dtype" in r]
     assert {r["scan_dtype"] for r in scan16} == {"float16", "bfloat16"}
     assert all(0 <= r["certified"] <= 1 for r in scan16)
+    # what a GPU session then runs on its records: a setting for every switch
+    picks = subprocess.run([sys.executable, "bench/pick_switches.py", str(path)], cwd=ROOT,
+                           env=_env(tmp_path), capture_output=True, text=True)  # fmt: skip
+    assert picks.returncode == 0, picks.stdout[-3000:] + picks.stderr[-3000:]
+    switches = ("_FUSED_MAX_NQ", "FUSED_ROWS", "_SCORE_BUDGET", "_SPARSE_LANES_NQ",
+                "_POSTING_COST")  # fmt: skip
+    for name in switches:
+        line = next(x for x in picks.stdout.splitlines() if f"{name} = " in x)
+        assert line.split()[0] in ("keep", "CHANGE") and "no " not in line, line
