@@ -136,6 +136,18 @@ def _pack_bits(rows: np.ndarray, words: int) -> np.ndarray:
     return out.view("<u4")
 
 
+def _upload_queries(q: np.ndarray, qn: np.ndarray, qsq: np.ndarray) -> tuple[Any, Any, Any]:
+    """The raw queries, the normalised ones (COSINE; else the same array) and |q|^2 on the
+    device, from one host-to-device copy: (q, qn, qsq)."""
+    cp = _cp()
+    nq, d = q.shape
+    same = qn is q
+    flat = cp.asarray(np.concatenate([qn.ravel()] + ([] if same else [q.ravel()]) + [qsq]))
+    d_qn = flat[: nq * d].reshape(nq, d)
+    d_q = d_qn if same else flat[nq * d : 2 * nq * d].reshape(nq, d)
+    return d_q, d_qn, flat[flat.size - nq :]
+
+
 def _device_mask(valid: Valid, nq: int, n: int) -> _Mask:
     """Upload ``valid`` (None, shared bools, (nq, n) bools or QueryMasks) as bitsets: each
     distinct filter crosses PCIe once, at one bit per row."""
@@ -272,7 +284,7 @@ class GpuBackend:
             qn = (q / np.where(norms == 0, 1, norms)).astype(np.float32)
         qsq = np.einsum("ij,ij->i", q, q).astype(np.float32)
         with cp.cuda.Device(self.ordinal):
-            d_qn, d_qsq = cp.asarray(qn), cp.asarray(qsq)
+            d_q, d_qn, d_qsq = _upload_queries(q, qn, qsq)
             aux = store.inv_norms if metric == "COSINE" else store.sq_norms
             m = kernels.METRIC_IDS[metric]
             dq = _DenseQuery(store, d_qn, d_qsq, aux, _device_mask(valid, nq, n), m)
@@ -281,8 +293,9 @@ class GpuBackend:
                 found = self._scan16(dq, q, qn, metric, total, k_eff)
             keys, ids = found or self._fp32_keys(dq, k_eff, loose, total)
             rows = cp.where(cp.isneginf(keys), -1, ids).astype(cp.int64)
-            dist = self._refine(store, cp.asarray(q), rows, m)
-            rows_h, dist_h = cp.asnumpy(rows), cp.asnumpy(dist)
+            dist = self._refine(store, d_q, rows, m)
+            both = cp.asnumpy(cp.stack((rows, dist.view(cp.int64))))  # one device-to-host copy
+            rows_h, dist_h = both[0], both[1].view(np.float64)
         rows_h, dist_h = order_refined(rows_h, dist_h, metric)
         if found is not None:  # the 16-bit scan's wider window, cut to the k best exact ones
             rows_h, dist_h = rows_h[:, :k_eff], dist_h[:, :k_eff]
