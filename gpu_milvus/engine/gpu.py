@@ -510,7 +510,8 @@ class GpuBackend:
             return _empty(nq)
         with cp.cuda.Device(self.ordinal):
             keys, ids = gpu_sparse.search_sparse(self, store, q, k, valid, bounds)
-            keys_h, ids_h = cp.asnumpy(keys), cp.asnumpy(ids).astype(np.int64)
+            both = cp.asnumpy(cp.stack((keys.view(cp.int32), ids)))  # one device-to-host copy
+            keys_h, ids_h = both[0].view(np.float32), both[1].astype(np.int64)
         order = np.argsort(-keys_h, axis=1, kind="stable")
         keys_h = np.take_along_axis(keys_h, order, axis=1)
         ids_h = np.take_along_axis(ids_h, order, axis=1)

@@ -127,13 +127,15 @@ def _term_parallel(
     n = cols.rows_covered
     lo, cum, entry_q, entry_w = entries
     scores = cp.zeros((nq, n), dtype=cp.float32)
-    total = int(cum[-1])
-    if total:
+    total, e = int(cum[-1]), len(lo)
+    if total:  # the entries in two copies: 64-bit (lo, cum) and 32-bit (query, weight) words
+        wide = cp.asarray(np.concatenate((lo, cum)))
+        narrow = cp.asarray(np.concatenate((entry_q, entry_w.view(np.int32))))
         kernels.get(_SPARSE, "gm_sparse_postings")(
             (max(1, min(-(-total // 256), backend.sm_count * 32)),),
             (256,),
-            (cols.rows, cols.vals, cp.asarray(lo), cp.asarray(cum), cp.asarray(entry_q),
-             cp.asarray(entry_w), np.int32(len(lo)), np.int64(n), scores),
+            (cols.rows, cols.vals, wide[:e], wide[e:], narrow[:e], narrow[e:].view(cp.float32),
+             np.int32(e), np.int64(n), scores),
         )  # fmt: skip
     kernels.get(_SPARSE, "gm_sparse_finish")(
         (max(1, min(-(-scores.size // 256), backend.sm_count * 32)),),
