@@ -228,9 +228,7 @@ class Collection:
                 raise errors.invalid(
                     "index cannot be dropped, collection is loaded, please release it first"
                 )
-            self.change_meta(
-                indexes={n: i for n, i in self.indexes.items() if n != index_name}
-            )
+            self.change_meta(indexes={n: i for n, i in self.indexes.items() if n != index_name})
 
     # ------------------------------------------------------------------ load state
     def load(self, partition_names: Sequence[str] | None = None) -> None:

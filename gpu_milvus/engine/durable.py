@@ -102,7 +102,10 @@ class DurableStore:
         manifest = self.files.read_manifest()
         if manifest is None:
             manifest = {
-                "lsn": 0, "wal_seq": 1, "databases": list(engine.databases), "collections": []
+                "lsn": 0,
+                "wal_seq": 1,
+                "databases": list(engine.databases),
+                "collections": [],
             }
             self.files.write_manifest(manifest)
         engine.databases_reset(manifest["databases"])

@@ -48,9 +48,7 @@ class Journal:
     def log_insert(self, coll: Collection, pid: int, batch: Batch) -> None:
         """Before rows are appended."""
 
-    def log_upsert(
-        self, coll: Collection, pid: int, batch: Batch, keys: list[Any] | None
-    ) -> None:
+    def log_upsert(self, coll: Collection, pid: int, batch: Batch, keys: list[Any] | None) -> None:
         """Before ``keys`` (or the batch's own keys) are deleted and the rows appended."""
 
     def log_delete(self, coll: Collection, rows: np.ndarray) -> None:
@@ -103,9 +101,7 @@ class WalJournal(Journal):
     def log_insert(self, coll: Collection, pid: int, batch: Batch) -> None:
         self._rows(INSERT, coll, batch, pid=pid)
 
-    def log_upsert(
-        self, coll: Collection, pid: int, batch: Batch, keys: list[Any] | None
-    ) -> None:
+    def log_upsert(self, coll: Collection, pid: int, batch: Batch, keys: list[Any] | None) -> None:
         self._rows(UPSERT, coll, batch, pid=pid, keys=keys)
 
     def log_delete(self, coll: Collection, rows: np.ndarray) -> None:

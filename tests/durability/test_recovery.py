@@ -258,9 +258,7 @@ def test_disk_full_fails_the_call_and_keeps_the_store_consistent(
     assert _ids(uri) == [1, 3]
 
 
-def test_a_failed_checkpoint_loses_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failed_checkpoint_loses_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     uri = str(tmp_path / "s.db")
     c = _build(uri)
     expected = _snapshot(c)
