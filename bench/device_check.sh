@@ -42,6 +42,10 @@ stage 120 python3 -m pytest -q -p no:cacheprovider --tb=short --maxfail=25 tests
 # 4. the scheduler on the GPU (issue 5: 1000 concurrent nq=1 vs one nq=1000 call)
 stage 120 python3 bench/scheduler_bench.py --device cuda --rows 1000000 --dim 768 \
     --levels 1,16,256,1024 --min-seconds 1 --reps 3 --out "$OUT/scheduler_cuda.json"
+# 5. what the records say of each path switch (bench/pick_switches.py; it changes no file)
+for rec in "$OUT"/gpu_quick_*.json; do
+    [ -e "$rec" ] && stage 30 python3 bench/pick_switches.py "$rec" "$OUT/scheduler_cuda.json"
+done
 if [ "${FULL:-0}" = 1 ]; then
     stage 400 python3 bench/gpu_bench.py --sizes 1000000,10000000 --reps 10 --budget-s 300 \
         --out "$OUT"

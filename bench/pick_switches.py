@@ -107,9 +107,11 @@ def main(argv: list[str]) -> int:
              ("kernels.FUSED_ROWS", kernels.FUSED_ROWS, *fused_rows(dense)),
              ("gpu._SCORE_BUDGET", gpu._SCORE_BUDGET, *score_budget(dense)),
              *sparse_switches(sparse)]  # fmt: skip
-    if len(argv) > 1:
+    if len(argv) > 1 and Path(argv[1]).is_file():
         sched = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
         lines.append(("max_batch (client default)", 1024, *max_batch(sched)))
+    elif len(argv) > 1:
+        lines.append(("max_batch (client default)", 1024, 1024, f"no record at {argv[1]}"))
     print(f"{record.get('device', '?')}, commit {record.get('commit', '?')[:12]}")
     for name, now, value, why in lines:
         mark = "keep" if value == now else "CHANGE"
