@@ -167,6 +167,7 @@ class SearchScheduler:
     ) -> None:
         if loop is not self._loop:  # the scheduler moved to another loop meanwhile
             return
+        self._dispatch(loop)  # the next batch starts before this one's callers are woken
         for i, pending in enumerate(batch):
             if pending.future.done():  # cancelled while the batch ran
                 self.stats.cancelled += 1
@@ -176,7 +177,6 @@ class SearchScheduler:
                 pending.future.set_exception(result)
             else:
                 pending.future.set_result(result)
-        self._dispatch(loop)
 
     async def close(self) -> None:
         """Let queued and running batches finish, then refuse new work."""
