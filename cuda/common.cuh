@@ -135,4 +135,15 @@ __device__ __forceinline__ bool in_bounds(float key, float qsq, int has_radius, 
   return true;
 }
 
+// key if row `row` passes query q's mask (mode 0: no mask) and the range bounds, else -inf.
+template <int METRIC>
+__device__ __forceinline__ float masked_key(float key, int q, long long row, float qsq,
+                                            const unsigned int* mask, long long mask_words,
+                                            const int* mask_row, int mask_mode, int has_radius,
+                                            float radius, int has_rf, float rf) {
+  bool ok = mask_mode == 0 || bit_set(query_mask(mask, mask_words, mask_row, mask_mode, q), row);
+  ok = ok && in_bounds<METRIC>(key, qsq, has_radius, radius, has_rf, rf);
+  return ok ? key : GM_NEG_INF;
+}
+
 }  // namespace gm

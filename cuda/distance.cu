@@ -18,12 +18,9 @@ __global__ void gm_key_epilogue(float* __restrict__ S, int nq, int c, long long 
     const int q = (int)(t / c);
     const long long j = t - (long long)q * c;
     const long long row = use_row_ids ? (long long)row_ids[j] : col0 + j;
-    float key = gm::make_key<METRIC>(S[t], aux[row]);
-    bool ok = true;
-    if (mask_mode != 0)
-      ok = gm::bit_set(gm::query_mask(mask, mask_words, mask_row, mask_mode, q), row);
-    ok = ok && gm::in_bounds<METRIC>(key, qsq[q], has_radius, radius, has_rf, rf);
-    S[t] = ok ? key : GM_NEG_INF;
+    S[t] = gm::masked_key<METRIC>(gm::make_key<METRIC>(S[t], aux[row]), q, row, qsq[q], mask,
+                                  mask_words, mask_row, mask_mode, has_radius, radius, has_rf,
+                                  rf);
   }
 }
 

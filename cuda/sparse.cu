@@ -19,11 +19,9 @@ __device__ __forceinline__ float gm_sparse_key(float acc, int q, long long row,
                                                long long mask_words,
                                                const int* __restrict__ mask_row, int mask_mode,
                                                int has_radius, float radius, int has_rf, float rf) {
-  bool ok = acc != 0.0f;
-  if (mask_mode != 0)
-    ok = ok && gm::bit_set(gm::query_mask(mask, mask_words, mask_row, mask_mode, q), row);
-  ok = ok && gm::in_bounds<GM_METRIC_IP>(acc, 0.0f, has_radius, radius, has_rf, rf);
-  return ok ? acc : GM_NEG_INF;
+  if (acc == 0.0f) return GM_NEG_INF;  // no shared dimension (or an exact zero, as in SciPy)
+  return gm::masked_key<GM_METRIC_IP>(acc, q, row, 0.0f, mask, mask_words, mask_row, mask_mode,
+                                      has_radius, radius, has_rf, rf);
 }
 
 template <typename IdxT>

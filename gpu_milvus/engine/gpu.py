@@ -13,7 +13,8 @@ Invariants:
   with a 16-bit scan copy, the fused scan reads it for a wider window whose completeness is
   certified per query from the copy's rounding error (else that query reruns in float32), and
   the winners are re-scored from the float32 rows, so answers stay those of float32;
-- sparse: ``gpu_sparse.py`` (document-parallel scans, term-parallel posting lists);
+- sparse: ``gpu_sparse.py`` (document-parallel scans, term-parallel posting lists); masks
+  and bounds as kernel arguments: ``gpu_args.py``;
 - CuPy is imported lazily, so importing this module never breaks a CPU-only install.
 """
 
@@ -28,11 +29,12 @@ import scipy.sparse as sp
 
 from gpu_milvus import kernels
 from gpu_milvus.engine import gpu_sparse
-from gpu_milvus.engine.backend import SCAN_DTYPES, QueryMasks, Valid
+from gpu_milvus.engine.backend import SCAN_DTYPES, Valid
 from gpu_milvus.engine.cpu import exact_bounds, order_refined, widened
+from gpu_milvus.engine.gpu_args import Bounds, DeviceMask, bound_args, device_mask
 from gpu_milvus.engine.gpu_store import GpuDenseStore, GpuSparseStore
+from gpu_milvus.engine.gpu_store import cupy_module as _cp
 
-Bounds = tuple[float | None, float | None]
 _SCORE_BUDGET = 1 << 28  # fp32 scores per GEMM / sparse chunk (1 GiB)
 _QUERY_GROUP = 1024  # queries per GEMM group
 # The fused scan reloads every query's slice for each row it reads (from L1), so its load
@@ -51,24 +53,8 @@ _TOPK = "topk.cu"
 _SCAN16 = "scan16.cu"
 
 
-def _cp() -> Any:
-    import cupy
-
-    return cupy
-
-
 def _empty(nq: int) -> tuple[np.ndarray, np.ndarray]:
     return np.empty((nq, 0), dtype=np.int64), np.empty((nq, 0), dtype=np.float32)
-
-
-def _bound_args(bounds: Bounds) -> tuple[Any, ...]:
-    radius, rf = bounds
-    return (
-        np.int32(radius is not None),
-        np.float32(0.0 if radius is None else radius),
-        np.int32(rf is not None),
-        np.float32(0.0 if rf is None else rf),
-    )
 
 
 def _next_pow2(x: int) -> int:
@@ -89,24 +75,6 @@ def resident_blocks(kern: Any, threads: int, smem: int) -> int:
 
 
 @dataclass(frozen=True)
-class _Mask:
-    """A search's row mask on the device, as the kernels read it (bitsets: common.cuh)."""
-
-    bits: Any  # uint32 words: the shared bitset (mode 1) or one per distinct filter (mode 2)
-    words: int  # words per bitset
-    row: Any  # int32 per query: its bitset in mode 2, else a placeholder
-    mode: int  # 0 none, 1 shared, 2 per query
-    shared: np.ndarray | None = None  # mode 1: the host bools (for gathering passing rows)
-
-    def args(self) -> tuple[Any, ...]:
-        return self.bits, np.int64(self.words), self.row, np.int32(self.mode)
-
-    def queries(self, which: Any) -> _Mask:
-        """The mask of a subset of the queries (a slice or device index array)."""
-        return self if self.mode != 2 else replace(self, row=self.row[which])
-
-
-@dataclass(frozen=True)
 class _DenseQuery:
     """What every dense path reads: the store, the queries on the device (normalised for
     COSINE) with their |q|^2, the store's per-row aux (|x|^2, or 1/|x| for COSINE), the mask
@@ -116,7 +84,7 @@ class _DenseQuery:
     qn: Any
     qsq: Any
     aux: Any
-    mask: _Mask
+    mask: DeviceMask
     metric: int
 
     @property
@@ -126,14 +94,6 @@ class _DenseQuery:
     def queries(self, which: Any) -> _DenseQuery:
         """The same search for a subset of the queries (a slice or device index array)."""
         return replace(self, qn=self.qn[which], qsq=self.qsq[which], mask=self.mask.queries(which))
-
-
-def _pack_bits(rows: np.ndarray, words: int) -> np.ndarray:
-    """Bool rows (m, n) as little-endian bitsets of ``words`` uint32 words each."""
-    packed = np.packbits(rows, axis=-1, bitorder="little")
-    out = np.zeros((rows.shape[0], words * 4), dtype=np.uint8)
-    out[:, : packed.shape[1]] = packed
-    return out.view("<u4")
 
 
 def _upload_queries(q: np.ndarray, qn: np.ndarray, qsq: np.ndarray) -> tuple[Any, Any, Any]:
@@ -146,25 +106,6 @@ def _upload_queries(q: np.ndarray, qn: np.ndarray, qsq: np.ndarray) -> tuple[Any
     d_qn = flat[: nq * d].reshape(nq, d)
     d_q = d_qn if same else flat[nq * d : 2 * nq * d].reshape(nq, d)
     return d_q, d_qn, flat[flat.size - nq :]
-
-
-def _device_mask(valid: Valid, nq: int, n: int) -> _Mask:
-    """Upload ``valid`` (None, shared bools, (nq, n) bools or QueryMasks) as bitsets: each
-    distinct filter crosses PCIe once, at one bit per row."""
-    cp = _cp()
-    words = max(1, -(-n // 32))
-    if valid is None:
-        return _Mask(cp.zeros(1, dtype=cp.uint32), 0, cp.zeros(1, dtype=cp.int32), 0)
-    if valid.ndim == 1:
-        shared = np.asarray(valid[:n], dtype=bool)
-        bits = cp.asarray(_pack_bits(shared[None, :], words)[0])
-        return _Mask(bits, words, cp.zeros(1, dtype=cp.int32), 1, shared)
-    if isinstance(valid, QueryMasks):
-        table, index = valid.masks[:, :n], valid.index
-    else:
-        table, index = valid[:, :n], np.arange(nq)
-    bits = cp.asarray(_pack_bits(np.asarray(table, dtype=bool), words))
-    return _Mask(bits, words, cp.asarray(index.astype(np.int32)), 2)
 
 
 def scan16_error(store: GpuDenseStore, q: np.ndarray, qn: np.ndarray, metric: str) -> np.ndarray:
@@ -287,7 +228,7 @@ class GpuBackend:
             d_q, d_qn, d_qsq = _upload_queries(q, qn, qsq)
             aux = store.inv_norms if metric == "COSINE" else store.sq_norms
             m = kernels.METRIC_IDS[metric]
-            dq = _DenseQuery(store, d_qn, d_qsq, aux, _device_mask(valid, nq, n), m)
+            dq = _DenseQuery(store, d_qn, d_qsq, aux, device_mask(valid, nq, n), m)
             found = None
             if store.scan_copy is not None and not ranged:
                 found = self._scan16(dq, q, qn, metric, total, k_eff)
@@ -323,7 +264,7 @@ class GpuBackend:
         sel = None
         if dq.mask.shared is not None and total * 2 < len(dq.store):  # selective: gather them
             sel = cp.asarray(np.flatnonzero(dq.mask.shared).astype(np.int32))
-            dq = replace(dq, mask=_device_mask(None, 0, 0))
+            dq = replace(dq, mask=device_mask(None, 0, 0))
         return self._gemm(dq, k, bounds, sel)
 
     def _scan16(
@@ -393,7 +334,7 @@ class GpuBackend:
                 dq.aux,
                 dq.qsq,
                 *dq.mask.args(),
-                *_bound_args(bounds),
+                *bound_args(bounds),
                 np.int32(k),
                 np.int32(2 * h),
                 np.int32(rpb),
@@ -461,7 +402,7 @@ class GpuBackend:
                 group.aux,
                 group.qsq,
                 *group.mask.args(),
-                *_bound_args(bounds),
+                *bound_args(bounds),
             ),
         )
 
@@ -509,7 +450,7 @@ class GpuBackend:
         if q.nnz == 0:
             return _empty(nq)
         with cp.cuda.Device(self.ordinal):
-            keys, ids = gpu_sparse.search_sparse(self, store, q, k, valid, bounds)
+            keys, ids = gpu_sparse.search_sparse(self, store, q, k, valid, bounds, _SCORE_BUDGET)
             both = cp.asnumpy(cp.stack((keys.view(cp.int32), ids)))  # one device-to-host copy
             keys_h, ids_h = both[0].view(np.float32), both[1].astype(np.int64)
         order = np.argsort(-keys_h, axis=1, kind="stable")

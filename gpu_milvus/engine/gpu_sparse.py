@@ -20,31 +20,18 @@ import scipy.sparse as sp
 
 from gpu_milvus import kernels
 from gpu_milvus.engine.backend import Valid
+from gpu_milvus.engine.gpu_args import Bounds, DeviceMask, bound_args, device_mask
 from gpu_milvus.engine.gpu_store import GpuSparseStore, SparseColumns
+from gpu_milvus.engine.gpu_store import cupy_module as _cp
 
 if TYPE_CHECKING:
-    from gpu_milvus.engine.gpu import GpuBackend, _Mask
+    from gpu_milvus.engine.gpu import GpuBackend
 
 _SPARSE = "sparse.cu"
 _LUT_MAX = 1 << 24  # document-parallel: dense column -> slot table up to this many columns
 _SPARSE_LANES_NQ = 8  # document-parallel: from this many queries, lanes over queries (untimed)
 _TERM_PARALLEL_MAX_NQ = 4  # term-parallel only for batches this small
 _POSTING_COST = 4.0  # a posting's atomic add, in stored entries scanned (not yet timed)
-
-Bounds = tuple[float | None, float | None]
-
-
-def _cp() -> Any:
-    import cupy
-
-    return cupy
-
-
-def _budget() -> int:
-    """The GPU backend's score budget (floats per chunk of scores), read at each search."""
-    from gpu_milvus.engine import gpu
-
-    return gpu._SCORE_BUDGET
 
 
 def search_sparse(
@@ -54,20 +41,20 @@ def search_sparse(
     k: int,
     valid: Valid,
     bounds: Bounds,
+    budget: int,
 ) -> tuple[Any, Any]:
-    """Top min(k, n) keys and row numbers per query, on the device (unsorted)."""
-    from gpu_milvus.engine.gpu import _device_mask
-
+    """Top min(k, n) keys and row numbers per query, on the device (unsorted); ``budget``:
+    the most scores (floats) one pass may hold."""
     cp = _cp()
     nq, n = queries.shape[0], len(store)
-    mask = _device_mask(valid, nq, n)
-    plan = _posting_plan(store, queries)
+    mask = device_mask(valid, nq, n)
+    plan = _posting_plan(store, queries, budget)
     split = plan[0].rows_covered if plan is not None else 0
     parts = []
     if plan is not None and split:
         parts.append(_term_parallel(backend, *plan, nq, min(k, split), mask, bounds))
     if split < n:
-        parts += _doc_parallel(backend, store, queries, split, min(k, n), mask, bounds)
+        parts += _doc_parallel(backend, store, queries, split, min(k, n), mask, bounds, budget)
     if len(parts) == 1:
         return parts[0]
     keys = cp.concatenate([p[0] for p in parts], axis=1)
@@ -79,21 +66,19 @@ Entries = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def _posting_plan(
-    store: GpuSparseStore, queries: sp.csr_matrix
+    store: GpuSparseStore, queries: sp.csr_matrix, budget: int
 ) -> tuple[SparseColumns, Entries] | None:
     """The store's posting lists and the batch's entries in them, when term-parallel scoring
     pays for this batch (fewer bytes than a scan), else None."""
     nq, n = queries.shape[0], len(store)
-    if nq > _TERM_PARALLEL_MAX_NQ or nq * n > _budget():
+    if nq > _TERM_PARALLEL_MAX_NQ or nq * n > budget:
         return None
     try:
         cols = store.device_csc()
     except _cp().cuda.memory.OutOfMemoryError:  # no room for a second copy: scan instead
         return None
-    entries = posting_entries(cols, queries)
-    postings = int(entries[1][-1])
-    scanned = int(cols.colptr[-1])  # entries of the covered rows: what a scan would read
-    return (cols, entries) if postings * _POSTING_COST < scanned else None
+    entries = posting_entries(cols, queries)  # postings read vs entries a scan would read:
+    return (cols, entries) if entries[1][-1] * _POSTING_COST < cols.colptr[-1] else None
 
 
 def posting_entries(cols: SparseColumns, queries: sp.csr_matrix) -> Entries:
@@ -116,13 +101,11 @@ def _term_parallel(
     entries: Entries,
     nq: int,
     k: int,
-    mask: _Mask,
+    mask: DeviceMask,
     bounds: Bounds,
 ) -> tuple[Any, Any]:
     """Top k over the rows the posting lists cover: their products added posting by posting
     into a zeroed score row per query, turned into keys, selected."""
-    from gpu_milvus.engine.gpu import _bound_args
-
     cp = _cp()
     n = cols.rows_covered
     lo, cum, entry_q, entry_w = entries
@@ -140,7 +123,7 @@ def _term_parallel(
     kernels.get(_SPARSE, "gm_sparse_finish")(
         (max(1, min(-(-scores.size // 256), backend.sm_count * 32)),),
         (256,),
-        (scores, np.int32(nq), np.int64(n), *mask.args(), *_bound_args(bounds)),
+        (scores, np.int32(nq), np.int64(n), *mask.args(), *bound_args(bounds)),
     )
     return backend.select(scores, k)
 
@@ -151,12 +134,11 @@ def _doc_parallel(
     queries: sp.csr_matrix,
     start: int,
     k: int,
-    mask: _Mask,
+    mask: DeviceMask,
     bounds: Bounds,
+    budget: int,
 ) -> list[tuple[Any, Any]]:
     """Top k candidates of each chunk of rows start.. (one scan of their entries per chunk)."""
-    from gpu_milvus.engine.gpu import _bound_args
-
     cp = _cp()
     nq, n = queries.shape[0], len(store)
     terms = np.unique(queries.indices.astype(np.int64))
@@ -175,7 +157,7 @@ def _doc_parallel(
         lut = cp.zeros(1, dtype=cp.int32)
     tname = "int" if indices.dtype == cp.int32 else "long long"
     kern = kernels.get(_SPARSE, "gm_sparse_ip", tname, int(nq >= _SPARSE_LANES_NQ))
-    chunk = max(k, _budget() // nq)
+    chunk = max(k, budget // nq)
     out = []
     for c0 in range(start, n, chunk):
         rows = min(n, c0 + chunk) - c0
@@ -185,7 +167,7 @@ def _doc_parallel(
             (256,),
             (indptr, indices, data, np.int64(c0), np.int32(rows), lut,
              np.int64(lut_n if use_lut else 0), d_terms, np.int32(len(terms)), np.int32(use_lut),
-             d_qtab, np.int32(nq), *mask.args(), *_bound_args(bounds), scores),
+             d_qtab, np.int32(nq), *mask.args(), *bound_args(bounds), scores),
         )  # fmt: skip
         out.append(backend.select(scores, min(k, rows), id_offset=c0))
     return out

@@ -19,7 +19,8 @@ import numpy as np
 import scipy.sparse as sp
 
 
-def _cp() -> Any:
+def cupy_module() -> Any:
+    """CuPy, imported at first use (the GPU modules import fine without it)."""
     import cupy
 
     return cupy
@@ -35,7 +36,7 @@ class GpuDenseStore:
     """
 
     def __init__(self, dim: int, device: int, scan_dtype: str = "float32") -> None:
-        cp = _cp()
+        cp = cupy_module()
         self.dim = dim
         self.device = device
         self.scan_dtype = scan_dtype
@@ -52,7 +53,7 @@ class GpuDenseStore:
 
     def append(self, block: Any) -> None:
         """Append rows from the host (NumPy) or, without a round trip, from the device."""
-        cp = _cp()
+        cp = cupy_module()
         if isinstance(block, np.ndarray) or not hasattr(block, "__cuda_array_interface__"):
             block = np.ascontiguousarray(block, dtype=np.float32).reshape(-1, self.dim)
         m = len(block)
@@ -87,7 +88,7 @@ class GpuDenseStore:
             self.reserve(max(need, 2 * len(self._x)))
 
     def reserve(self, rows: int) -> None:
-        cp = _cp()
+        cp = cupy_module()
         if rows <= len(self._x):
             return
         with cp.cuda.Device(self.device):  # allocate everything first: all or nothing
@@ -119,12 +120,12 @@ class GpuDenseStore:
         return self._inv[: self._n]
 
     def host_rows(self, start: int, stop: int) -> np.ndarray:
-        cp = _cp()
+        cp = cupy_module()
         with cp.cuda.Device(self.device):
             return cp.asnumpy(self.matrix[start:stop])
 
     def take(self, rows: np.ndarray) -> np.ndarray:
-        cp = _cp()
+        cp = cupy_module()
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size == 0:
             return np.empty((*rows.shape, self.dim), dtype=np.float32)
@@ -135,7 +136,7 @@ class GpuDenseStore:
 def _round16(xb: Any, scan_dtype: str) -> tuple[Any, Any]:
     """Rows rounded to nearest-even 16-bit words, and each row's error |x - x~| (float64;
     inf where a value overflows the format)."""
-    cp = _cp()
+    cp = cupy_module()
     if scan_dtype == "float16":
         half = xb.astype(cp.float16)
         words, back = half.view(cp.uint16), half.astype(cp.float32)
@@ -179,7 +180,7 @@ class GpuSparseStore:
         return self._rows
 
     def append(self, block: sp.csr_matrix) -> None:
-        cp = _cp()
+        cp = cupy_module()
         block = sp.csr_matrix(block, dtype=np.float32)
         block.sum_duplicates()
         with cp.cuda.Device(self.device):  # first what can fail (device memory)
@@ -199,7 +200,7 @@ class GpuSparseStore:
 
     def device_csr(self) -> tuple[Any, Any, Any]:
         """(indptr int64, indices int32 or int64, data float32) of all rows, on the device."""
-        cp = _cp()
+        cp = cupy_module()
         if self._dev is None:
             with cp.cuda.Device(self.device):
                 ptrs, offset = [cp.zeros(1, dtype=cp.int64)], 0
@@ -219,7 +220,7 @@ class GpuSparseStore:
     def device_csc(self) -> SparseColumns:
         """The rows as posting lists, built on the device at first use and again once the
         rows appended since (which searches scan row by row) reach a quarter of the store."""
-        cp = _cp()
+        cp = cupy_module()
         if self._csc is None or 4 * (self._rows - self._csc.rows_covered) > self._rows:
             indptr, indices, data = self.device_csr()
             with cp.cuda.Device(self.device):
@@ -245,7 +246,7 @@ class GpuSparseStore:
         reach 2^32 - 1 (so the store keeps int64 columns and row pointers where needed)."""
         import cupyx.scipy.sparse as csp
 
-        cp = _cp()
+        cp = cupy_module()
         indptr, indices, data = self.device_csr()
         if indices.dtype != cp.int32 or int(indptr[-1].item()) >= 2**31:
             return None

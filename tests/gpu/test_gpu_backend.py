@@ -265,6 +265,15 @@ def _sparse(rng: np.random.Generator, n: int, width: int, nnz: int) -> sp.csr_ma
     return m
 
 
+def _sparse_stores(cpu: CpuBackend, gpu, *blocks: sp.csr_matrix):
+    """A CPU and a GPU sparse store holding the same blocks, appended in order."""
+    cs, gs = cpu.sparse_store(), gpu.sparse_store()
+    for block in blocks:
+        cs.append(block)
+        gs.append(block)
+    return cs, gs
+
+
 @pytest.mark.parametrize(
     ("n", "nq", "k"),
     [(1, 1, 10), (5000, 1, 10), (5000, 17, 100), (3000, 3, 5000), (3000, 40, 10)],
@@ -275,10 +284,8 @@ def test_sparse(n: int, nq: int, k: int, width: int) -> None:
     gpu, cpu = _gpu(), CpuBackend()
     data = _sparse(rng, n, min(width, 30522), 40)
     data = sp.csr_matrix((data.data, data.indices * (width // 30522), data.indptr), (n, width))
-    cs, gs = cpu.sparse_store(), gpu.sparse_store()
-    for lo in range(0, n, max(1, n // 3)):
-        cs.append(data[lo : lo + max(1, n // 3)])
-        gs.append(data[lo : lo + max(1, n // 3)])
+    step = max(1, n // 3)
+    cs, gs = _sparse_stores(cpu, gpu, *(data[lo : lo + step] for lo in range(0, n, step)))
     q = sp.csr_matrix(data[rng.integers(0, n, nq)])
     for valid in (None, rng.random(n) < 0.3, rng.random((nq, n)) < 0.5):
         for bounds in ((None, None), (0.5, None)):
@@ -339,9 +346,7 @@ def test_sparse_without_room_for_posting_lists_scans(monkeypatch: pytest.MonkeyP
     rng = np.random.default_rng()
     gpu, cpu = _gpu(), CpuBackend()
     data = _sparse(rng, 3000, 2000, 20)
-    cs, gs = cpu.sparse_store(), gpu.sparse_store()
-    cs.append(data)
-    gs.append(data)
+    cs, gs = _sparse_stores(cpu, gpu, data)
     q = sp.csr_matrix(data[rng.integers(0, 3000, 2)])
     _check(cpu.search_sparse(cs, q, 10, None), gpu.search_sparse(gs, q, 10, None), "IP")
 
@@ -354,9 +359,7 @@ def test_sparse_row_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng()
     gpu, cpu = _gpu(), CpuBackend()
     data = _sparse(rng, 4000, 2000, 30)
-    cs, gs = cpu.sparse_store(), gpu.sparse_store()
-    cs.append(data)
-    gs.append(data)
+    cs, gs = _sparse_stores(cpu, gpu, data)
     q = sp.csr_matrix(data[rng.integers(0, 4000, 3)])
     for k in (10, 400):
         for valid in (None, rng.random(4000) < 0.3):
@@ -532,9 +535,7 @@ def test_query_masks_distinct_filters_once(metric: str) -> None:
         _check(ref, gpu.search_dense(gs, q, metric, 20, masks), metric)
     if metric == "IP":
         data = _sparse(rng, 5000, 1000, 20)
-        css, gss = cpu.sparse_store(), gpu.sparse_store()
-        css.append(data)
-        gss.append(data)
+        css, gss = _sparse_stores(cpu, gpu, data)
         q = sp.csr_matrix(data[rng.integers(0, 5000, 9)])
         index = rng.integers(0, 3, 9)
         ref = cpu.search_sparse(css, q, 15, table[index])

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gpu_milvus.engine.gpu import _pack_bits, resident_blocks
+from gpu_milvus.engine.gpu import resident_blocks
+from gpu_milvus.engine.gpu_args import pack_bits
 
 
 @pytest.mark.parametrize("n", [1, 31, 32, 33, 1000])
@@ -13,7 +14,7 @@ def test_bitsets_are_little_endian_words(n: int) -> None:
     rng = np.random.default_rng(n)
     rows = rng.random((3, n)) < 0.5
     words = -(-n // 32)
-    bits = _pack_bits(rows, words)
+    bits = pack_bits(rows, words)
     assert bits.dtype == np.dtype("<u4") and bits.shape == (3, words)
     r = np.arange(n)
     np.testing.assert_array_equal(((bits[:, r >> 5] >> (r & 31)) & 1).astype(bool), rows)
