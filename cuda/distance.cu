@@ -24,18 +24,27 @@ __global__ void gm_key_epilogue(float* __restrict__ S, int nq, int c, long long 
   }
 }
 
-// Float64 distance of each winner: one warp per (query, slot). rows < 0 compute row 0
-// (the caller zeroes them). Q holds the raw (not normalised) queries.
+// Float64 distance of each winner: one warp per (query, slot). keys/ids [nq, k] are the
+// selection's output (key -inf: no row). out [2, nq, k] int64: out[0] the row (-1 for none),
+// out[1] the bits of the double distance (0.0 for none), so one copy brings both to the host.
+// Q holds the raw (not normalised) queries.
 template <int METRIC>
 __global__ void gm_refine(const float* __restrict__ X, int d, const float* __restrict__ Q,
-                          const long long* __restrict__ rows, int nq, int k,
-                          double* __restrict__ out) {
+                          const float* __restrict__ keys, const int* __restrict__ ids, int nq,
+                          int k, long long* __restrict__ out) {
   const long long gw = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
   const int lane = threadIdx.x & 31;
-  if (gw >= (long long)nq * k) return;
+  const long long total = (long long)nq * k;
+  if (gw >= total) return;
+  if (keys[gw] == GM_NEG_INF) {  // the whole warp takes this branch
+    if (lane == 0) {
+      out[gw] = -1;
+      out[total + gw] = __double_as_longlong(0.0);
+    }
+    return;
+  }
   const int q = (int)(gw / k);
-  long long row = rows[gw];
-  if (row < 0) row = 0;
+  const long long row = ids[gw];
   const float* xr = X + row * d;
   const float* qr = Q + (long long)q * d;
   double a = 0.0, vv = 0.0, qq = 0.0;
@@ -56,7 +65,10 @@ __global__ void gm_refine(const float* __restrict__ X, int d, const float* __res
     const double denom = sqrt(vv) * sqrt(qq);
     a = a / (denom == 0.0 ? 1.0 : denom);
   }
-  if (lane == 0) out[gw] = a;
+  if (lane == 0) {
+    out[gw] = row;
+    out[total + gw] = __double_as_longlong(a);
+  }
 }
 
 #ifndef __CUDACC_RTC__
@@ -78,8 +90,8 @@ GM_FUSED_ALL(2)
                                               const float*, const float*,                    \
                                               const unsigned int*, long long, const int*, int, \
                                               int, float, int, float);                       \
-  template __global__ void gm_refine<M>(const float*, int, const float*, const long long*, int, \
-                                        int, double*);
+  template __global__ void gm_refine<M>(const float*, int, const float*, const float*,       \
+                                        const int*, int, int, long long*);
 GM_EPI(0)
 GM_EPI(1)
 GM_EPI(2)

@@ -233,9 +233,7 @@ class GpuBackend:
             if store.scan_copy is not None and not ranged:
                 found = self._scan16(dq, q, qn, metric, total, k_eff)
             keys, ids = found or self._fp32_keys(dq, k_eff, loose, total)
-            rows = cp.where(cp.isneginf(keys), -1, ids).astype(cp.int64)
-            dist = self._refine(store, d_q, rows, m)
-            both = cp.asnumpy(cp.stack((rows, dist.view(cp.int64))))  # one device-to-host copy
+            both = cp.asnumpy(self._refine(store, d_q, keys, ids, m))  # one device-to-host copy
             rows_h, dist_h = both[0], both[1].view(np.float64)
         rows_h, dist_h = order_refined(rows_h, dist_h, metric)
         if found is not None:  # the 16-bit scan's wider window, cut to the k best exact ones
@@ -406,11 +404,12 @@ class GpuBackend:
             ),
         )
 
-    def _refine(self, store: GpuDenseStore, q: Any, rows: Any, metric: int) -> Any:
-        """float64 distances of the winners, computed on the device from the raw query."""
+    def _refine(self, store: GpuDenseStore, q: Any, keys: Any, ids: Any, metric: int) -> Any:
+        """Rows (-1 where the key is -inf) and their float64 distances from the raw queries,
+        as one int64 array (2, nq, k): [0] rows, [1] the distances' bits."""
         cp = _cp()
-        nq, k = rows.shape
-        out = cp.empty((nq, k), dtype=cp.float64)
+        nq, k = keys.shape
+        out = cp.empty((2, nq, k), dtype=cp.int64)
         if nq * k == 0:
             return out
         warps_per_block = 8
@@ -422,7 +421,8 @@ class GpuBackend:
                 store.matrix,
                 np.int32(store.dim),
                 q,
-                cp.ascontiguousarray(rows),
+                cp.ascontiguousarray(keys),
+                cp.ascontiguousarray(ids),
                 np.int32(nq),
                 np.int32(k),
                 out,

@@ -222,12 +222,12 @@ def key_epilogue(
     s[:] = np.where(ok, key, np.float32(-np.inf))
 
 
-def refine(L: Launch, X, d, Q, rows, nq, k, out) -> None:
+def refine(L: Launch, X, d, Q, keys, ids, nq, k, out) -> None:
     metric = int(L.targs["METRIC"])
     warps = L.threads // 32
     count = min(nq * k, warps)  # warps beyond nq * k return; too few leave slots unwritten
-    r = _span(rows, 0, count, "refine rows").copy()
-    r[r < 0] = 0
+    none = np.isneginf(_span(keys, 0, count, "refine keys"))
+    r = np.where(none, 0, _span(ids, 0, count, "refine ids")).astype(np.int64)
     x = _take(X.reshape(-1, d) if d else X[:0].reshape(0, 1), r, "refine X").astype(np.float64)
     qi = np.arange(count) // k
     y = _span(Q, 0, nq * d, "refine Q").reshape(nq, d)[qi].astype(np.float64)
@@ -238,7 +238,8 @@ def refine(L: Launch, X, d, Q, rows, nq, k, out) -> None:
         if metric == COSINE:
             denom = np.sqrt((x * x).sum(axis=1)) * np.sqrt((y * y).sum(axis=1))
             val = val / np.where(denom == 0, 1.0, denom)
-    _span(out, 0, count, "refine out")[:] = val
+    _span(out, 0, count, "refine rows")[:] = np.where(none, -1, r)
+    _span(out, nq * k, count, "refine dist")[:] = np.where(none, 0.0, val).view(np.int64)
 
 
 # -- sparse.cu -------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ inline float __int_as_float(int i) { return gm_bits<float>(i); }
 inline float __uint_as_float(unsigned int u) { return gm_bits<float>(u); }
 inline unsigned int __float_as_uint(float f) { return gm_bits<unsigned int>(f); }
 inline int __float_as_int(float f) { return gm_bits<int>(f); }
+inline long long __double_as_longlong(double d) { return gm_bits<long long>(d); }
 
 // Atomics: fibers never switch inside one, so a plain read-modify-write is atomic here.
 template <class T>
