@@ -31,7 +31,7 @@ from gpu_milvus import kernels
 from gpu_milvus.engine import gpu_sparse
 from gpu_milvus.engine.backend import SCAN_DTYPES, Valid
 from gpu_milvus.engine.cpu import exact_bounds, order_refined, widened
-from gpu_milvus.engine.gpu_args import Bounds, DeviceMask, bound_args, device_mask
+from gpu_milvus.engine.gpu_args import Bounds, DeviceMask, bound_args, device_mask, placeholder
 from gpu_milvus.engine.gpu_store import GpuDenseStore, GpuSparseStore
 from gpu_milvus.engine.gpu_store import cupy_module as _cp
 
@@ -160,7 +160,7 @@ class GpuBackend:
         out_keys = cp.empty((nq, k), dtype=cp.float32)
         out_ids = cp.empty((nq, k), dtype=cp.int32)
         if ids is None:
-            ids_arr, ids_ld, use = cp.zeros(1, dtype=cp.int32), 0, 0
+            ids_arr, ids_ld, use = placeholder(), 0, 0
         else:
             ids_arr = cp.ascontiguousarray(ids, dtype=cp.int32)
             ids_ld, use = (0 if ids_arr.ndim == 1 else ids_arr.shape[1]), 1
@@ -385,7 +385,6 @@ class GpuBackend:
     def _epilogue(self, s: Any, group: _DenseQuery, c0: int, ids: Any, bounds: Bounds) -> None:
         """Dot products s (queries x columns c0.., or the gathered rows ids) into keys, in
         place: metric, mask (-inf), range bounds."""
-        cp = _cp()
         nq, c = s.shape
         kernels.get(_DIST, "gm_key_epilogue", group.metric)(
             (max(1, min(-(-s.size // 256), self.sm_count * 32)),),
@@ -395,7 +394,7 @@ class GpuBackend:
                 np.int32(nq),
                 np.int32(c),
                 np.int64(c0),
-                ids if ids is not None else cp.zeros(1, dtype=cp.int32),
+                ids if ids is not None else placeholder(),
                 np.int32(ids is not None),
                 group.aux,
                 group.qsq,

@@ -4,6 +4,7 @@ as device bitsets (the layout ``cuda/common.cuh`` reads) and range bounds as ker
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,20 @@ import numpy as np
 from gpu_milvus.engine.backend import QueryMasks, Valid
 from gpu_milvus.engine.cpu import Bounds
 from gpu_milvus.engine.gpu_store import cupy_module as _cp
+
+
+@cache
+def _placeholders(device: int, dtype: str) -> Any:
+    cp = _cp()
+    with cp.cuda.Device(device):
+        return cp.zeros(1, dtype=dtype)
+
+
+def placeholder(dtype: str = "int32") -> Any:
+    """A one-element zero array on the current device, for a pointer argument the kernel
+    does not read (no mask, no ids): made once per device, not once per search. Kernels take
+    these arguments as ``const``, so sharing it is safe."""
+    return _placeholders(_cp().cuda.Device().id, dtype)
 
 
 def bound_args(bounds: Bounds) -> tuple[Any, ...]:
@@ -56,11 +71,11 @@ def device_mask(valid: Valid, nq: int, n: int) -> DeviceMask:
     cp = _cp()
     words = max(1, -(-n // 32))
     if valid is None:
-        return DeviceMask(cp.zeros(1, dtype=cp.uint32), 0, cp.zeros(1, dtype=cp.int32), 0)
+        return DeviceMask(placeholder("uint32"), 0, placeholder(), 0)
     if valid.ndim == 1:
         shared = np.asarray(valid[:n], dtype=bool)
         bits = cp.asarray(pack_bits(shared[None, :], words)[0])
-        return DeviceMask(bits, words, cp.zeros(1, dtype=cp.int32), 1, shared)
+        return DeviceMask(bits, words, placeholder(), 1, shared)
     if isinstance(valid, QueryMasks):
         table, index = valid.masks[:, :n], valid.index
     else:

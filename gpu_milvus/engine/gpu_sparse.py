@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from gpu_milvus import kernels
 from gpu_milvus.engine.backend import Valid
-from gpu_milvus.engine.gpu_args import Bounds, DeviceMask, bound_args, device_mask
+from gpu_milvus.engine.gpu_args import Bounds, DeviceMask, bound_args, device_mask, placeholder
 from gpu_milvus.engine.gpu_store import GpuSparseStore, SparseColumns
 from gpu_milvus.engine.gpu_store import cupy_module as _cp
 
@@ -154,7 +154,7 @@ def _doc_parallel(
         inside = terms < lut_n
         lut[cp.asarray(terms[inside])] = cp.asarray(np.flatnonzero(inside), cp.int32)
     else:
-        lut = cp.zeros(1, dtype=cp.int32)
+        lut = placeholder()
     tname = "int" if indices.dtype == cp.int32 else "long long"
     kern = kernels.get(_SPARSE, "gm_sparse_ip", tname, int(nq >= _SPARSE_LANES_NQ))
     chunk = max(k, budget // nq)
