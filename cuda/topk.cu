@@ -10,6 +10,29 @@
 // one id row shared by all queries) or, without ids, are id_offset + column.
 #include "common.cuh"
 
+namespace {
+
+// hist[bin] += 1 for each lane whose take is set, called by every lane of the warp. Keys near
+// one value share their top bits, so most of a pass's keys can fall into a few bins, where
+// one plain atomic per key would serialise; so twice the lanes sharing the first remaining
+// lane's bin add their count with one atomic, and the lanes left add one each.
+__device__ __forceinline__ void warp_hist_inc(unsigned int* hist, unsigned int bin, bool take) {
+  const int lane = threadIdx.x & 31;
+  unsigned int left = __ballot_sync(0xffffffffu, take);
+#pragma unroll
+  for (int round = 0; round < 2; ++round) {
+    if (left == 0u) return;  // the same for the whole warp
+    const int leader = __ffs(left) - 1;
+    const unsigned int lead_bin = __shfl_sync(0xffffffffu, bin, leader);
+    const unsigned int same = __ballot_sync(0xffffffffu, take && bin == lead_bin) & left;
+    if (lane == leader) atomicAdd(&hist[lead_bin], (unsigned int)__popc(same));
+    left &= ~same;
+  }
+  if ((left >> lane) & 1u) atomicAdd(&hist[bin], 1u);
+}
+
+}  // namespace
+
 extern "C" __global__ void gm_radix_hist(const float* __restrict__ keys, int nq, int n,
                                          long long ld, const unsigned int* __restrict__ prefix,
                                          int shift, unsigned int* __restrict__ hist) {
@@ -20,10 +43,12 @@ extern "C" __global__ void gm_radix_hist(const float* __restrict__ keys, int nq,
   const unsigned int hmask = shift >= 24 ? 0u : (0xffffffffu << (shift + 8));
   const unsigned int want = prefix[q] & hmask;
   const float* row = keys + (long long)q * ld;
-  for (long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x; j < n;
-       j += (long long)gridDim.x * blockDim.x) {
-    const unsigned int u = gm::float_to_ordered(row[j]);
-    if ((u & hmask) == want) atomicAdd(&sh[(u >> shift) & 255u], 1u);
+  const int lane = threadIdx.x & 31;  // whole warps step together (blockDim % 32 == 0)
+  for (long long base = (long long)blockIdx.x * blockDim.x + threadIdx.x - lane; base < n;
+       base += (long long)gridDim.x * blockDim.x) {
+    const long long j = base + lane;
+    const unsigned int u = j < n ? gm::float_to_ordered(row[j]) : 0u;
+    warp_hist_inc(sh, (u >> shift) & 255u, j < n && (u & hmask) == want);
   }
   __syncthreads();
   for (int i = threadIdx.x; i < 256; i += blockDim.x)
@@ -106,9 +131,10 @@ extern "C" __global__ void __launch_bounds__(1024)
     __syncthreads();
     const unsigned int hmask = shift >= 24 ? 0u : (0xffffffffu << (shift + 8));
     const unsigned int want = s_prefix & hmask;
-    for (int j = threadIdx.x; j < n; j += blockDim.x) {
-      const unsigned int u = gm::float_to_ordered(row[j]);
-      if ((u & hmask) == want) atomicAdd(&hist[(u >> shift) & 255u], 1u);
+    for (int base = threadIdx.x & ~31; base < n; base += blockDim.x) {
+      const int j = base + (threadIdx.x & 31);
+      const unsigned int u = j < n ? gm::float_to_ordered(row[j]) : 0u;
+      warp_hist_inc(hist, (u >> shift) & 255u, j < n && (u & hmask) == want);
     }
     __syncthreads();
     if (threadIdx.x == 0) {

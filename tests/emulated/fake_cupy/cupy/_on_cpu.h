@@ -53,6 +53,8 @@ inline float __uint_as_float(unsigned int u) { return gm_bits<float>(u); }
 inline unsigned int __float_as_uint(float f) { return gm_bits<unsigned int>(f); }
 inline int __float_as_int(float f) { return gm_bits<int>(f); }
 inline long long __double_as_longlong(double d) { return gm_bits<long long>(d); }
+inline int __ffs(unsigned int x) { return __builtin_ffs((int)x); }
+inline int __popc(unsigned int x) { return __builtin_popcount(x); }
 
 // Atomics: fibers never switch inside one, so a plain read-modify-write is atomic here.
 template <class T>

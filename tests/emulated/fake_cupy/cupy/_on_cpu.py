@@ -130,10 +130,11 @@ class CpuModule:
         holders: list[Any] = []
         staged: list[tuple[Any, np.ndarray, np.ndarray, np.ndarray, int]] = []
         slots = (ctypes.c_void_p * len(values))()
-        pointers = [v for p, v in zip(sig.params, values, strict=True) if p.pointer]
-        for i, a in enumerate(pointers):
-            for b in pointers[i + 1 :]:
-                if a.size and b.size and np.may_share_memory(a, b):
+        # aliases are staged as separate copies: right only when neither is written
+        pointers = [(p, v) for p, v in zip(sig.params, values, strict=True) if p.pointer]
+        for i, (pa, a) in enumerate(pointers):
+            for pb, b in pointers[i + 1 :]:
+                if a.size and b.size and np.may_share_memory(a, b) and not (pa.const and pb.const):
                     raise NotImplementedError(f"{kernel.expr}: aliased pointer arguments")
         for i, (p, v) in enumerate(zip(sig.params, values, strict=True)):
             if p.pointer:
