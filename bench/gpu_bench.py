@@ -146,6 +146,8 @@ def _dense(args: argparse.Namespace, ceil: dict[str, float]) -> tuple[list[dict]
                                 lambda q=q, s=store: be.search_dense(s, q, "IP", 10, None),
                                 args.reps,
                             )
+                    if nq >= 128:  # the GEMM path's select alone, on one chunk of scores
+                        r.update(_select_alone(be, x, dq, k, args.reps, ceil))
                     if baselines:
                         r.update(_baselines(x, dq, k, args.reps))
                     else:
@@ -163,6 +165,22 @@ def _dense(args: argparse.Namespace, ceil: dict[str, float]) -> tuple[list[dict]
             del store, x
             cp.get_default_memory_pool().free_all_blocks()
     return rows, _goals(rows, ceil)
+
+
+def _select_alone(be: Any, x: Any, dq: Any, k: int, reps: int, ceil: dict) -> dict:
+    """Top-k of one GEMM chunk of scores (as the search makes them): its time, and the
+    bandwidth of its two reads of the scores as a fraction of the copy ceiling."""
+    import cupy as cp
+
+    from gpu_milvus.engine import gpu
+
+    nq = int(dq.shape[0])
+    cols = min(len(x), max(k, gpu._SCORE_BUDGET // nq))
+    scores = cp.matmul(dq, x[:cols].T)
+    ms = _time(lambda: be.select(scores, k), reps)
+    out = {"select_cols": cols, "select_ms": ms}
+    out["select_two_reads_fraction"] = 2 * scores.nbytes / ms / 1e6 / ceil["copy_GBps"]
+    return out
 
 
 def _time_with(

@@ -48,6 +48,11 @@ _FUSED_MAX_K = 256
 _FUSED_SMEM = 48 * 1024
 _FUSED_SMEM_PREFERRED = 16 * 1024
 _BLOCK_SELECT_MAX = 1 << 16  # top-k of rows up to this long: one block per query
+_TOP_BINS = 4096  # the long-row select's first digit: the keys' top 12 bits (topk.cu)
+# Candidate buffer per query of the long-row select: the keys in the k-th key's 12-bit bin.
+# Spread-out keys put a few hundred there (e.g. 262k N(0, 1) keys, k = 1000: about 200);
+# more (keys bunched into one bin) are then read from the row itself, slower but exact.
+_CANDIDATES = 8192
 _DIST = "distance.cu"
 _TOPK = "topk.cu"
 _SCAN16 = "scan16.cu"
@@ -153,7 +158,8 @@ class GpuBackend:
     def select(self, keys: Any, k: int, ids: Any = None, id_offset: int = 0) -> tuple[Any, Any]:
         """Top k (unsorted) of each row of keys (nq, n), k <= n. ids: None (column + offset),
         shape (n,) shared by all rows, or (nq, n). Short rows: one block per query, one
-        launch; long rows: grid-wide histogram passes (nine launches)."""
+        launch; long rows: a 12-bit histogram, a filter to candidates and a block per query
+        over them (four launches, two reads of the keys: ``cuda/topk.cu``)."""
         cp = _cp()
         keys = cp.ascontiguousarray(keys, dtype=cp.float32)
         nq, n = keys.shape
@@ -165,33 +171,35 @@ class GpuBackend:
             ids_arr = cp.ascontiguousarray(ids, dtype=cp.int32)
             ids_ld, use = (0 if ids_arr.ndim == 1 else ids_arr.shape[1]), 1
         id_args = (ids_arr, np.int64(ids_ld), np.int32(use), np.int32(id_offset))
+        row_args = (keys, np.int32(n), np.int64(n))
         if n <= _BLOCK_SELECT_MAX:
             kernels.get(_TOPK, "gm_radix_select_block")(
-                (nq,), (1024,), (keys, np.int32(n), np.int64(n), *id_args, np.int32(k), out_keys,
-                                 out_ids),
-            )  # fmt: skip
+                (nq,), (1024,), (*row_args, *id_args, np.int32(k), out_keys, out_ids)
+            )
             return out_keys, out_ids
-        prefix = cp.zeros(nq, dtype=cp.uint32)
-        remaining = cp.full(nq, k, dtype=cp.int32)
-        hist = cp.zeros(nq * 256, dtype=cp.uint32)
-        bx = max(1, min(-(-n // 1024), -(-self.sm_count * 8 // nq)))
-        hist_k = kernels.get(_TOPK, "gm_radix_hist")
-        pick_k = kernels.get(_TOPK, "gm_radix_pick")
-        for shift in (24, 16, 8, 0):
-            hist_k(
-                (bx, nq),
-                (256,),
-                (keys, np.int32(nq), np.int32(n), np.int64(n), prefix, np.int32(shift), hist),
-            )
-            pick_k(
-                (-(-nq // 128),), (128,), (np.int32(nq), np.int32(shift), hist, prefix, remaining)
-            )
+        hist = cp.zeros((nq, _TOP_BINS), dtype=cp.uint32)
+        prefix = cp.empty(nq, dtype=cp.uint32)
+        remaining = cp.empty(nq, dtype=cp.int32)
         counters = cp.zeros(2 * nq, dtype=cp.uint32)
-        kernels.get(_TOPK, "gm_radix_gather")(
-            (bx, nq),
+        cap = min(n, max(_CANDIDATES, k))
+        cand_keys = cp.empty((nq, cap), dtype=cp.float32)
+        cand_ids = cp.empty((nq, cap), dtype=cp.int32)
+        grid = (max(1, min(-(-n // 1024), -(-self.sm_count * 8 // nq))), nq)
+        kernels.get(_TOPK, "gm_radix_top_hist")(grid, (256,), (*row_args, hist))
+        kernels.get(_TOPK, "gm_radix_top_pick")(
+            (-(-nq // 8),), (256,), (np.int32(nq), np.int32(k), hist, prefix, remaining)
+        )
+        cand = (np.int32(cap), cand_keys, cand_ids)
+        kernels.get(_TOPK, "gm_radix_filter")(
+            grid,
             (256,),
-            (keys, np.int32(nq), np.int32(n), np.int64(n), *id_args, prefix, remaining,
-             np.int32(k), counters, out_keys, out_ids),
+            (*row_args, *id_args, prefix, np.int32(k), counters, out_keys, out_ids, *cand),
+        )
+        kernels.get(_TOPK, "gm_radix_finish")(
+            (nq,),
+            (1024,),
+            (*row_args, *id_args, prefix, remaining, counters, *cand, np.int32(k), out_keys,
+             out_ids),
         )  # fmt: skip
         return out_keys, out_ids
 

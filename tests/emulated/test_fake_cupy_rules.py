@@ -20,12 +20,9 @@ def _hist_args(**change):
     keys = cupy.asarray(np.arange(8, dtype=np.float32))
     args = {
         "keys": keys,
-        "nq": np.int32(1),
         "n": np.int32(8),
         "ld": np.int64(8),
-        "prefix": cupy.zeros(1, dtype=cupy.uint32),
-        "shift": np.int32(24),
-        "hist": cupy.zeros(256, dtype=cupy.uint32),
+        "hist": cupy.zeros(4096, dtype=cupy.uint32),
     }
     args.update(change)
     return tuple(args.values())
@@ -33,14 +30,14 @@ def _hist_args(**change):
 
 def test_a_correct_launch_runs() -> None:
     args = _hist_args()
-    kernels.get("topk.cu", "gm_radix_hist")((1, 1), (256,), args)
+    kernels.get("topk.cu", "gm_radix_top_hist")((1, 1), (256,), args)
     assert int(args[-1].sum()) == 8
 
 
 @pytest.mark.parametrize(
     "change",
     [
-        {"nq": 1},  # a Python int: CuPy passes 64 bits to a 32-bit parameter
+        {"n": 8},  # a Python int: CuPy passes 64 bits to a 32-bit parameter
         {"ld": np.int32(8)},  # long long given 32 bits
         {"keys": np.arange(8, dtype=np.float32)},  # a host array
         {"keys": cupy.asarray(np.arange(8, dtype=np.float64))},  # wrong element type
@@ -49,7 +46,7 @@ def test_a_correct_launch_runs() -> None:
 )
 def test_bad_arguments_are_refused(change: dict) -> None:
     with pytest.raises(TypeError):
-        kernels.get("topk.cu", "gm_radix_hist")((1, 1), (256,), _hist_args(**change))
+        kernels.get("topk.cu", "gm_radix_top_hist")((1, 1), (256,), _hist_args(**change))
 
 
 @pytest.mark.parametrize(
@@ -58,7 +55,7 @@ def test_bad_arguments_are_refused(change: dict) -> None:
 )
 def test_launch_limits(grid: tuple, block: tuple, smem: int) -> None:
     with pytest.raises(ValueError):
-        kernels.get("topk.cu", "gm_radix_hist")(grid, block, _hist_args(), shared_mem=smem)
+        kernels.get("topk.cu", "gm_radix_top_hist")(grid, block, _hist_args(), shared_mem=smem)
 
 
 def test_template_names_must_be_declared() -> None:
@@ -84,7 +81,7 @@ def test_empty_is_poisoned() -> None:
 
 
 def test_const_buffers_are_read_only_in_emulations() -> None:
-    kern = kernels.get("topk.cu", "gm_radix_hist")
+    kern = kernels.get("topk.cu", "gm_radix_top_hist")
     param = next(p for p in kern.sig.params if p.name == "keys")
     view = kern._convert(param, cupy.zeros(4, dtype=cupy.float32))
     with pytest.raises(ValueError):

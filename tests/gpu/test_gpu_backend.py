@@ -64,21 +64,29 @@ def _check(ref: tuple[np.ndarray, np.ndarray], got: tuple[np.ndarray, np.ndarray
         assert (np.diff(o) >= -1e-6).all()
 
 
-@pytest.mark.parametrize("one_block", [True, False])
+@pytest.mark.parametrize("path", ["block", "long", "long_overflow"])
 @pytest.mark.parametrize("ids_kind", ["none", "shared", "per_query"])
-def test_select_kernels(monkeypatch: pytest.MonkeyPatch, one_block: bool, ids_kind: str) -> None:
-    """Both top-k selections (one block per query, and the grid-wide passes for long rows)
-    return exactly the k best keys of each row, ties at the k-th and -inf included, with the
-    ids that belong to them."""
+def test_select_kernels(monkeypatch: pytest.MonkeyPatch, path: str, ids_kind: str) -> None:
+    """Both top-k selections (one block per query; for long rows a 12-bit histogram, a filter
+    to candidates and a block per query over them, or over the row when the candidates
+    overflow their buffer) return exactly the k best keys of each row, ties at the k-th and
+    -inf included, with the ids that belong to them; keys bunched (integers, many equal) and
+    spread out (Gaussian scores)."""
     import cupy
 
     import gpu_milvus.engine.gpu as gpu_module
 
-    monkeypatch.setattr(gpu_module, "_BLOCK_SELECT_MAX", 1 << 30 if one_block else 0)
+    monkeypatch.setattr(gpu_module, "_BLOCK_SELECT_MAX", 1 << 30 if path == "block" else 0)
+    if path == "long_overflow":
+        monkeypatch.setattr(gpu_module, "_CANDIDATES", 1)
     rng = np.random.default_rng()
     gpu = _gpu()
-    for nq, n, k in ((1, 1, 1), (3, 5000, 10), (5, 3000, 3000), (2, 70000, 700)):
-        keys = rng.integers(-50, 50, (nq, n)).astype(np.float32)  # many equal keys
+    cases = ((1, 1, 1), (3, 5000, 10), (5, 3000, 3000), (2, 70000, 700), (4, 9000, 100))
+    for case, (nq, n, k) in enumerate(cases):
+        if case % 2:
+            keys = (rng.standard_normal((nq, n)) * 0.03).astype(np.float32)
+        else:
+            keys = rng.integers(-50, 50, (nq, n)).astype(np.float32)  # many equal keys
         keys[rng.random((nq, n)) < 0.2] = -np.inf
         ids = None  # ids: column + offset; else a permutation, shared or one per query
         if ids_kind == "shared":

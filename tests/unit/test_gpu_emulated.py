@@ -24,7 +24,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FAKE = ROOT / "tests" / "emulated" / "fake_cupy"
 KERNELS = (
-    "gm_radix_hist", "gm_radix_pick", "gm_radix_gather", "gm_radix_select_block", "gm_fused_scan",
+    "gm_radix_top_hist", "gm_radix_top_pick", "gm_radix_filter", "gm_radix_finish",
+    "gm_radix_select_block", "gm_fused_scan",
     "gm_key_epilogue",
     "gm_refine", "gm_sparse_ip", "gm_sparse_postings", "gm_sparse_finish",
 )  # fmt: skip

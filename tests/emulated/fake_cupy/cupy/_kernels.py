@@ -95,78 +95,95 @@ def _in_order(count: int) -> np.ndarray:
 
 
 # -- topk.cu ---------------------------------------------------------------------------------
-def radix_hist(L: Launch, keys, nq, n, ld, prefix, shift, hist) -> None:
-    hmask = np.uint32(0) if shift >= 24 else np.uint32((0xFFFFFFFF << (shift + 8)) & 0xFFFFFFFF)
-    for q in range(L.grid[1]):
-        u = _ordered(_span(keys, q * ld, n, "hist keys"))
-        want = _span(prefix, q, 1, "hist prefix")[0] & hmask
-        digits = (u[(u & hmask) == want] >> np.uint32(shift)) & np.uint32(255)
-        counts = np.bincount(digits, minlength=256).astype(np.uint32)
-        _span(hist, q * 256, 256, "hist")[:] += counts
+TOP_SHIFT = 20  # GM_TOP_SHIFT: the long-row select's first digit is a key's top 12 bits
 
 
-def radix_pick(L: Launch, nq, shift, hist, prefix, remaining) -> None:
-    for q in range(min(nq, L.threads)):
-        h = _span(hist, q * 256, 256, "pick hist")
-        need = int(_span(remaining, q, 1)[0]) & 0xFFFFFFFF  # (unsigned int)remaining[q]
-        from_top = np.cumsum(h[::-1].astype(np.int64))
-        hit = np.flatnonzero(from_top >= need)
-        if len(hit):
-            chosen = 255 - int(hit[0])
-            above = int(from_top[hit[0]] - h[chosen])
-        else:
-            chosen, above = 0, int(from_top[-1])
-        h[:] = 0
-        prefix[q] |= np.uint32(chosen << shift)
-        remaining[q] = np.array((need - above) & 0xFFFFFFFF, dtype=np.uint32).view(np.int32)
+def _best_into(row: np.ndarray, row_ids: np.ndarray, need: int, out_k, out_i) -> None:
+    """The ``need`` best keys of ``row`` (any of those equal to the last one) with their ids,
+    in any order, into out_k / out_i[0 .. need), as the kernels' gather writes them."""
+    assert 0 < need <= len(row), f"select: need {need} outside (0, {len(row)}]"
+    u = _ordered(row)
+    t = np.sort(u)[::-1][need - 1]
+    above = np.flatnonzero(u > t)[_in_order(int(np.count_nonzero(u > t)))]
+    equal = np.flatnonzero(u == t)[_in_order(int(np.count_nonzero(u == t)))]
+    cols = np.concatenate([above, equal[: need - len(above)]])
+    _span(out_k, 0, need, "select out_keys")[:] = row[cols]
+    _span(out_i, 0, need, "select out_ids")[:] = row_ids[cols]
 
 
-def radix_gather(
-    L: Launch, keys, nq, n, ld, ids, ids_ld, use_ids, id_offset, prefix, remaining, k,
-    counters, out_keys, out_ids,
-) -> None:  # fmt: skip
-    for q in range(L.grid[1]):
-        row = _span(keys, q * ld, n, "gather keys")
-        u = _ordered(row)
-        t, rem = prefix[q], int(remaining[q])
-        above = np.flatnonzero(u > t)[_in_order(int(np.count_nonzero(u > t)))]
-        equal = np.flatnonzero(u == t)[_in_order(int(np.count_nonzero(u == t)))]
-        pos_above = int(counters[2 * q]) + np.arange(len(above))
-        e = int(counters[2 * q + 1]) + np.arange(len(equal))
-        counters[2 * q] += np.uint32(len(above))
-        counters[2 * q + 1] += np.uint32(len(equal))
-        pos_equal = np.where(e < rem, k - rem + e, -1)
-        cols = np.concatenate([above, equal])
-        pos = np.concatenate([pos_above, pos_equal])
-        keep = (pos >= 0) & (pos < k)
-        cols, pos = cols[keep], pos[keep]
-        _take(out_keys, q * k + pos, "gather out_keys")
-        out_keys[q * k + pos] = row[cols]
-        if use_ids:
-            got = _take(ids, q * ids_ld + cols, "gather ids")
-        else:
-            got = (id_offset + cols).astype(np.int32)
-        _take(out_ids, q * k + pos, "gather out_ids")
-        out_ids[q * k + pos] = got
+def _row_ids(ids, ids_ld, use_ids, id_offset, q: int, cols: np.ndarray) -> np.ndarray:
+    if use_ids:
+        return _take(ids, q * ids_ld + cols, "select ids")
+    return (id_offset + cols).astype(np.int32)
 
 
 def radix_select_block(
     L: Launch, keys, n, ld, ids, ids_ld, use_ids, id_offset, k, out_keys, out_ids
 ) -> None:
-    """The four passes and the gather of one query per block: its k-th key t, every key
-    above it and the first ``remaining`` equal ones (in any order)."""
     assert L.block[0] * L.block[1] * L.block[2] <= 1024
     for q in range(L.grid[0]):
-        u = _ordered(_span(keys, q * ld, n, "select keys"))
-        assert 0 < k <= n, f"select: k {k} outside (0, n = {n}]"
-        t = np.sort(u)[::-1][k - 1]
-        above = int(np.count_nonzero(u > t))
-        prefix, remaining = np.array([t], np.uint32), np.array([k - above], np.int32)
-        counters = np.zeros(2, np.uint32)
-        one = Launch((1, 1, 1), L.block, 0)
-        radix_gather(one, _span(keys, q * ld, n), 1, n, ld, ids[q * ids_ld :] if use_ids else ids,
-                     ids_ld, use_ids, id_offset, prefix, remaining, k, counters,
-                     out_keys[q * k : (q + 1) * k], out_ids[q * k : (q + 1) * k])  # fmt: skip
+        row = _span(keys, q * ld, n, "select keys")
+        row_ids = _row_ids(ids, ids_ld, use_ids, id_offset, q, np.arange(n))
+        _best_into(row, row_ids, k, out_keys[q * k :], out_ids[q * k :])
+
+
+def radix_top_hist(L: Launch, keys, n, ld, hist) -> None:
+    for q in range(L.grid[1]):
+        top = _ordered(_span(keys, q * ld, n, "top_hist keys")) >> np.uint32(TOP_SHIFT)
+        counts = np.bincount(top, minlength=4096).astype(np.uint32)
+        _span(hist, q * 4096, 4096, "top_hist hist")[:] += counts
+
+
+def radix_top_pick(L: Launch, nq, k, hist, prefix, remaining) -> None:
+    for q in range(min(nq, L.threads // 32)):
+        h = _span(hist, q * 4096, 4096, "top_pick hist").astype(np.int64)
+        from_top = np.cumsum(h[::-1])
+        hit = int(np.flatnonzero(from_top >= k)[0])  # k <= n
+        b = 4095 - hit
+        prefix[q] = np.uint32(b << TOP_SHIFT)
+        remaining[q] = k - int(from_top[hit] - h[b])
+
+
+def radix_filter(
+    L: Launch, keys, n, ld, ids, ids_ld, use_ids, id_offset, prefix, k, counters, out_keys,
+    out_ids, cap, cand_keys, cand_ids,
+) -> None:  # fmt: skip
+    for q in range(L.grid[1]):
+        row = _span(keys, q * ld, n, "filter keys")
+        top = _ordered(row) >> np.uint32(TOP_SHIFT)
+        bin_ = _span(prefix, q, 1, "filter prefix")[0] >> np.uint32(TOP_SHIFT)
+        for slot, cols, out_k, out_i, width in (
+            (2 * q, np.flatnonzero(top > bin_), out_keys, out_ids, k),
+            (2 * q + 1, np.flatnonzero(top == bin_), cand_keys, cand_ids, cap),
+        ):
+            cols = cols[_in_order(len(cols))]
+            pos = int(counters[slot]) + np.arange(len(cols))
+            counters[slot] += np.uint32(len(cols))
+            keep = pos < width
+            cols, pos = cols[keep], q * width + pos[keep]
+            _take(out_k, pos, "filter out")
+            out_k[pos] = row[cols]
+            out_i[pos] = _row_ids(ids, ids_ld, use_ids, id_offset, q, cols)
+
+
+def radix_finish(
+    L: Launch, keys, n, ld, ids, ids_ld, use_ids, id_offset, prefix, remaining, counters, cap,
+    cand_keys, cand_ids, k, out_keys, out_ids,
+) -> None:  # fmt: skip
+    assert L.block[0] * L.block[1] * L.block[2] <= 1024
+    for q in range(L.grid[0]):
+        need, seen = int(remaining[q]), int(counters[2 * q + 1])
+        if seen <= cap:
+            row = _span(cand_keys, q * cap, seen, "finish candidates")
+            row_ids = _span(cand_ids, q * cap, seen, "finish candidate ids")
+        else:  # the candidates overflowed: the row's keys in the bin
+            full = _span(keys, q * ld, n, "finish keys")
+            cols = np.flatnonzero(
+                (_ordered(full) >> np.uint32(TOP_SHIFT)) == prefix[q] >> np.uint32(TOP_SHIFT)
+            )
+            row, row_ids = full[cols], _row_ids(ids, ids_ld, use_ids, id_offset, q, cols)
+        o = q * k + k - need
+        _best_into(row, row_ids, need, out_keys[o:], out_ids[o:])
 
 
 # -- distance.cu -----------------------------------------------------------------------------
@@ -303,9 +320,10 @@ def sparse_finish(
 
 
 EMULATIONS = {
-    "gm_radix_hist": radix_hist,
-    "gm_radix_pick": radix_pick,
-    "gm_radix_gather": radix_gather,
+    "gm_radix_top_hist": radix_top_hist,
+    "gm_radix_top_pick": radix_top_pick,
+    "gm_radix_filter": radix_filter,
+    "gm_radix_finish": radix_finish,
     "gm_radix_select_block": radix_select_block,
     "gm_fused_scan": fused_scan,
     "gm_key_epilogue": key_epilogue,
