@@ -138,7 +138,8 @@ def _with_width(m: sp.csr_matrix, width: int) -> sp.csr_matrix:
     return sp.csr_matrix((m.data, m.indices, m.indptr), shape=(m.shape[0], width))
 
 
-def _empty(nq: int) -> tuple[np.ndarray, np.ndarray]:
+def no_hits(nq: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and distances of nq queries with no hits (width 0)."""
     return np.empty((nq, 0), dtype=np.int64), np.empty((nq, 0), dtype=np.float32)
 
 
@@ -259,7 +260,7 @@ class CpuBackend:
             dense_mask, candidates = ~np.asarray(valid[:n], dtype=bool), None
         total = n if candidates is None else len(candidates)
         if total == 0 or k <= 0:
-            return _empty(nq)
+            return no_hits(nq)
         qn = q
         if metric == "COSINE":
             norms = np.linalg.norm(q, axis=1, keepdims=True)
@@ -349,7 +350,7 @@ class CpuBackend:
         """Sparse IP; only rows sharing at least one dimension with the query are candidates."""
         nq, n = queries.shape[0], len(store)
         if n == 0 or k <= 0:
-            return _empty(nq)
+            return no_hits(nq)
         scores = _sparse_scores(store, queries.astype(np.float32))
         out_rows = np.full((nq, k), -1, dtype=np.int64)
         out_scores = np.zeros((nq, k), dtype=np.float32)

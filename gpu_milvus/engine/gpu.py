@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from gpu_milvus import kernels
 from gpu_milvus.engine import gpu_sparse
 from gpu_milvus.engine.backend import SCAN_DTYPES, Valid
-from gpu_milvus.engine.cpu import exact_bounds, order_refined, widened
+from gpu_milvus.engine.cpu import exact_bounds, no_hits, order_refined, widened
 from gpu_milvus.engine.gpu_args import Bounds, DeviceMask, bound_args, device_mask, placeholder
 from gpu_milvus.engine.gpu_store import GpuDenseStore, GpuSparseStore
 from gpu_milvus.engine.gpu_store import cupy_module as _cp
@@ -56,10 +56,6 @@ _CANDIDATES = 8192
 _DIST = "distance.cu"
 _TOPK = "topk.cu"
 _SCAN16 = "scan16.cu"
-
-
-def _empty(nq: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.empty((nq, 0), dtype=np.int64), np.empty((nq, 0), dtype=np.float32)
 
 
 def _next_pow2(x: int) -> int:
@@ -163,45 +159,36 @@ class GpuBackend:
         cp = _cp()
         keys = cp.ascontiguousarray(keys, dtype=cp.float32)
         nq, n = keys.shape
-        out_keys = cp.empty((nq, k), dtype=cp.float32)
-        out_ids = cp.empty((nq, k), dtype=cp.int32)
+        out = (cp.empty((nq, k), dtype=cp.float32), cp.empty((nq, k), dtype=cp.int32))
         if ids is None:
             ids_arr, ids_ld, use = placeholder(), 0, 0
         else:
             ids_arr = cp.ascontiguousarray(ids, dtype=cp.int32)
             ids_ld, use = (0 if ids_arr.ndim == 1 else ids_arr.shape[1]), 1
         id_args = (ids_arr, np.int64(ids_ld), np.int32(use), np.int32(id_offset))
-        row_args = (keys, np.int32(n), np.int64(n))
+        row_args, kk = (keys, np.int32(n), np.int64(n)), np.int32(k)
         if n <= _BLOCK_SELECT_MAX:
             kernels.get(_TOPK, "gm_radix_select_block")(
-                (nq,), (1024,), (*row_args, *id_args, np.int32(k), out_keys, out_ids)
+                (nq,), (1024,), (*row_args, *id_args, kk, *out)
             )
-            return out_keys, out_ids
+            return out
         hist = cp.zeros((nq, _TOP_BINS), dtype=cp.uint32)
-        prefix = cp.empty(nq, dtype=cp.uint32)
-        remaining = cp.empty(nq, dtype=cp.int32)
+        prefix, remaining = cp.empty(nq, dtype=cp.uint32), cp.empty(nq, dtype=cp.int32)
         counters = cp.zeros(2 * nq, dtype=cp.uint32)
         cap = min(n, max(_CANDIDATES, k))
-        cand_keys = cp.empty((nq, cap), dtype=cp.float32)
-        cand_ids = cp.empty((nq, cap), dtype=cp.int32)
+        cand = (np.int32(cap), cp.empty((nq, cap), cp.float32), cp.empty((nq, cap), cp.int32))
         grid = (max(1, min(-(-n // 1024), -(-self.sm_count * 8 // nq))), nq)
         kernels.get(_TOPK, "gm_radix_top_hist")(grid, (256,), (*row_args, hist))
         kernels.get(_TOPK, "gm_radix_top_pick")(
-            (-(-nq // 8),), (256,), (np.int32(nq), np.int32(k), hist, prefix, remaining)
+            (-(-nq // 8),), (256,), (np.int32(nq), kk, hist, prefix, remaining)
         )
-        cand = (np.int32(cap), cand_keys, cand_ids)
         kernels.get(_TOPK, "gm_radix_filter")(
-            grid,
-            (256,),
-            (*row_args, *id_args, prefix, np.int32(k), counters, out_keys, out_ids, *cand),
+            grid, (256,), (*row_args, *id_args, prefix, kk, counters, *out, *cand)
         )
         kernels.get(_TOPK, "gm_radix_finish")(
-            (nq,),
-            (1024,),
-            (*row_args, *id_args, prefix, remaining, counters, *cand, np.int32(k), out_keys,
-             out_ids),
-        )  # fmt: skip
-        return out_keys, out_ids
+            (nq,), (1024,), (*row_args, *id_args, prefix, remaining, counters, *cand, kk, *out)
+        )
+        return out
 
     # -- dense -----------------------------------------------------------------------------
 
@@ -221,7 +208,7 @@ class GpuBackend:
         shared = None if valid is None or per_query else np.asarray(valid[:n], dtype=bool)
         total = n if shared is None else int(np.count_nonzero(shared))
         if total == 0 or k <= 0 or nq == 0:
-            return _empty(nq)
+            return no_hits(nq)
         # Range bounds are tested loosely in the kernels, then exactly on the refined float64
         # distances (as on the CPU), so a few extra candidates are kept for rows near a bound.
         ranged = bounds != (None, None)
@@ -419,22 +406,9 @@ class GpuBackend:
         out = cp.empty((2, nq, k), dtype=cp.int64)
         if nq * k == 0:
             return out
-        warps_per_block = 8
-        grid = -(-(nq * k) // warps_per_block)
-        kernels.get(_DIST, "gm_refine", metric)(
-            (grid,),
-            (32 * warps_per_block,),
-            (
-                store.matrix,
-                np.int32(store.dim),
-                q,
-                cp.ascontiguousarray(keys),
-                cp.ascontiguousarray(ids),
-                np.int32(nq),
-                np.int32(k),
-                out,
-            ),
-        )
+        args = (store.matrix, np.int32(store.dim), q, cp.ascontiguousarray(keys))
+        args += (cp.ascontiguousarray(ids), np.int32(nq), np.int32(k), out)
+        kernels.get(_DIST, "gm_refine", metric)((-(-(nq * k) // 8),), (256,), args)  # warp each
         return out
 
     # -- sparse ----------------------------------------------------------------------------
@@ -451,11 +425,11 @@ class GpuBackend:
         cp = _cp()
         nq, n = queries.shape[0], len(store)
         if n == 0 or k <= 0 or nq == 0:
-            return _empty(nq)
+            return no_hits(nq)
         q = sp.csr_matrix(queries, dtype=np.float32)
         q.sum_duplicates()
         if q.nnz == 0:
-            return _empty(nq)
+            return no_hits(nq)
         with cp.cuda.Device(self.ordinal):
             keys, ids = gpu_sparse.search_sparse(self, store, q, k, valid, bounds, _SCORE_BUDGET)
             both = cp.asnumpy(cp.stack((keys.view(cp.int32), ids)))  # one device-to-host copy

@@ -15,17 +15,14 @@ from gpu_milvus.engine.gpu_store import cupy_module as _cp
 
 
 @cache
-def _placeholders(device: int, dtype: str) -> Any:
-    cp = _cp()
-    with cp.cuda.Device(device):
-        return cp.zeros(1, dtype=dtype)
+def _placeholder(device: int, dtype: str) -> Any:
+    return _cp().zeros(1, dtype=dtype)
 
 
 def placeholder(dtype: str = "int32") -> Any:
-    """A one-element zero array on the current device, for a pointer argument the kernel
-    does not read (no mask, no ids): made once per device, not once per search. Kernels take
-    these arguments as ``const``, so sharing it is safe."""
-    return _placeholders(_cp().cuda.Device().id, dtype)
+    """One zero on the current device for a (const) pointer argument the kernel does not
+    read (no mask, no ids): made once per device and dtype, not once per search."""
+    return _placeholder(_cp().cuda.Device().id, dtype)
 
 
 def bound_args(bounds: Bounds) -> tuple[Any, ...]:
