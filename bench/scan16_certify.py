@@ -25,6 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 from gpu_milvus.benchmarks.record import git_info, gpu_info, machine_info  # noqa: E402
 
+# (nq, k): the fused 16-bit scan for nq <= 8 (k <= 100), the 16-bit GEMM for 32 and 1024
+CASES = ((1, 10), (8, 10), (32, 10), (8, 100), (32, 100), (1024, 10), (1024, 100))
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -44,18 +47,23 @@ def main(argv: list[str] | None = None) -> int:
     for noise in (float(v) for v in args.noise.split(",")):
         x = centres[label] + noise * rng.standard_normal((n, d)).astype(np.float32)
         x /= np.linalg.norm(x, axis=1, keepdims=True)
-        q = x[rng.integers(0, n, 32)] + 0.05 * rng.standard_normal((32, d)).astype(np.float32)
+        nq_max = max(nq for nq, _ in CASES)
+        q = x[rng.integers(0, n, nq_max)] + 0.05 * rng.standard_normal((nq_max, d)).astype(
+            np.float32
+        )
         for scan_dtype in ("float16", "bfloat16"):
             be = GpuBackend(0, scan_dtype)
             store = be.dense_store(d)
             store.append(x)
             for metric in ("IP", "COSINE", "L2"):
-                for nq, k in ((1, 10), (8, 10), (32, 10), (8, 100)):
+                for nq, k in CASES:
                     be.scan16_queries = be.scan16_redone = 0
                     be.search_dense(store, q[:nq], metric, k, None)
                     rate = 1 - be.scan16_redone / be.scan16_queries
                     row = {"noise": noise, "scan_dtype": scan_dtype, "metric": metric}
-                    row.update({"nq": nq, "k": k, "certified": rate, "max_err": store.max_err})
+                    path = "fused" if be._fits_fused(nq, max(2 * k, k + 32)) else "gemm"
+                    row.update({"nq": nq, "k": k, "path": path, "certified": rate})
+                    row["max_err"] = store.max_err
                     results.append(row)
                     print(json.dumps(row), flush=True)
     now = dt.datetime.now(dt.timezone.utc)

@@ -1,6 +1,6 @@
 // The fused small-batch scan over a 16-bit scan copy of the rows (IEEE half or bfloat16).
 // Its keys are approximate: the host certifies each query's window against the copy's rounding
-// error and re-scores the winners from the float32 rows (gpu_milvus/engine/gpu_half.py).
+// error and re-scores the winners from the float32 rows (gpu_milvus/engine/gpu.py).
 #include "common.cuh"
 #include "fused_scan.cuh"
 

@@ -10,7 +10,8 @@ Invariants:
   L2: 2q.x - |x|^2), as in ``cpu.py``;
 - dense paths: the fused scan + per-block top-k kernel for nq <= 8 and k <= 256 (when its
   shared memory fits), else cuBLAS GEMM over column chunks + key epilogue + radix select;
-  with a 16-bit scan copy, the fused scan reads it for a wider window whose completeness is
+  with a 16-bit scan copy, the fused scan (or, for batches past it, a 16-bit GEMM on the
+  tensor cores: ``gpu_gemm16.py``) reads it for a wider window whose completeness is
   certified per query from the copy's rounding error (else that query reruns in float32), and
   the winners are re-scored from the float32 rows, so answers stay those of float32;
 - sparse: ``gpu_sparse.py`` (document-parallel scans, term-parallel posting lists); masks
@@ -32,7 +33,8 @@ from gpu_milvus.engine import gpu_sparse
 from gpu_milvus.engine.backend import SCAN_DTYPES, Valid
 from gpu_milvus.engine.cpu import exact_bounds, no_hits, order_refined, widened
 from gpu_milvus.engine.gpu_args import Bounds, DeviceMask, bound_args, device_mask, placeholder
-from gpu_milvus.engine.gpu_store import GpuDenseStore, GpuSparseStore
+from gpu_milvus.engine.gpu_gemm16 import products16
+from gpu_milvus.engine.gpu_store import GpuDenseStore, GpuSparseStore, round16
 from gpu_milvus.engine.gpu_store import cupy_module as _cp
 
 _SCORE_BUDGET = 1 << 28  # fp32 scores per GEMM / sparse chunk (1 GiB)
@@ -79,7 +81,7 @@ def resident_blocks(kern: Any, threads: int, smem: int) -> int:
 class _DenseQuery:
     """What every dense path reads: the store, the queries on the device (normalised for
     COSINE) with their |q|^2, the store's per-row aux (|x|^2, or 1/|x| for COSINE), the mask
-    and the metric's kernel id."""
+    and the metric's kernel id; for the 16-bit GEMM, the queries' 16-bit words."""
 
     store: GpuDenseStore
     qn: Any
@@ -87,6 +89,7 @@ class _DenseQuery:
     aux: Any
     mask: DeviceMask
     metric: int
+    q16: Any = None
 
     @property
     def nq(self) -> int:
@@ -94,7 +97,9 @@ class _DenseQuery:
 
     def queries(self, which: Any) -> _DenseQuery:
         """The same search for a subset of the queries (a slice or device index array)."""
-        return replace(self, qn=self.qn[which], qsq=self.qsq[which], mask=self.mask.queries(which))
+        q16 = None if self.q16 is None else self.q16[which]
+        mask = self.mask.queries(which)
+        return replace(self, qn=self.qn[which], qsq=self.qsq[which], mask=mask, q16=q16)
 
 
 def _upload_queries(q: np.ndarray, qn: np.ndarray, qsq: np.ndarray) -> tuple[Any, Any, Any]:
@@ -109,21 +114,27 @@ def _upload_queries(q: np.ndarray, qn: np.ndarray, qsq: np.ndarray) -> tuple[Any
     return d_q, d_qn, flat[flat.size - nq :]
 
 
-def scan16_error(store: GpuDenseStore, q: np.ndarray, qn: np.ndarray, metric: str) -> np.ndarray:
+def scan16_error(
+    store: GpuDenseStore, q: np.ndarray, qn: np.ndarray, metric: str, q_err: Any = 0.0
+) -> np.ndarray:
     """Per query, a bound on |key from the 16-bit copy - key from the float32 rows|.
 
-    IP: |q.(x - x~)| <= |q| max|x - x~|; L2 (key 2 q.x - |x|^2, |x|^2 from float32): twice
-    that; COSINE (q normalised, 1/|x| from float32): |q| max(|x - x~| / |x|). A margin for the
-    float32 rounding of both dot products is added; inf when a row overflowed the format.
+    IP: |q.x - q~.x~| <= |q| |x - x~| + |q - q~| |x~|, with q_err = |q - q~| (0 for the fused
+    scan, which reads float32 queries; the 16-bit GEMM rounds them too); L2 (key
+    2 q.x - |x|^2, |x|^2 from float32): twice that; COSINE (q normalised, 1/|x| from float32):
+    divided by |x|, so max(|x - x~| / |x|) and |x~| / |x| <= 1 + that. A margin for the float32
+    rounding of both dot products is added (truncating accumulation, as tensor cores may do);
+    inf when a row or query overflowed the format.
     """
     d = store.dim
     acc = (d + 8) * 2.0**-22  # float32 dot-product rounding, both scans, generously
     if metric == "COSINE":
         qnorm = np.linalg.norm(qn.astype(np.float64), axis=1)
-        return qnorm * (store.max_rel_err + acc * (1.0 + store.max_rel_err))
+        grow = 1.0 + store.max_rel_err
+        return qnorm * store.max_rel_err + (q_err + acc * (qnorm + q_err)) * grow
     qnorm = np.linalg.norm(q.astype(np.float64), axis=1)
     xnorm = float(np.sqrt(store.max_sq)) + store.max_err
-    err = qnorm * (store.max_err + acc * xnorm)
+    err = qnorm * store.max_err + (q_err + acc * (qnorm + q_err)) * xnorm
     return 2.0 * err if metric == "L2" else err
 
 
@@ -227,7 +238,7 @@ class GpuBackend:
             found = None
             if store.scan_copy is not None and not ranged:
                 found = self._scan16(dq, q, qn, metric, total, k_eff)
-            keys, ids = found or self._fp32_keys(dq, k_eff, loose, total)
+            keys, ids = found or self._keys(dq, k_eff, loose, total)
             both = cp.asnumpy(self._refine(store, d_q, keys, ids, m))  # one device-to-host copy
             rows_h, dist_h = both[0], both[1].view(np.float64)
         rows_h, dist_h = order_refined(rows_h, dist_h, metric)
@@ -248,17 +259,20 @@ class GpuBackend:
             h *= 2
         return h if ok else 0
 
-    def _fp32_keys(self, dq: _DenseQuery, k: int, bounds: Bounds, total: int) -> tuple[Any, Any]:
-        """Top-k keys and rows over the float32 rows: fused scan when it fits, else GEMM."""
+    def _keys(
+        self, dq: _DenseQuery, k: int, bounds: Bounds, total: int, bits: int = 32
+    ) -> tuple[Any, Any]:
+        """Top-k keys and rows over the float32 rows (bits 32) or the 16-bit scan copy
+        (bits 16: dq.q16 set): fused scan when it fits, else GEMM."""
         cp = _cp()
         h = self._fits_fused(dq.nq, k)
         if h:
-            return self._fused(dq, k, h, bounds)
+            return self._fused(dq, k, h, bounds, bits)
         sel = None
         if dq.mask.shared is not None and total * 2 < len(dq.store):  # selective: gather them
             sel = cp.asarray(np.flatnonzero(dq.mask.shared).astype(np.int32))
             dq = replace(dq, mask=device_mask(None, 0, 0))
-        return self._gemm(dq, k, bounds, sel)
+        return self._gemm(dq, k, bounds, sel, bits)
 
     def _scan16(
         self, dq: _DenseQuery, q: np.ndarray, qn: np.ndarray, metric: str, total: int, k: int
@@ -268,25 +282,30 @@ class GpuBackend:
         The scan keeps a window of ``wide`` > k approximate keys per query. Each key is within
         ``err`` of the float32 one, so when the window's last key is below the k-th minus
         2 err, no row outside it can be in the true top k. Queries whose window is not
-        certified are searched again on the float32 rows. Returns None (use float32) when
-        the window does not fit the fused kernel."""
+        certified are searched again on the float32 rows. The window comes from the fused
+        scan when it fits, else from the 16-bit GEMM (queries rounded too) where float32
+        would use GEMM as well; None (use float32) otherwise."""
         cp = _cp()
-        nq = len(q)
+        nq, q_err = len(q), 0.0
         wide = min(total, max(2 * k, k + 32))
-        h = self._fits_fused(nq, wide)
-        if not h:
-            return None
-        keys, ids = self._fused(dq, wide, h, (None, None), bits=16)
+        if not self._fits_fused(nq, wide):
+            if self._fits_fused(nq, k):
+                return None  # the float32 fused scan
+            wide = min(total, max(4 * k, k + 64))  # the select's cost grows slowly with k
+            q16, d_err = round16(dq.qn, dq.store.scan_dtype)
+            dq, q_err = replace(dq, q16=q16), cp.asnumpy(d_err)
+        keys, ids = self._keys(dq, wide, (None, None), total, bits=16)
         ranked = -np.sort(-cp.asnumpy(keys), axis=1)
         kth, last = ranked[:, k - 1], ranked[:, wide - 1]
-        err = scan16_error(dq.store, q, qn, metric)
-        ok = np.isfinite(err) & ((wide >= total) | np.isneginf(last) | (last < kth - 2 * err))
+        err = scan16_error(dq.store, q, qn, metric, q_err)
+        with np.errstate(invalid="ignore"):  # inf bounds (overflow) are not certified
+            ok = np.isfinite(err) & ((wide >= total) | np.isneginf(last) | (last < kth - 2 * err))
         self.scan16_queries += nq
         redo = np.flatnonzero(~ok)
         if len(redo):
             self.scan16_redone += len(redo)
             sub = cp.asarray(redo)
-            fk, fi = self._fp32_keys(dq.queries(sub), k, (None, None), total)
+            fk, fi = self._keys(dq.queries(sub), k, (None, None), total)
             pad_k = cp.full((len(redo), wide), -cp.inf, dtype=cp.float32)
             pad_i = cp.full((len(redo), wide), -1, dtype=cp.int32)
             pad_k[:, :k], pad_i[:, :k] = fk, fi
@@ -340,12 +359,14 @@ class GpuBackend:
             return out_keys, out_rows
         return self.select(out_keys, k, ids=out_rows)
 
-    def _gemm(self, dq: _DenseQuery, k: int, bounds: Bounds, sel: Any) -> tuple[Any, Any]:
-        """cuBLAS products over column chunks (of the rows, or of the gathered ``sel``),
-        turned into keys by the epilogue (IP unmasked, unbounded: they are the keys already)
-        and reduced by the select, per query group."""
+    def _gemm(
+        self, dq: _DenseQuery, k: int, bounds: Bounds, sel: Any, bits: int = 32
+    ) -> tuple[Any, Any]:
+        """cuBLAS products over column chunks (of the rows, or of the gathered ``sel``; of
+        the 16-bit copy with bits 16), turned into keys by the epilogue (IP unmasked,
+        unbounded: they are the keys already) and reduced by the select, per query group."""
         cp = _cp()
-        nq, x = dq.nq, dq.store.matrix
+        nq, x = dq.nq, dq.store.matrix if bits == 32 else dq.store.scan_copy
         total = len(x) if sel is None else len(sel)
         # IP with no mask and no bounds: the products are the keys (no pass over the scores)
         identity = dq.metric == kernels.METRIC_IDS["IP"] and dq.mask.mode == 0
@@ -360,7 +381,10 @@ class GpuBackend:
                 c1 = min(total, c0 + chunk)
                 ids = None if sel is None else sel[c0:c1]
                 xb = x[c0:c1] if sel is None else x[ids]
-                s = cp.ascontiguousarray(cp.matmul(group.qn, xb.T))
+                if bits == 32:
+                    s = cp.ascontiguousarray(cp.matmul(group.qn, xb.T))
+                else:
+                    s = products16(group.q16, xb, dq.store.scan_dtype)
                 if not identity:
                     self._epilogue(s, group, c0, ids, bounds)
                 kk, ii = self.select(s, min(k, c1 - c0), ids=ids, id_offset=c0)

@@ -70,7 +70,7 @@ class GpuDenseStore:
             self._inv[self._n : need] = invb
             self.max_sq = max(self.max_sq, float(sqb.max()))
             if self._h is not None:
-                words, err = _round16(xb, self.scan_dtype)
+                words, err = round16(xb, self.scan_dtype)
                 self._h[self._n : need] = words
                 self.max_err = max(self.max_err, float(err.max()))
                 self.max_rel_err = max(self.max_rel_err, float((err * invb).max()))
@@ -133,7 +133,7 @@ class GpuDenseStore:
             return cp.asnumpy(self.matrix[cp.asarray(rows)])
 
 
-def _round16(xb: Any, scan_dtype: str) -> tuple[Any, Any]:
+def round16(xb: Any, scan_dtype: str) -> tuple[Any, Any]:
     """Rows rounded to nearest-even 16-bit words, and each row's error |x - x~| (float64;
     inf where a value overflows the format)."""
     cp = cupy_module()

@@ -438,26 +438,116 @@ def _scan16_stores(x: np.ndarray, scan_dtype: str):
     return cpu, cs, gpu16, gs
 
 
+def _count_gemm16(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the 16-bit GEMM's calls (the products of the copy on the tensor cores)."""
+    from gpu_milvus.engine import gpu
+
+    calls, real = [0], gpu.products16
+
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gpu, "products16", counted)
+    return calls
+
+
+@pytest.mark.parametrize("scan_dtype", SCAN16)
+def test_products16_are_the_rounded_rows_products(scan_dtype: str) -> None:
+    """cuBLAS GemmEx on 16-bit words (float32 out) against float64 products of the same
+    rounded values, on row slices that start inside the arrays."""
+    _gpu()
+    import cupy as cp
+
+    from gpu_milvus.engine.gpu_gemm16 import products16
+    from gpu_milvus.engine.gpu_store import round16
+
+    rng = np.random.default_rng()
+    q, x = rng.standard_normal((37, 70)), 3 * rng.standard_normal((1001, 70))
+    qw, _ = round16(cp.asarray(q, dtype=cp.float32), scan_dtype)
+    xw, _ = round16(cp.asarray(x, dtype=cp.float32), scan_dtype)
+    to64 = {
+        "float16": lambda w: w.view(np.float16).astype(np.float64),
+        "bfloat16": lambda w: (w.astype(np.uint32) << 16).view(np.float32).astype(np.float64),
+    }[scan_dtype]
+    q64, x64 = to64(cp.asnumpy(qw)), to64(cp.asnumpy(xw))
+    for qs, xs in (
+        (slice(None), slice(None)),
+        (slice(5, 6), slice(3, 900)),
+        (slice(1, 37), slice(999, 1001)),
+    ):
+        got = cp.asnumpy(products16(qw[qs], xw[xs], scan_dtype))
+        want = q64[qs] @ x64[xs].T
+        assert got.dtype == np.float32 and got.shape == want.shape
+        bound = (70 + 8) * 2.0**-22 * np.abs(q64[qs]) @ np.abs(x64[xs]).T  # float32 sums
+        assert (np.abs(got - want) <= bound + 1e-30).all()
+
+
+@pytest.mark.parametrize("scan_dtype", SCAN16)
+@pytest.mark.parametrize("metric", ("IP", "COSINE"))
+def test_scan16_error_bounds_the_gemm_keys(scan_dtype: str, metric: str) -> None:
+    """The certificate's bound holds for the 16-bit GEMM's keys against float64 ones, on rows
+    the format holds exactly (so the queries' rounding is all the error), and it needs the
+    queries' term: without it some keys are further off than the bound says."""
+    _gpu()
+    import cupy as cp
+
+    from gpu_milvus.engine.gpu import GpuBackend, scan16_error
+    from gpu_milvus.engine.gpu_gemm16 import products16
+    from gpu_milvus.engine.gpu_store import round16
+
+    rng = np.random.default_rng()
+    be = GpuBackend(0, scan_dtype)
+    words, _ = round16(cp.asarray(rng.standard_normal((4000, 96)), dtype=cp.float32), scan_dtype)
+    x = (
+        cp.asnumpy((words.astype(cp.uint32) << 16).view(cp.float32))
+        if scan_dtype == "bfloat16"
+        else cp.asnumpy(words.view(cp.float16).astype(cp.float32))
+    )
+    store = be.dense_store(96)
+    store.append(x)
+    assert store.max_err == 0.0
+    q = rng.standard_normal((16, 96)).astype(np.float32)
+    qn = q / np.linalg.norm(q, axis=1, keepdims=True) if metric == "COSINE" else q
+    q16, q_err = round16(cp.asarray(qn), scan_dtype)
+    got = cp.asnumpy(products16(q16, store.scan_copy, scan_dtype)).astype(np.float64)
+    want = qn.astype(np.float64) @ x.astype(np.float64).T
+    if metric == "COSINE":
+        inv = 1.0 / np.linalg.norm(x.astype(np.float64), axis=1)
+        got, want = got * inv, want * inv
+    off = np.abs(got - want).max(axis=1)
+    assert (off <= scan16_error(store, q, qn, metric, cp.asnumpy(q_err))).all()
+    assert (off > scan16_error(store, q, qn, metric)).any()
+
+
 @pytest.mark.parametrize("scan_dtype", SCAN16)
 @pytest.mark.parametrize("metric", METRICS)
 @pytest.mark.parametrize("unit", [True, False])
-def test_scan16_gives_the_float32_answer(scan_dtype: str, metric: str, unit: bool) -> None:
+def test_scan16_gives_the_float32_answer(
+    monkeypatch: pytest.MonkeyPatch, scan_dtype: str, metric: str, unit: bool
+) -> None:
+    """The fused 16-bit scan (nq <= 8) and the 16-bit GEMM (larger batches) both give the
+    float32 answer, certified or redone."""
     rng = np.random.default_rng()
     x, q = _data(rng, 6007, 64, 32)
     if unit:  # embeddings as RAG stores them
         x /= np.linalg.norm(x, axis=1, keepdims=True)
     cpu, cs, gpu16, gs = _scan16_stores(x, scan_dtype)
-    for nq, k in ((1, 10), (8, 1), (32, 10), (3, 100)):
+    gemm16 = _count_gemm16(monkeypatch)
+    for nq, k in ((1, 10), (8, 1), (32, 10), (3, 100), (20, 300)):
         for valid in (None, rng.random(len(x)) < 0.2, rng.random((nq, len(x))) < 0.5):
             ref = cpu.search_dense(cs, q[:nq], metric, k, valid)
             _check(ref, gpu16.search_dense(gs, q[:nq], metric, k, valid), metric)
-    assert gpu16.scan16_queries > 0
+    assert gpu16.scan16_queries > 0 and gemm16[0] > 0
     if unit and scan_dtype == "float16":  # fine rounding on spread-out data: mostly certified
         assert gpu16.scan16_redone < gpu16.scan16_queries
 
 
 @pytest.mark.parametrize("scan_dtype", SCAN16)
-def test_scan16_redoes_what_it_cannot_certify(scan_dtype: str) -> None:
+@pytest.mark.parametrize("batch", [1, 3])  # 6 queries: the fused scan; 18: the 16-bit GEMM
+def test_scan16_redoes_what_it_cannot_certify(
+    monkeypatch: pytest.MonkeyPatch, scan_dtype: str, batch: int
+) -> None:
     """Scores 3.3e-4 apart (far above float32 error, so the answer is unique) but well inside
     the 16-bit rounding: those windows cannot be certified, so those queries (not the easy
     ones beside them) run again on the float32 rows, and the answer is the float64 one."""
@@ -472,7 +562,9 @@ def test_scan16_redoes_what_it_cannot_certify(scan_dtype: str) -> None:
     x = rng.permutation(np.vstack([base + t[:, None] * u, far])).astype(np.float32)
     hard = base + u + 1e-3 * rng.standard_normal((4, d))
     q = np.vstack([far[:1], hard[:2], far[1:2], hard[2:]]).astype(np.float32)  # some redone
+    q = np.tile(q, (batch, 1))
     cpu, cs, gpu16, gs = _scan16_stores(x, scan_dtype)
+    gemm16 = _count_gemm16(monkeypatch)
     scores = q.astype(np.float64) @ x.astype(np.float64).T
     for valid in (None, rng.random((len(q), len(x))) < 0.5):  # redone with their own masks
         masked = scores if valid is None else np.where(valid, scores, -np.inf)
@@ -484,17 +576,36 @@ def test_scan16_redoes_what_it_cannot_certify(scan_dtype: str) -> None:
             if metric == "IP":
                 np.testing.assert_array_equal(got[0], exact)
     assert 0 < gpu16.scan16_redone < gpu16.scan16_queries
+    assert (gemm16[0] > 0) == (batch > 1)
 
 
-def test_scan16_overflow_falls_back_to_float32() -> None:
+@pytest.mark.parametrize("nq", [3, 12])  # the fused scan, the 16-bit GEMM
+def test_scan16_overflow_falls_back_to_float32(nq: int) -> None:
     """float16 cannot hold 1e5: the store's error bound is inf and every query is redone."""
     rng = np.random.default_rng()
-    x, q = _data(rng, 2000, 16, 3)
+    x, q = _data(rng, 2000, 16, nq)
     x[7] *= 1e5
     cpu, cs, gpu16, gs = _scan16_stores(x, "float16")
     assert gs.max_err == np.inf
     _check(cpu.search_dense(cs, q, "L2", 10, None), gpu16.search_dense(gs, q, "L2", 10, None), "L2")
-    assert gpu16.scan16_redone == gpu16.scan16_queries == 3
+    assert gpu16.scan16_redone == gpu16.scan16_queries == nq
+
+
+def test_scan16_gemm_redoes_a_query_float16_cannot_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 16-bit GEMM rounds the queries too: a query with a 1e5 component overflows float16,
+    so its bound is inf and it alone is redone in float32 (the fused scan reads float32
+    queries and would not care)."""
+    rng = np.random.default_rng()
+    x, q = _data(rng, 3000, 16, 12)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    q[5, 3] = 1e5
+    cpu, cs, gpu16, gs = _scan16_stores(x, "float16")
+    gemm16 = _count_gemm16(monkeypatch)
+    for metric in ("IP", "L2"):
+        ref = cpu.search_dense(cs, q, metric, 10, None)
+        _check(ref, gpu16.search_dense(gs, q, metric, 10, None), metric)
+    assert gemm16[0] == 2 and gpu16.scan16_queries == 24
+    assert 2 <= gpu16.scan16_redone < 24
 
 
 def test_scan16_range_search_uses_the_float32_rows() -> None:

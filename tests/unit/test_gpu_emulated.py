@@ -131,7 +131,9 @@ def test_gpu_bench_runs_and_records_every_goal(tmp_path: Path) -> None:
     assert {"date", "command", "ceilings", "dense", "sparse"} <= set(record)
     goals = ("g1_bandwidth_fraction", "g2_nq32_over_nq1", "g3_sgemm_fraction",
              "g5_k1000_over_k10", "g6_filtered_over_unfiltered", "g7_sparse_vs_cupyx")  # fmt: skip
-    goals += tuple(f"scan16_{t}_speedup_nq1" for t in ("float16", "bfloat16"))
+    goals += tuple(
+        f"scan16_{t}_speedup_nq{nq}" for t in ("float16", "bfloat16") for nq in (1, 1024)
+    )
     goals += ("g7_single_query_vs_goal",)
     assert all(record["metrics"][g] > 0 for g in goals), record["metrics"]
     scan16 = [r for r in record["dense"] if "scan_dtype" in r]

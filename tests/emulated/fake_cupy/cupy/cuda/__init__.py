@@ -83,6 +83,21 @@ def check_allocation(nbytes: int) -> None:
         raise _OutOfMemoryError(f"Out of memory allocating {nbytes:,} bytes (emulated limit)")
 
 
+def get_cublas_handle() -> int:
+    """The current device's cuBLAS handle (one device here)."""
+    from cupy.cuda import _cublas
+
+    return _cublas._HANDLE
+
+
+def __getattr__(name: str) -> Any:
+    if name == "cublas":  # loaded at first use, as CuPy does
+        from cupy.cuda import _cublas
+
+        return _cublas
+    raise AttributeError(f"module 'cupy.cuda' has no attribute {name!r}")
+
+
 class Event:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.t = 0.0
