@@ -608,6 +608,60 @@ def test_scan16_gemm_redoes_a_query_float16_cannot_hold(monkeypatch: pytest.Monk
     assert 2 <= gpu16.scan16_redone < 24
 
 
+def _round_host(a: np.ndarray, scan_dtype: str) -> np.ndarray:
+    """float64 values of float32 ``a`` rounded to nearest-even 16-bit words (as round16)."""
+    a = np.asarray(a, dtype=np.float32)
+    if scan_dtype == "float16":
+        return a.astype(np.float16).astype(np.float64)
+    u = a.view(np.uint32)
+    words = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint32)
+    return (words << 16).view(np.float32).astype(np.float64)
+
+
+@pytest.mark.parametrize("scan_dtype", SCAN16)
+def test_scan16_gemm_band_keeps_what_the_bound_allows(
+    monkeypatch: pytest.MonkeyPatch, scan_dtype: str
+) -> None:
+    """Only window keys within 2 err of the k-th are re-scored. Rows the format holds exactly
+    and a query whose rounding r = q - q~ is what errs: the target row (along +r) scores
+    about err too low, the competitor (along -r) about err too high, so the competitor is the
+    approximate k-th while the target is the true one, 2 err - delta below it. A band of
+    less than 2 err drops the target, and the answer with it."""
+    rng = np.random.default_rng(11)
+    d, alpha = 16, 64.0
+    for _ in range(200):  # a query whose rounding is nearly orthogonal to it
+        q = rng.standard_normal(d).astype(np.float32)
+        r = q.astype(np.float64) - _round_host(q, scan_dtype)
+        qh, rh = q / np.linalg.norm(q), r / np.linalg.norm(r)
+        if abs(qh @ rh) > 0.05:
+            continue
+        dev = alpha * np.linalg.norm(r)  # each special row's error, about err
+        q64 = q.astype(np.float64)
+        target = _round_host(alpha * rh + 8.0 * qh, scan_dtype)
+        t_key = q64 @ target
+        beta = (t_key - 0.5 * dev + alpha * (q64 @ rh)) / np.linalg.norm(q)
+        rival = _round_host(-alpha * rh + beta * qh, scan_dtype)
+        top = np.stack(
+            [_round_host(40.0 * qh + rng.standard_normal(d), scan_dtype) for _ in range(9)]
+        )
+        x = np.vstack([top, target, rival])
+        qt = _round_host(q, scan_dtype)
+        true, approx = x @ q64, x @ qt
+        if true[9] > true[10] and approx[10] - approx[9] > 1.2 * dev:  # the set-up holds
+            break
+    else:
+        pytest.fail("no query found for the set-up")
+    cpu, cs, gpu16, gs = _scan16_stores(x.astype(np.float32), scan_dtype)
+    assert gs.max_err == 0.0
+    gemm16 = _count_gemm16(monkeypatch)
+    queries = np.tile(q, (12, 1))  # past the fused scan: the 16-bit GEMM
+    ref = cpu.search_dense(cs, queries, "IP", 10, None)
+    got = gpu16.search_dense(gs, queries, "IP", 10, None)
+    _check(ref, got, "IP")
+    assert (got[0] == 9).any(axis=1).all() and not (got[0] == 10).any()
+    assert gemm16[0] == 1 and gpu16.scan16_redone == 0
+
+
 def test_scan16_range_search_uses_the_float32_rows() -> None:
     rng = np.random.default_rng()
     x, q = _data(rng, 3000, 16, 4)
