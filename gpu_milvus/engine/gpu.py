@@ -293,8 +293,9 @@ class GpuBackend:
             if self._fits_fused(nq, k):
                 return None  # the float32 fused scan
             # a wide window: the select's cost grows slowly with it, and the band trims the
-            # re-scoring (bfloat16 in tight clusters needs ~190 at k = 10: scan16_certify.py)
-            wide = min(total, max(4 * k, k + 192))
+            # re-scoring (bfloat16 in tight clusters needs ~190 at k = 10, ~530 at k = 100:
+            # scan16_certify.py)
+            wide = min(total, k + max(192, min(5 * k, 8192)))
             q16, d_err = round16(dq.qn, dq.store.scan_dtype)
             dq, q_err = replace(dq, q16=q16), cp.asnumpy(d_err)
         keys, ids = self._keys(dq, wide, (None, None), total, bits=16)
