@@ -55,6 +55,7 @@ _TOP_BINS = 4096  # the long-row select's first digit: the keys' top 12 bits (to
 # Spread-out keys put a few hundred there (e.g. 262k N(0, 1) keys, k = 1000: about 200);
 # more (keys bunched into one bin) are then read from the row itself, slower but exact.
 _CANDIDATES = 8192
+_HOST_CERTIFY = 1 << 14  # 16-bit windows up to this many keys are certified on the host
 _DIST = "distance.cu"
 _TOPK = "topk.cu"
 _SCAN16 = "scan16.cu"
@@ -282,7 +283,8 @@ class GpuBackend:
         The scan keeps a window of ``wide`` > k approximate keys per query. Each key is within
         ``err`` of the float32 one, so every row of the true top k has a key of at least the
         k-th minus 2 err: when the window's last key is below that, the window holds them
-        all, and only its keys above that band need re-scoring (the rest become -inf).
+        all, and only its keys above that band need re-scoring (in large windows the rest
+        become -inf; small ones are certified on the host and re-scored whole).
         Queries whose window is not certified are searched again on the float32 rows. The
         window comes from the fused scan when it fits, else from the 16-bit GEMM (queries
         rounded too) where float32 would use GEMM as well; None (use float32) otherwise."""
@@ -299,14 +301,21 @@ class GpuBackend:
             q16, d_err = round16(dq.qn, dq.store.scan_dtype)
             dq, q_err = replace(dq, q16=q16), cp.asnumpy(d_err)
         keys, ids = self._keys(dq, wide, (None, None), total, bits=16)
-        kth_last = cp.stack((self.select(keys, k)[0].min(axis=1), keys.min(axis=1)))
-        kth, last = cp.asnumpy(kth_last).astype(np.float64)  # one small device-to-host copy
+        small = keys.size <= _HOST_CERTIFY
+        if small:  # one copy and a host sort, not five launches (the nq <= 8 latency path)
+            ranked = -np.sort(-cp.asnumpy(keys), axis=1)
+            kth, last = ranked[:, k - 1].astype(np.float64), ranked[:, -1].astype(np.float64)
+        else:
+            kth_last = cp.stack((self.select(keys, k)[0].min(axis=1), keys.min(axis=1)))
+            kth, last = cp.asnumpy(kth_last).astype(np.float64)  # 2 x nq floats cross PCIe
         err = scan16_error(dq.store, q, qn, metric, q_err)
         with np.errstate(invalid="ignore"):  # inf bounds (overflow) are not certified
             band = kth - 2 * err
             ok = np.isfinite(err) & ((wide >= total) | np.isneginf(last) | (last < band))
-        low = np.nextafter(np.where(ok, band, -np.inf).astype(np.float32), np.float32(-np.inf))
-        keys = cp.where(keys >= cp.asarray(low)[:, None], keys, cp.float32(-cp.inf))
+        if not small:  # re-score only the band (a small window costs little to re-score)
+            low = np.where(ok, band, -np.inf).astype(np.float32)
+            low = np.nextafter(low, np.float32(-np.inf))
+            keys = cp.where(keys >= cp.asarray(low)[:, None], keys, cp.float32(-cp.inf))
         self.scan16_queries += nq
         redo = np.flatnonzero(~ok)
         if len(redo):

@@ -626,7 +626,8 @@ def test_scan16_gemm_band_keeps_what_the_bound_allows(
     and a query whose rounding r = q - q~ is what errs: the target row (along +r) scores
     about err too low, the competitor (along -r) about err too high, so the competitor is the
     approximate k-th while the target is the true one, 2 err - delta below it. A band of
-    less than 2 err drops the target, and the answer with it."""
+    less than 2 err drops the target, and the answer with it (100 queries x a window of 202:
+    certified on the device, band applied)."""
     rng = np.random.default_rng(11)
     d, alpha = 16, 64.0
     for _ in range(200):  # a query whose rounding is nearly orthogonal to it
@@ -644,7 +645,10 @@ def test_scan16_gemm_band_keeps_what_the_bound_allows(
         top = np.stack(
             [_round_host(40.0 * qh + rng.standard_normal(d), scan_dtype) for _ in range(9)]
         )
-        x = np.vstack([top, target, rival])
+        filler = np.stack(
+            [_round_host(0.01 * rng.standard_normal(d), scan_dtype) for _ in range(300)]
+        )
+        x = np.vstack([top, target, rival, filler])  # filler: far below, so a window of 202
         qt = _round_host(q, scan_dtype)
         true, approx = x @ q64, x @ qt
         if true[9] > true[10] and approx[10] - approx[9] > 1.2 * dev:  # the set-up holds
@@ -654,7 +658,7 @@ def test_scan16_gemm_band_keeps_what_the_bound_allows(
     cpu, cs, gpu16, gs = _scan16_stores(x.astype(np.float32), scan_dtype)
     assert gs.max_err == 0.0
     gemm16 = _count_gemm16(monkeypatch)
-    queries = np.tile(q, (12, 1))  # past the fused scan: the 16-bit GEMM
+    queries = np.tile(q, (100, 1))  # the 16-bit GEMM, a window too large for the host
     ref = cpu.search_dense(cs, queries, "IP", 10, None)
     got = gpu16.search_dense(gs, queries, "IP", 10, None)
     _check(ref, got, "IP")
