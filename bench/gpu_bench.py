@@ -273,9 +273,15 @@ def _goals(all_rows: list[dict], ceil: dict[str, float]) -> dict:
         if fast and base:  # the 16-bit GEMM against float32 (G4's certified mode)
             g[f"scan16_{scan_dtype}_speedup_nq1024"] = base["ours_ms"] / fast["ours_ms"]
             g[f"scan16_{scan_dtype}_certified_nq1024"] = fast["certified"]
+            if "torch_ms" in base:  # G4: the certified mode against float32 topk(mm), >= 4
+                g[f"g4_{scan_dtype}_certified_vs_torch_nq1024"] = base["torch_ms"] / fast["ours_ms"]
             if "bf16_gemm_TFLOPs" in ceil:
                 tf = 2 * fast["nq"] * fast["N"] * fast["d"] / fast["ours_ms"] / 1e9
                 g[f"scan16_{scan_dtype}_bf16_gemm_fraction_nq1024"] = tf / ceil["bf16_gemm_TFLOPs"]
+    for nq in (8, 1024):  # G4's in-situ proxy: torch.topk(torch.mm) in float32 over ours
+        r = _pick(rows, nq=nq, k=10)
+        if r and "torch_ms" in r:
+            g[f"g4_vs_torch_nq{nq}"] = r["torch_ms"] / r["ours_ms"]
     a, b = _pick(rows, nq=1, k=10), _pick(rows, nq=32, k=10)
     if a and b:
         g["g2_nq32_over_nq1"] = b["ours_ms"] / a["ours_ms"]
