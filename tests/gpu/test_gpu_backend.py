@@ -579,6 +579,18 @@ def test_scan16_redoes_what_it_cannot_certify(
     assert (gemm16[0] > 0) == (batch > 1)
 
 
+def test_scan16_gemm_over_query_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    """More queries than one GEMM group (1024): each group multiplies its own slice of the
+    rounded queries, and the redone ones keep their places."""
+    rng = np.random.default_rng()
+    x, q = _data(rng, 400, 8, 1030)
+    q[[3, 1027], 0] = 1e5  # float16 cannot hold these: redone, one in each group
+    cpu, cs, gpu16, gs = _scan16_stores(x, "float16")
+    gemm16 = _count_gemm16(monkeypatch)
+    _check(cpu.search_dense(cs, q, "L2", 5, None), gpu16.search_dense(gs, q, "L2", 5, None), "L2")
+    assert gemm16[0] == 2 and 2 <= gpu16.scan16_redone < 1030
+
+
 @pytest.mark.parametrize("nq", [3, 12])  # the fused scan, the 16-bit GEMM
 def test_scan16_overflow_falls_back_to_float32(nq: int) -> None:
     """float16 cannot hold 1e5: the store's error bound is inf and every query is redone."""
