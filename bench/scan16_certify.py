@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
                     be.search_dense(store, q[:nq], metric, k, None)
                     rate = 1 - be.scan16_redone / be.scan16_queries
                     row = {"noise": noise, "scan_dtype": scan_dtype, "metric": metric}
-                    path = "fused" if be._fits_fused(nq, max(2 * k, k + 32)) else "gemm"
+                    window = be.scan16_window(nq, k, n)
+                    path = "float32" if window is None else ("gemm" if window[1] else "fused")
                     row.update({"nq": nq, "k": k, "path": path, "certified": rate})
                     row["max_err"] = store.max_err
                     results.append(row)

@@ -275,6 +275,19 @@ class GpuBackend:
             dq = replace(dq, mask=device_mask(None, 0, 0))
         return self._gemm(dq, k, bounds, sel, bits)
 
+    def scan16_window(self, nq: int, k: int, total: int) -> tuple[int, bool] | None:
+        """The 16-bit path's window and whether it comes from the 16-bit GEMM (else the fused
+        scan); None where the window does not fit the fused kernel but float32's would."""
+        wide = min(total, max(2 * k, k + 64))  # bfloat16, tight clusters: ~70 at k = 10
+        if self._fits_fused(nq, wide):
+            return wide, False
+        if self._fits_fused(nq, k):
+            return None
+        # a wide window: the select's cost grows slowly with it, and the band trims the
+        # re-scoring (bfloat16 in tight clusters needs ~190 at k = 10, ~530 at k = 100:
+        # scan16_certify.py)
+        return min(total, k + max(192, min(5 * k, 8192))), True
+
     def _scan16(
         self, dq: _DenseQuery, q: np.ndarray, qn: np.ndarray, metric: str, total: int, k: int
     ) -> tuple[Any, Any] | None:
@@ -290,14 +303,11 @@ class GpuBackend:
         rounded too) where float32 would use GEMM as well; None (use float32) otherwise."""
         cp = _cp()
         nq, q_err = len(q), 0.0
-        wide = min(total, max(2 * k, k + 64))  # bfloat16, tight clusters: ~70 at k = 10
-        if not self._fits_fused(nq, wide):
-            if self._fits_fused(nq, k):
-                return None  # the float32 fused scan
-            # a wide window: the select's cost grows slowly with it, and the band trims the
-            # re-scoring (bfloat16 in tight clusters needs ~190 at k = 10, ~530 at k = 100:
-            # scan16_certify.py)
-            wide = min(total, k + max(192, min(5 * k, 8192)))
+        window = self.scan16_window(nq, k, total)
+        if window is None:
+            return None  # the float32 fused scan
+        wide, gemm = window
+        if gemm:
             q16, d_err = round16(dq.qn, dq.store.scan_dtype)
             dq, q_err = replace(dq, q16=q16), cp.asnumpy(d_err)
         keys, ids = self._keys(dq, wide, (None, None), total, bits=16)

@@ -452,6 +452,16 @@ def _count_gemm16(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
+def _round_host(a: np.ndarray, scan_dtype: str) -> np.ndarray:
+    """float64 values of float32 ``a`` rounded to nearest-even 16-bit words (as round16)."""
+    a = np.asarray(a, dtype=np.float32)
+    if scan_dtype == "float16":
+        return a.astype(np.float16).astype(np.float64)
+    u = a.view(np.uint32)
+    words = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint32)
+    return (words << 16).view(np.float32).astype(np.float64)
+
+
 @pytest.mark.parametrize("scan_dtype", SCAN16)
 def test_products16_are_the_rounded_rows_products(scan_dtype: str) -> None:
     """cuBLAS GemmEx on 16-bit words (float32 out) against float64 products of the same
@@ -466,11 +476,7 @@ def test_products16_are_the_rounded_rows_products(scan_dtype: str) -> None:
     q, x = rng.standard_normal((37, 70)), 3 * rng.standard_normal((1001, 70))
     qw, _ = round16(cp.asarray(q, dtype=cp.float32), scan_dtype)
     xw, _ = round16(cp.asarray(x, dtype=cp.float32), scan_dtype)
-    to64 = {
-        "float16": lambda w: w.view(np.float16).astype(np.float64),
-        "bfloat16": lambda w: (w.astype(np.uint32) << 16).view(np.float32).astype(np.float64),
-    }[scan_dtype]
-    q64, x64 = to64(cp.asnumpy(qw)), to64(cp.asnumpy(xw))
+    q64, x64 = _round_host(q, scan_dtype), _round_host(x, scan_dtype)  # as round16 rounds
     for qs, xs in (
         (slice(None), slice(None)),
         (slice(5, 6), slice(3, 900)),
@@ -498,12 +504,7 @@ def test_scan16_error_bounds_the_gemm_keys(scan_dtype: str, metric: str) -> None
 
     rng = np.random.default_rng()
     be = GpuBackend(0, scan_dtype)
-    words, _ = round16(cp.asarray(rng.standard_normal((4000, 96)), dtype=cp.float32), scan_dtype)
-    x = (
-        cp.asnumpy((words.astype(cp.uint32) << 16).view(cp.float32))
-        if scan_dtype == "bfloat16"
-        else cp.asnumpy(words.view(cp.float16).astype(cp.float32))
-    )
+    x = _round_host(rng.standard_normal((4000, 96)), scan_dtype).astype(np.float32)
     store = be.dense_store(96)
     store.append(x)
     assert store.max_err == 0.0
@@ -618,16 +619,6 @@ def test_scan16_gemm_redoes_a_query_float16_cannot_hold(monkeypatch: pytest.Monk
         _check(ref, gpu16.search_dense(gs, q, metric, 10, None), metric)
     assert gemm16[0] == 2 and gpu16.scan16_queries == 24
     assert 2 <= gpu16.scan16_redone < 24
-
-
-def _round_host(a: np.ndarray, scan_dtype: str) -> np.ndarray:
-    """float64 values of float32 ``a`` rounded to nearest-even 16-bit words (as round16)."""
-    a = np.asarray(a, dtype=np.float32)
-    if scan_dtype == "float16":
-        return a.astype(np.float16).astype(np.float64)
-    u = a.view(np.uint32)
-    words = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint32)
-    return (words << 16).view(np.float32).astype(np.float64)
 
 
 @pytest.mark.parametrize("scan_dtype", SCAN16)
