@@ -15,6 +15,8 @@ A seeded collection (``--rows`` x ``--dim``, IP, unit float32; ``--quick`` = 20k
 * streamed: 256 clients issuing searches back to back vs offline calls of the same batch size
   (G8: >= 0.8x);
 * thousand: 1000 concurrent nq=1 searches vs one nq=1000 call (G8 on a GPU: <= 1.25x);
+* modelled GPU: the thousand test on the tiny collection with each engine call followed by a
+  GIL-free wait as long as an H100's batch (``GPU_MODELS``): this host's Python around a GPU;
 * idle: single requests, scheduler vs direct core call vs the same split through a plain
   ``run_in_executor`` (two thread hops), in rotating order (G8: <= 100 us added).
 Writes ``bench/results/scheduler_[quick_]<rows>x<dim>_<UTC>.json`` (+ PNG with matplotlib).
@@ -229,6 +231,46 @@ async def thousand_vs_one(
             "concurrent_runs_s": t_c, "one_call_runs_s": t_1}  # fmt: skip
 
 
+# performance.md §6.2: an H100's time for N=1M, d=768 batches (fp32 SIMT GEMM ~28.6 ms and
+# bf16 ~2 ms at nq=1000; a memory-bound pass below the ridge): floor ms, ms per query
+GPU_MODELS = {"fp32": (1.0, 0.0286), "bf16": (0.5, 0.002)}
+
+
+async def modelled_gpu(ac: AsyncMilvusClient, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """G8's 1000 concurrent nq=1 searches vs one nq=1000 call with the engine made as slow as
+    a GPU: each engine call on the tiny collection is followed by a GIL-free wait of
+    max(floor, nq x per-query) ms, as a batch waits in ``eventSynchronize``. It shows what
+    this host's Python adds around a GPU of that speed (goals: <= 1.25x for fp32, <= one
+    call + 8 ms for bf16), before any GPU run."""
+    real = reads.search_batch
+    queries = normalised(np.random.default_rng(args.seed + 5), 1000, args.tiny_dim).tolist()
+    out = []
+    for name, (floor_ms, per_query_ms) in GPU_MODELS.items():
+
+        def slowed(coll: Any, items: Any, floor: float = floor_ms, per: float = per_query_ms):
+            found = real(coll, items)
+            nq = sum(i.req.data.shape[0] for i in items)
+            time.sleep(max(floor, per * nq) / 1e3)
+            return found
+
+        async def one_call() -> Hits:
+            return hits(ac._core.search(TINY, queries, limit=args.k))
+
+        scheduler_mod.search_batch = reads.search_batch = slowed
+        try:
+            got, want, t_c, t_1 = await interleaved(
+                lambda: at_once(ac, TINY, queries, args.k), one_call, args.reps
+            )
+        finally:
+            scheduler_mod.search_batch = reads.search_batch = real
+        c, o = min(t_c), min(t_1)
+        out.append({"model": name, "floor_ms": floor_ms, "per_query_ms": per_query_ms,
+                    "concurrent_s": c, "one_call_s": o, "ratio": c / o,
+                    "excess_ms": 1e3 * (c - o),
+                    "identical": [g[0] for g in got] == want})  # fmt: skip
+    return out
+
+
 async def asyncio_floor(n: int, reps: int) -> float:
     """Seconds for n coroutines awaiting futures that one callback resolves together."""
     loop = asyncio.get_running_loop()
@@ -372,6 +414,7 @@ async def run(args: argparse.Namespace, workdir: str) -> dict[str, Any]:
     tiny_q = normalised(np.random.default_rng(args.seed + 4), 1, args.tiny_dim)[0].tolist()
     idles = [await idle(ac, NAME, queries[0], args.k, 30),
              await idle(ac, TINY, tiny_q, args.k, 300)]  # fmt: skip
+    models = await modelled_gpu(ac, args)
     await ac.close()
     goals = {"ratio_256_vs_sequential >= 5, identical": ratio["ratio"] >= 5 and ratio["identical"],
              "scheduler_own_us <= 5 (G8)": over["scheduler_own_us_per_request"] <= 5,
@@ -379,6 +422,10 @@ async def run(args: argparse.Namespace, workdir: str) -> dict[str, Any]:
                  over["scheduler_loop_alone_us_per_request"] <= 5,
              "overhead_beyond_asyncio_us <= 5 (strict: with per-call checks and results)":
                  over["overhead_beyond_asyncio_us"] <= 5,
+             "thousand_vs_one <= 1.25 on a modelled fp32 GPU (G8 on this host's CPU)":
+                 models[0]["ratio"] <= 1.25 and models[0]["identical"],
+             "thousand_vs_one <= one call + 8 ms on a modelled bf16 GPU (G8 on this CPU)":
+                 models[1]["excess_ms"] <= 8 and models[1]["identical"],
              "idle_added_us (tiny) <= 100 (G8)": idles[1]["added_us"] <= 100,
              "streamed_vs_offline >= 0.8 (G8)": stream["ratio"] >= 0.8,
              "thousand_vs_one_call <= 1.25 (G8, GPU), identical":
@@ -387,7 +434,7 @@ async def run(args: argparse.Namespace, workdir: str) -> dict[str, Any]:
             "thousand": thousand,
             "thousand_max_batch_256": thousand_256,
             "overhead": over,
-            "idle": idles, "goals": goals}  # fmt: skip
+            "idle": idles, "modelled_gpu": models, "goals": goals}  # fmt: skip
 
 
 def plot(record: dict[str, Any], path: Path) -> str | None:
@@ -444,6 +491,11 @@ def print_table(rec: dict[str, Any]) -> None:
               f"{i['scheduler_ms']:.3f} ms, added {i['added_us']:.0f} us: thread hops "
               f"{i['thread_hops_us']:.0f} us (run_in_executor), the scheduler "
               f"{i['scheduler_over_hops_us']:.0f} us over them")  # fmt: skip
+    for m in rec["modelled_gpu"]:
+        print(f"1000 vs one on a modelled {m['model']} GPU (max({m['floor_ms']}, nq x "
+              f"{m['per_query_ms']}) ms a batch): {1e3 * m['concurrent_s']:.1f} vs "
+              f"{1e3 * m['one_call_s']:.1f} ms, ratio {m['ratio']:.2f}, +{m['excess_ms']:.1f} ms, "
+              f"identical={m['identical']}")  # fmt: skip
     print("goals met:", rec["goals"])
 
 
