@@ -42,6 +42,27 @@ def test_distances_and_order_match_numpy(client: MilvusClient, h, metric: str) -
         _check_against_reference(hits, q, vecs, metric, h, 7)
 
 
+@pytest.mark.parametrize("metric", ["IP", "L2", "COSINE"])
+@pytest.mark.parametrize("long_winners", [False, True])
+def test_refine_paths_match_numpy(
+    client: MilvusClient, h, metric: str, long_winners: bool
+) -> None:
+    """Both CPU refine paths (chunks of queries; per query through BLAS once k x dim reaches
+    _REFINE_BLAS) give NumPy's float64 order and distances, and L2's exact 0 for a stored
+    copy of a query."""
+    from gpu_milvus.engine import cpu
+
+    dim, limit = (64, 120) if long_winners else (16, 12)
+    assert (limit * dim >= cpu._REFINE_BLAS) is long_winners
+    vecs = h.quick(client, n=300, dim=dim, metric=metric)
+    queries = np.vstack([h.vectors(4, dim, seed=12), vecs[17:18]])
+    res = client.search("c", queries.tolist(), limit=limit)
+    for q, hits in zip(queries, res, strict=True):
+        _check_against_reference(hits, q, vecs, metric, h, limit)
+    if metric == "L2":
+        assert (res[-1][0].id, res[-1][0].distance) == (17, 0.0)
+
+
 def test_l2_is_squared_and_self_match(client: MilvusClient, h) -> None:
     client.create_collection("c", dimension=2, metric_type="L2")
     client.insert("c", [{"id": 1, "vector": [0.0, 0.0]}, {"id": 2, "vector": [3.0, 4.0]}])
