@@ -4,7 +4,7 @@ DDL and DML await the shared engine core on a worker thread; search and hybrid_s
 through the client's ``SearchScheduler``, which merges concurrent calls into batched engine
 calls. The event loop never runs vector math. Method names, parameters and defaults are
 pymilvus 3.0's, including the places where the async client differs from the sync one.
-Extra keywords: ``max_batch`` (requests per batch, default 1024) and ``max_queue`` (pending
+Extra keywords: ``max_batch`` (requests per batch, default 512) and ``max_queue`` (pending
 searches before new ones are refused, default 65536).
 """
 
@@ -17,7 +17,7 @@ import pymilvus
 
 from gpu_milvus.client import _facade
 from gpu_milvus.client._core import LocalCore
-from gpu_milvus.scheduler import SearchScheduler
+from gpu_milvus.scheduler import DEFAULT_MAX_BATCH, SearchScheduler
 
 _NOTHING: dict[str, Any] = {}  # no unsupported search argument was given
 
@@ -32,7 +32,9 @@ class AsyncMilvusClient(_facade.LocalClient):
 
     def _configure(self, kwargs: dict[str, Any]) -> None:
         self._scheduler = _facade.guarded(
-            SearchScheduler, kwargs.get("max_batch", 1024), kwargs.get("max_queue", 65536)
+            SearchScheduler,
+            kwargs.get("max_batch", DEFAULT_MAX_BATCH),
+            kwargs.get("max_queue", 65536),
         )
 
     def scheduler_stats(self) -> dict[str, float]:
