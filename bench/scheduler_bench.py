@@ -52,7 +52,7 @@ from gpu_milvus.engine import reads
 from gpu_milvus.scheduler import DEFAULT_MAX_BATCH
 
 NAME, TINY = "sbench", "stiny"
-OTHER_MAX_BATCH = (1024, 256)  # besides the client's default
+OTHER_MAX_BATCH = (1024, 512)  # besides the client's default
 Hits = list[list[tuple[Any, float]]]
 
 

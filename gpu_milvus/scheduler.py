@@ -29,10 +29,11 @@ from gpu_milvus.engine.collection import Collection
 from gpu_milvus.engine.reads import SearchHits, SearchItem, search_batch
 
 RATE_LIMIT = 8  # pymilvus ErrorCode.RATE_LIMIT
-# A burst of 1000 runs as two batches, so the first batch's callers get their results while the
-# second runs: 1.30-1.39x -> 1.21-1.24x one nq=1000 call with a modelled fp32 GPU, 1.00-1.04x
-# -> ... on the CPU engine (bench/scheduler_bench.py, bench/README.md)
-DEFAULT_MAX_BATCH = 512
+# A burst of 1000 runs as four batches, and each batch's callers get their results while the
+# next one runs: 1000 vs one nq=1000 call on a modelled fp32 GPU 1.27x at 1024, 1.16x at 512
+# (up to 1.28x), 1.14x at 256 (medians of 6; no change with bf16's or the CPU's fast engine;
+# bench/scheduler_bench.py and bench/README.md). The spec's latency-first size (§6.3).
+DEFAULT_MAX_BATCH = 256
 _clock = time.perf_counter
 Outcome = tuple[list[SearchHits], str]
 

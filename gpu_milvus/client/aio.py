@@ -4,7 +4,7 @@ DDL and DML await the shared engine core on a worker thread; search and hybrid_s
 through the client's ``SearchScheduler``, which merges concurrent calls into batched engine
 calls. The event loop never runs vector math. Method names, parameters and defaults are
 pymilvus 3.0's, including the places where the async client differs from the sync one.
-Extra keywords: ``max_batch`` (requests per batch, default 512) and ``max_queue`` (pending
+Extra keywords: ``max_batch`` (requests per batch, default 256) and ``max_queue`` (pending
 searches before new ones are refused, default 65536).
 """
 

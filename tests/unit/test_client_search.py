@@ -44,9 +44,7 @@ def test_distances_and_order_match_numpy(client: MilvusClient, h, metric: str) -
 
 @pytest.mark.parametrize("metric", ["IP", "L2", "COSINE"])
 @pytest.mark.parametrize("long_winners", [False, True])
-def test_refine_paths_match_numpy(
-    client: MilvusClient, h, metric: str, long_winners: bool
-) -> None:
+def test_refine_paths_match_numpy(client: MilvusClient, h, metric: str, long_winners: bool) -> None:
     """Both CPU refine paths (chunks of queries; per query through BLAS once k x dim reaches
     _REFINE_BLAS) give NumPy's float64 order and distances, and L2's exact 0 for a stored
     copy of a query."""

@@ -340,6 +340,18 @@ async def test_max_batch_bounds_the_batch(uri: str, client: MilvusClient) -> Non
     await ac.close()
 
 
+async def test_default_max_batch_splits_a_large_burst(
+    aclient: AsyncMilvusClient, client: MilvusClient
+) -> None:
+    """The default (256, the spec's latency-first size) runs a burst of 300 as two batches."""
+    _fill(client)
+    got = await asyncio.gather(*(aclient.search("c", _q(i % 40), limit=3) for i in range(300)))
+    stats = aclient.scheduler_stats()
+    assert scheduler_mod.DEFAULT_MAX_BATCH == 256
+    assert stats["largest_batch"] == 256 and stats["batches"] == 2 and stats["requests"] == 300
+    assert _norm(got[299]) == _norm(client.search("c", _q(299 % 40), limit=3))
+
+
 async def test_searches_see_awaited_writes(aclient: AsyncMilvusClient, client) -> None:
     vecs = _fill(client)
     noise = [aclient.search("c", _q(i), limit=3) for i in range(20)]
