@@ -69,8 +69,11 @@ def checksum(data: Any) -> int:
     if len(view) <= _CRC_BLOCK:
         return zlib.crc32(view)
     blocks = [view[i : i + _CRC_BLOCK] for i in range(0, len(view), _CRC_BLOCK)]
-    with ThreadPoolExecutor(2) as pool:
-        return _combine(list(pool.map(zlib.crc32, blocks)))
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            return _combine(list(pool.map(zlib.crc32, blocks)))
+    except RuntimeError:  # the interpreter is exiting and refuses new threads: a background
+        return _combine([zlib.crc32(b) for b in blocks])  # checkpoint joined at exit
 
 
 def _write_durably(path: Path, data: Any) -> None:

@@ -306,6 +306,46 @@ def test_a_second_process_is_refused_with_the_holder_named(tmp_path: Path) -> No
     assert second.stdout.strip() == "opened", second.stdout
 
 
+def test_exit_during_a_background_checkpoint_is_quiet_and_loses_nothing(tmp_path: Path) -> None:
+    """A script that ends without close() while a background checkpoint runs: the checkpoint
+    is joined at exit, when Python refuses new thread pools. It must still finish, without a
+    traceback, and a reopen must find every row."""
+    uri = str(tmp_path / "s.db")
+    code = (
+        "import time\n"
+        "from gpu_milvus import MilvusClient\n"
+        "from gpu_milvus.engine import durable\n"
+        "from gpu_milvus.storage import persist\n"
+        "persist._CRC_BLOCK = 256  # several CRC blocks: the checksum wants a thread pool\n"
+        "real = durable.DurableStore._checkpoint\n"
+        "def late(self, *args):\n"
+        "    time.sleep(1.0)  # still asleep when the script ends\n"
+        "    return real(self, *args)\n"
+        "durable.DurableStore._checkpoint = late\n"
+        f"c = MilvusClient({uri!r}, device='cpu', checkpoint_bytes=4096)\n"
+        "c.create_collection('t', dimension=4)\n"
+        "c.insert('t', [{'id': i, 'vector': [float(i), 1.0, 2.0, 3.0]} for i in range(300)])\n"
+        "print('inserted')\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert run.stdout.strip() == "inserted", run.stdout
+    assert "Traceback" not in run.stderr and "failed" not in run.stderr, run.stderr
+    assert list(Path(uri).glob("segments/*/*.arrow")), "the checkpoint should have finished"
+    reopen = (  # with the same CRC block size (it shapes the combined checksum)
+        "from gpu_milvus import MilvusClient\n"
+        "from gpu_milvus.storage import persist\n"
+        "persist._CRC_BLOCK = 256\n"
+        f"c = MilvusClient({uri!r}, device='cpu')\n"
+        "print(sorted(r['id'] for r in c.query('t', filter='', limit=1000, output_fields=['id'])))"
+    )
+    ids = subprocess.run(
+        [sys.executable, "-c", reopen], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    assert ids.strip() == str(list(range(300)))
+
+
 def test_clients_in_one_process_share_the_store(tmp_path: Path) -> None:
     uri = str(tmp_path / "s.db")
     a = MilvusClient(uri, device="cpu")
