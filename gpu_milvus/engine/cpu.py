@@ -210,11 +210,23 @@ def widened(bounds: Bounds, metric: str) -> Bounds:
 
 
 def _scores(q: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """q @ x.T; a single query is a BLAS GEMV (x @ q), which streams the matrix on every BLAS
-    thread (measured 1.9-2.9x faster than NumPy's einsum loop on the 2-core CI box)."""
+    """q @ x.T, as one GEMV per query where that beats OpenBLAS's SGEMM (see _gemv_each)."""
     if len(q) == 1:
         return (x @ q[0])[None, :]
+    if _gemv_each(len(q), *x.shape):
+        return np.stack([x @ row for row in q])
     return q @ x.T
+
+
+# One query: a GEMV streams the rows on every BLAS thread (1.9-2.9x NumPy's einsum loop).
+# Two to four: OpenBLAS's SGEMM packs the whole block first, and separate GEMVs took 0.39-0.94x
+# its time for two queries from 1M elements up to 32M, or at any size from 256 dimensions
+# (1M x 128 was the exception, 1.3x), and 0.5-0.6x for three or four up to 8M (2-core VM).
+def _gemv_each(nq: int, rows: int, dim: int) -> bool:
+    """Whether nq separate GEMVs beat one SGEMM on a rows x dim block."""
+    size = rows * dim
+    two = size <= 32 << 20 or dim >= 256
+    return size >= 1 << 20 and (two if nq == 2 else nq <= 4 and size <= 8 << 20)
 
 
 def _exact_one(winners: np.ndarray, q: np.ndarray, metric: str) -> np.ndarray:

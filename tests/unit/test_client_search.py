@@ -61,6 +61,21 @@ def test_refine_paths_match_numpy(client: MilvusClient, h, metric: str, long_win
         assert (res[-1][0].id, res[-1][0].distance) == (17, 0.0)
 
 
+@pytest.mark.parametrize("nq", [2, 3, 5])
+def test_few_queries_on_a_mid_sized_block_match_numpy(client: MilvusClient, h, nq: int) -> None:
+    """Two to four queries on a block of 1M+ elements are scored by one GEMV each (not an
+    SGEMM); five by the SGEMM. Both give NumPy's float64 order and distances."""
+    from gpu_milvus.engine import cpu
+
+    dim, n = 512, 2048
+    assert cpu._gemv_each(nq, n, dim) is (nq <= 4)
+    vecs = h.quick(client, n=n, dim=dim, metric="IP")
+    queries = h.vectors(nq, dim, seed=21)
+    res = client.search("c", queries.tolist(), limit=9)
+    for q, hits in zip(queries, res, strict=True):
+        _check_against_reference(hits, q, vecs, "IP", h, 9)
+
+
 def test_l2_is_squared_and_self_match(client: MilvusClient, h) -> None:
     client.create_collection("c", dimension=2, metric_type="L2")
     client.insert("c", [{"id": 1, "vector": [0.0, 0.0]}, {"id": 2, "vector": [3.0, 4.0]}])
