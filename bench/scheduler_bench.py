@@ -219,16 +219,16 @@ async def streamed(
 
 
 async def thousand_vs_one(
-    ac: AsyncMilvusClient, queries: list[list[float]], args: argparse.Namespace
+    ac: AsyncMilvusClient, queries: list[list[float]], args: argparse.Namespace, name: str = NAME
 ) -> dict[str, Any]:
     """G8: 1000 concurrent nq=1 searches vs one nq=1000 call of the engine core (best of
     ``--reps``, interleaved), both with their results turned into lists."""
     qs, k = queries[:1000], args.k
 
     async def one_call() -> Hits:
-        return hits(ac._core.search(NAME, qs, limit=k))
+        return hits(ac._core.search(name, qs, limit=k))
 
-    got, want, t_c, t_1 = await interleaved(lambda: at_once(ac, NAME, qs, k), one_call, args.reps)
+    got, want, t_c, t_1 = await interleaved(lambda: at_once(ac, name, qs, k), one_call, args.reps)
     return {"n": len(qs), "concurrent_s": min(t_c), "one_call_s": min(t_1),
             "ratio": min(t_c) / min(t_1), "identical": [g[0] for g in got] == want,
             "concurrent_runs_s": t_c, "one_call_runs_s": t_1}  # fmt: skip
@@ -260,21 +260,14 @@ async def modelled_gpu(
             time.sleep(max(floor, per * nq) / 1e3)
             return found
 
-        async def one_call(ac: AsyncMilvusClient = ac) -> Hits:
-            return hits(ac._core.search(TINY, queries, limit=args.k))
-
         scheduler_mod.search_batch = reads.search_batch = slowed
         try:
-            got, want, t_c, t_1 = await interleaved(
-                lambda ac=ac: at_once(ac, TINY, queries, args.k), one_call, args.reps
-            )
+            r = await thousand_vs_one(ac, queries, args, TINY)
         finally:
             scheduler_mod.search_batch = reads.search_batch = real
-        c, o = min(t_c), min(t_1)
         out.append({"model": name, "max_batch": batch, "floor_ms": floor_ms,
-                    "per_query_ms": per_query_ms, "concurrent_s": c, "one_call_s": o,
-                    "ratio": c / o, "excess_ms": 1e3 * (c - o),
-                    "identical": [g[0] for g in got] == want})  # fmt: skip
+                    "per_query_ms": per_query_ms, **r,
+                    "excess_ms": 1e3 * (r["concurrent_s"] - r["one_call_s"])})  # fmt: skip
     return out
 
 
