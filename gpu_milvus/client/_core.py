@@ -13,6 +13,7 @@ from typing import Any
 
 from pymilvus import CollectionSchema, DataType
 from pymilvus.client.check import check_id_and_data
+from pymilvus.client.field_ops import normalize_field_ops
 from pymilvus.exceptions import ParamError, PrimaryKeyException
 from pymilvus.milvus_client.check import validate_param
 from pymilvus.milvus_client.index import IndexParams
@@ -20,7 +21,7 @@ from pymilvus.milvus_client.index import IndexParams
 from gpu_milvus import errors
 from gpu_milvus.client import _args
 from gpu_milvus.client.describe import describe_collection as _describe
-from gpu_milvus.engine import reads
+from gpu_milvus.engine import partial_upsert, reads
 from gpu_milvus.engine.collection import Collection
 from gpu_milvus.engine.engine import DEFAULT_DB, Engine, open_engine, release_engine
 from gpu_milvus.engine.output import plan_outputs
@@ -307,13 +308,17 @@ class LocalCore:
         self, collection_name: str, data: dict | list[dict], timeout: float | None = None,
         partition_name: str | None = "", **kwargs: Any,
     ) -> dict[str, Any]:  # fmt: skip
-        if kwargs.get("partial_update") or kwargs.get("field_ops"):
-            raise errors.invalid("partial_update is not supported by gpu_milvus yet")
+        """Insert or replace rows by key; ``partial_update=True`` or ``field_ops`` merges
+        each row into the stored one (``engine.partial_upsert``)."""
         rows = _args.rows_of(data)
         if not rows:
             return {"upsert_count": 0, "ids": []}
         coll = self._coll(collection_name, describe_style=True)
-        ids = coll.upsert(rows, partition_name)
+        field_ops = kwargs.get("field_ops")
+        if kwargs.get("partial_update") or normalize_field_ops(field_ops):
+            ids = partial_upsert.upsert(coll, rows, partition_name, field_ops)
+        else:
+            ids = coll.upsert(rows, partition_name)
         return write_result("upsert", len(ids), ids)
 
     def delete(

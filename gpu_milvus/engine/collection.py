@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -263,26 +263,41 @@ class Collection:
         self.journal.after_write()
         return batch.pks
 
-    def upsert(self, rows: Sequence[Any], partition_name: str | None) -> list[Any]:
-        """Delete each key's old rows, then insert (auto_id collections get new keys)."""
-        pk = self.spec.primary
-        old_keys: list[Any] = []
-        if pk.auto_id:
-            missing = [i for i, r in enumerate(rows) if isinstance(r, dict) and pk.name not in r]
-            if missing:
-                raise errors.invalid(
-                    f"must assign pk when upsert, primary field: {pk.name}: invalid parameter"
-                )
-            old_keys = [r[pk.name] for r in rows]
-            rows = [{k: v for k, v in r.items() if k != pk.name} for r in rows]
-        batch = build_batch(self.spec, rows, self._new_ids)
+    def upsert(
+        self,
+        rows: Sequence[Any],
+        partition_name: str | None,
+        merge: Callable[[int], Sequence[Any]] | None = None,
+    ) -> list[Any]:
+        """Delete each key's old rows, then insert (auto_id collections get new keys).
+
+        ``merge(partition_id)``, for a partial update, turns ``rows`` into whole rows from
+        the stored ones; it runs under the write lock, so the read and the write are one step.
+        """
+        if merge is None:
+            batch, old_keys = self._upsert_batch(rows)
         with self.lock.write():
             pid = self.partition_id(partition_name or DEFAULT_PARTITION)
+            if merge is not None:
+                batch, old_keys = self._upsert_batch(merge(pid))
             self.table.make_room(batch.num_rows)
             self.journal.log_upsert(self, pid, batch, old_keys or None)
             self.apply_upsert(batch, pid, old_keys or None)
         self.journal.after_write()
         return batch.pks
+
+    def _upsert_batch(self, rows: Sequence[Any]) -> tuple[Batch, list[Any]]:
+        """The validated batch, and under auto_id the given keys it replaces."""
+        pk = self.spec.primary
+        old_keys: list[Any] = []
+        if pk.auto_id:
+            if any(isinstance(r, dict) and pk.name not in r for r in rows):
+                raise errors.invalid(
+                    f"must assign pk when upsert, primary field: {pk.name}: invalid parameter"
+                )
+            old_keys = [r[pk.name] for r in rows]
+            rows = [{k: v for k, v in r.items() if k != pk.name} for r in rows]
+        return build_batch(self.spec, rows, self._new_ids), old_keys
 
     def apply_upsert(self, batch: Batch, pid: int, old_keys: list[Any] | None) -> None:
         self.table.delete_keys(old_keys or batch.pks)

@@ -50,7 +50,7 @@ class VectorRequest:
     range_filter: float | None = None
 
 
-def _check_loaded(coll: Collection, partition_names: Sequence[str] | None) -> list[int]:
+def check_loaded(coll: Collection, partition_names: Sequence[str] | None) -> list[int]:
     """Partition ids a read covers; raises when the collection or a partition is not loaded."""
     if not coll.loaded:
         raise errors.collection_not_loaded(coll.name)
@@ -96,7 +96,7 @@ def count(
 ) -> int:
     """count(*): every alive copy (duplicates included), as the server counts."""
     with coll.lock.read():
-        pids = _check_loaded(coll, partitions)
+        pids = check_loaded(coll, partitions)
         return int(_mask(coll, pids, expr, params, alive_only=True).sum())
 
 
@@ -113,7 +113,7 @@ def query(
     """Rows matching ``expr`` (or ``ids``) in primary-key order, paged by offset/limit."""
     plan = plan_outputs(coll.spec, output_fields, always_pk=True)
     with coll.lock.read():
-        pids = _check_loaded(coll, partitions)
+        pids = check_loaded(coll, partitions)
         mask = _mask(coll, pids, expr, params)
         if ids is not None:
             keep = np.zeros_like(mask)
@@ -233,7 +233,7 @@ def _field_checks(
 ) -> tuple[OutputPlan, tuple[int, ...], FieldSpec, str, bool]:
     """Output plan, loaded partitions, vector field, metric and density of a request."""
     plan = plan_outputs(coll.spec, item.output_fields, always_pk=False)
-    pids = _check_loaded(coll, item.partitions)
+    pids = check_loaded(coll, item.partitions)
     f = _anns_field(coll, item.req.anns_field)
     index = coll.index_for_field(f.name)
     metric = index.metric_type if index is not None and index.metric_type else "COSINE"

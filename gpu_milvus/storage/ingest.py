@@ -84,6 +84,15 @@ def to_json_text(value: Any) -> str:
         raise errors.DataNotMatchException(message=f"Invalid JSON value: {exc}") from None
 
 
+def check_row_dicts(rows: Sequence[Any]) -> None:
+    """Rows must be dicts (pymilvus's DataTypeInconsistent otherwise)."""
+    for row in rows:
+        if not isinstance(row, dict):
+            raise errors.DataNotMatchException(
+                message="The Input data type is inconsistent with defined schema, please check it."
+            )
+
+
 def build_batch(
     spec: CollectionSpec, rows: Sequence[Any], new_ids: Callable[[int], list[Any]] | None
 ) -> Batch:
@@ -92,11 +101,7 @@ def build_batch(
     ``new_ids(n)`` allocates primary keys when the collection uses auto_id; ``None`` means
     the caller supplies keys even under auto_id (not used by insert).
     """
-    for row in rows:
-        if not isinstance(row, dict):
-            raise errors.DataNotMatchException(
-                message="The Input data type is inconsistent with defined schema, please check it."
-            )
+    check_row_dicts(rows)
     known = {f.name for f in spec.fields}
     pk = spec.primary
     columns: dict[str, list[Any]] = {}
@@ -144,6 +149,16 @@ def build_batch(
         pks = [int(v) if pk.dtype == DataType.INT64 else v for v in columns[pk.name]]
     ordered = {name: scalars[name] for name in spec.arrow_schema().names if name in scalars}
     return Batch(num_rows=n, pks=pks, scalars=ordered, dense=dense, sparse=sparse)
+
+
+def check_values(f: FieldSpec, values: list[Any]) -> None:
+    """Raise the error an insert of these (non-null) values of ``f`` would raise."""
+    if f.is_dense:
+        _dense_column(f, values)
+    elif f.is_sparse:
+        _sparse_column(f, values)
+    else:
+        _scalar_column(f, values)
 
 
 def _fill_missing(f: FieldSpec, values: list[Any]) -> list[Any]:
