@@ -28,6 +28,9 @@ INDEX_NOT_FOUND = 700
 INDEX_NOT_SUPPORTED = 701
 DATABASE_NOT_FOUND = 800
 INVALID_PARAMETER = 1100
+ALIAS_NOT_FOUND = 1600
+ALIAS_NAME_CONFLICT = 1601
+ALIAS_ALREADY_EXISTS = 1602
 FIELD_NOT_FOUND = 1700
 SEGCORE_ERROR = 2000
 UNEXPECTED = 65535
@@ -69,6 +72,10 @@ def unexpected(exc: BaseException) -> MilvusException:
 
 def collection_not_found(name: str, db: str = "default") -> MilvusException:
     return server(COLLECTION_NOT_FOUND, f"collection not found[database={db}][collection={name}]")
+
+
+def alias_not_found(alias: str, db: str) -> MilvusException:
+    return server(ALIAS_NOT_FOUND, f"alias not found[database={db}][alias={alias}]")
 
 
 def describe_not_found(name: str, db: str = "default") -> MilvusException:

@@ -300,24 +300,20 @@ def spec_from_schema(name: str, schema: CollectionSchema, version: int = 0) -> C
     )
 
 
-def check_collection_name(name: Any) -> None:
-    """The server's collection-name rule (validate_util.go)."""
+def check_collection_name(name: Any, noun: str = "collection name") -> None:
+    """The server's collection-name rule (validate_util.go); aliases follow it too."""
     if not isinstance(name, str) or not name:
-        raise errors.invalid(
-            f"Invalid collection name: {name}. collection name should not be empty"
-        )
+        raise errors.invalid(f"Invalid {noun}: {name}. {noun} should not be empty")
     if len(name) > 255:
         raise errors.invalid(
-            f"Invalid collection name: {name}. the length of a collection name must be less "
-            "than 255 characters"
+            f"Invalid {noun}: {name}. the length of a {noun} must be less than 255 characters"
         )
-    if not (name[0] == "_" or name[0].isalpha()):
+    if not (name[0] == "_" or (name[0].isascii() and name[0].isalpha())):
         raise errors.invalid(
-            f"Invalid collection name: {name}. the first character of a collection name must "
-            "be an underscore or letter"
+            f"Invalid {noun}: {name}. the first character of a {noun} must be an underscore "
+            "or letter"
         )
     if not _NAME_RE.match(name):
         raise errors.invalid(
-            f"Invalid collection name: {name}. collection name can only contain numbers, "
-            "letters and underscores"
+            f"Invalid {noun}: {name}. {noun} can only contain numbers, letters and underscores"
         )

@@ -20,6 +20,7 @@ from pymilvus.milvus_client.index import IndexParams
 
 from gpu_milvus import errors
 from gpu_milvus.client import _args
+from gpu_milvus.client._admin import AdminMethods
 from gpu_milvus.client.describe import describe_collection as _describe
 from gpu_milvus.engine import partial_upsert, reads
 from gpu_milvus.engine.collection import Collection
@@ -32,7 +33,7 @@ from gpu_milvus.results import LoadState, query_result, search_result, write_res
 from gpu_milvus.schema import spec_from_schema
 
 
-class LocalCore:
+class LocalCore(AdminMethods):
     """A connection to the in-process engine of one local uri."""
 
     def __init__(self, uri: str, db_name: str = "", device: str = "auto", **options: Any) -> None:
@@ -133,7 +134,8 @@ class LocalCore:
     def describe_collection(
         self, collection_name: str, timeout: float | None = None, **kwargs: Any
     ) -> dict[str, Any]:
-        return _describe(self._coll(collection_name, describe_style=True))
+        coll = self._coll(collection_name, describe_style=True)
+        return _describe(coll, self.engine.aliases_of(coll))
 
     def rename_collection(
         self, old_name: str, new_name: str, target_db: str | None = "",
@@ -169,7 +171,7 @@ class LocalCore:
     # ------------------------------------------------------------------ databases
     def create_database(self, db_name: str, properties: dict | None = None,
                         timeout: float | None = None, **kwargs: Any) -> None:  # fmt: skip
-        self.engine.create_database(db_name)
+        self.engine.create_database(db_name, properties)
 
     def drop_database(self, db_name: str, **kwargs: Any) -> None:
         self.engine.drop_database(db_name)

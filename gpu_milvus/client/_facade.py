@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -31,6 +32,10 @@ CLIENT_METHODS = (
     "get_load_state", "create_partition", "drop_partition", "has_partition", "list_partitions",
     "get_partition_stats", "create_index", "drop_index", "list_indexes", "describe_index",
     "insert", "upsert", "delete", "get", "query", "search", "hybrid_search",
+    "create_alias", "drop_alias", "alter_alias", "describe_alias", "list_aliases",
+    "describe_database", "alter_database_properties", "drop_database_properties",
+    "alter_collection_properties", "drop_collection_properties", "truncate_collection",
+    "refresh_load", "flush_all", "get_flush_all_state", "get_compaction_state",
 )  # fmt: skip
 
 # Keywords for a path uri's engine: its durable store (engine.durable.StoreOptions) and the
@@ -113,8 +118,33 @@ def async_method(name: str) -> Callable[..., Any]:
     return method
 
 
+def unimplemented(name: str, remote: Callable[..., Any]) -> Callable[..., Any]:
+    """A pymilvus method the local engine does not offer (users, roles, resource groups,
+    snapshots, replication...): Milvus's code 10, 'service unimplemented'."""
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise errors.server(
+            10, f"{name} is not available on gpu_milvus's local engine (use a Milvus server "
+            "uri for it): service unimplemented",
+        )  # fmt: skip
+
+    async def fail_async(*args: Any, **kwargs: Any) -> Any:
+        fail()
+
+    return functools.wraps(remote)(fail_async if asyncio.iscoroutinefunction(remote) else fail)
+
+
 def install(cls: type, make: Callable[[str], Callable[..., Any]]) -> None:
-    """Add every core method that ``cls`` does not define itself."""
+    """Add every core method that ``cls`` does not define itself, and for each other public
+    method of its pymilvus counterpart one that raises ``unimplemented``."""
     for name in CLIENT_METHODS:
         if name not in cls.__dict__:
             setattr(cls, name, make(name))
+    for name in dir(cls.remote_class):
+        remote = inspect.getattr_static(cls.remote_class, name)
+        if name.startswith("_") or hasattr(cls, name):
+            continue
+        if isinstance(remote, (staticmethod, classmethod)):  # a client-side builder
+            setattr(cls, name, remote)
+        elif callable(remote):
+            setattr(cls, name, unimplemented(name, remote))

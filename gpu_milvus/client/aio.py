@@ -61,6 +61,16 @@ class AsyncMilvusClient(_facade.LocalClient):
         """Names of the collections in the current database."""
         return await self._run("list_collections", **kwargs)
 
+    async def refresh_load(
+        self,
+        collection_name: str,
+        partition_names: list[str] | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Loaded data is always current here: only checks the collection exists."""
+        await self._run("refresh_load", collection_name, timeout)
+
     async def get_load_state(
         self,
         collection_name: str,

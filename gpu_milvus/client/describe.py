@@ -51,7 +51,7 @@ def field_dict(f: FieldSpec) -> dict[str, Any]:
     return out
 
 
-def describe_collection(coll: Collection) -> dict[str, Any]:
+def describe_collection(coll: Collection, aliases: list[str]) -> dict[str, Any]:
     spec = coll.spec
     return {
         "collection_name": spec.name,
@@ -60,7 +60,7 @@ def describe_collection(coll: Collection) -> dict[str, Any]:
         "description": spec.description,
         "fields": [field_dict(f) for f in spec.fields],
         "functions": [],
-        "aliases": [],
+        "aliases": aliases,
         "collection_id": coll.collection_id,
         "consistency_level": coll.consistency_level,
         "consistency_level_name": consistency_name(coll.consistency_level),

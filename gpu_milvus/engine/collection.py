@@ -334,6 +334,23 @@ class Collection:
         self.journal.after_write()
         return count
 
+    def truncate(self) -> None:
+        """Delete every row."""
+        with self.lock.write():
+            rows = np.flatnonzero(self.table.alive.view)
+            if len(rows):
+                self.journal.log_delete(self, rows)
+                self.table.delete_rows(rows)
+        self.journal.after_write()
+
+    def set_properties(
+        self, add: dict[str, Any] | None = None, drop: list[str] | None = None
+    ) -> None:
+        with self.lock.write():
+            props = {k: v for k, v in self.properties.items() if k not in (drop or [])}
+            props.update({k: str(v) for k, v in (add or {}).items()})
+            self.change_meta(properties=props)
+
     def row_count(self) -> int:
         with self.lock.read():
             return self.table.alive_count

@@ -105,6 +105,9 @@ class Engine:
         self.lock = threading.RLock()
         self.users = 0
         self._dbs: dict[str, dict[str, Collection]] = {DEFAULT_DB: {}}
+        # Per database: its properties, and its aliases (alias -> collection id).
+        self._db_props: dict[str, dict[str, str]] = {}
+        self._aliases: dict[str, dict[str, int]] = {}
         self._by_id: dict[int, Collection] = {}
         self.store: DurableStore | None = None
         self.journal: Journal = NULL_JOURNAL
@@ -142,12 +145,24 @@ class Engine:
         self._by_id.pop(coll.collection_id, None)
 
     @property
-    def databases(self) -> list[str]:
-        return list(self._dbs)
+    def databases(self) -> list[dict[str, Any]]:
+        """Each database's name, properties and aliases, as the durable store keeps them."""
+        props, aliases = self._db_props, self._aliases
+        return [
+            {"name": n, "properties": dict(props.get(n, {})), "aliases": dict(aliases.get(n, {}))}
+            for n in self._dbs
+        ]
 
-    def databases_reset(self, names: list[str]) -> None:
-        for name in names:
+    def databases_reset(self, entries: list[Any]) -> None:
+        """Set the databases from ``databases`` entries (older stores: bare names)."""
+        names = []
+        for entry in entries:
+            entry = {"name": entry} if isinstance(entry, str) else entry
+            name = entry["name"]
+            names.append(name)
             self._dbs.setdefault(name, {})
+            self._db_props[name] = dict(entry.get("properties", {}))
+            self._aliases[name] = dict(entry.get("aliases", {}))
         for name in list(self._dbs):
             if name not in names and not self._dbs[name]:
                 del self._dbs[name]
@@ -162,12 +177,40 @@ class Engine:
             raise errors.server(errors.DATABASE_NOT_FOUND, f"database not found[database={db}]")
         return found
 
-    def create_database(self, db: str) -> None:
+    def _log_databases(self) -> None:
+        self.journal.log_databases(self.databases)
+
+    def create_database(self, db: str, properties: dict[str, Any] | None = None) -> None:
         with self.lock:
             if db in self._dbs:
                 raise errors.server(65535, f"database already exist: {db}")
-            self.journal.log_databases([*self._dbs, db])
             self._dbs[db] = {}
+            self._db_props[db] = {k: str(v) for k, v in (properties or {}).items()}
+            try:
+                self._log_databases()
+            except BaseException:
+                del self._dbs[db]
+                raise
+
+    def describe_database(self, db: str) -> dict[str, Any]:
+        with self.lock:
+            self._db(db)
+            return {"name": db, **self._db_props.get(db, {})}
+
+    def set_database_properties(
+        self, db: str, add: dict[str, Any] | None = None, drop: list[str] | None = None
+    ) -> None:
+        with self.lock:
+            self._db(db)
+            old = self._db_props.get(db, {})
+            new = {k: v for k, v in old.items() if k not in (drop or [])}
+            new.update({k: str(v) for k, v in (add or {}).items()})
+            self._db_props[db] = new
+            try:
+                self._log_databases()
+            except BaseException:
+                self._db_props[db] = old
+                raise
 
     def drop_database(self, db: str) -> None:
         with self.lock:
@@ -178,8 +221,10 @@ class Engine:
                     65535, f"{db} not empty, must drop all collections before drop database"
                 )
             if db in self._dbs:
-                self.journal.log_databases([d for d in self._dbs if d != db])
+                self.journal.log_databases([e for e in self.databases if e["name"] != db])
                 del self._dbs[db]
+                self._db_props.pop(db, None)
+                self._aliases.pop(db, None)
 
     def list_databases(self) -> list[str]:
         with self.lock:
@@ -191,8 +236,12 @@ class Engine:
 
     # ------------------------------------------------------------------ collections
     def get(self, db: str, name: str) -> Collection | None:
+        """The collection called ``name``, or the one the alias ``name`` points to."""
         with self.lock:
-            return self._db(db).get(name)
+            coll = self._db(db).get(name)
+            if coll is None and name in self._aliases.get(db or DEFAULT_DB, {}):
+                coll = self._by_id.get(self._aliases[db or DEFAULT_DB][name])
+            return coll
 
     def require(self, db: str, name: str, *, describe_style: bool = False) -> Collection:
         coll = self.get(db, name)
@@ -211,6 +260,12 @@ class Engine:
         check_collection_name(spec.name)
         with self.lock:
             colls = self._db(db)
+            if spec.name in self._aliases.get(db or DEFAULT_DB, {}):
+                raise errors.server(
+                    errors.ALIAS_NAME_CONFLICT,
+                    f"collection name [{spec.name}] conflicts with an existing alias, please "
+                    "choose a unique name",
+                )
             existing = colls.get(spec.name)
             if existing is not None:
                 if existing.spec.fields == spec.fields and (
@@ -237,6 +292,17 @@ class Engine:
     def drop_collection(self, db: str, name: str) -> None:
         with self.lock:
             coll = self._db(db).get(name)
+            if name in self._aliases.get(db or DEFAULT_DB, {}):
+                raise errors.server(
+                    errors.ALIAS_NOT_FOUND, f"cannot drop the collection via alias = {name}"
+                )
+            if coll is not None and self.aliases_of(coll):
+                raise errors.server(
+                    65535,
+                    f"unable to drop the collection [{name}] because it has associated aliases "
+                    f"[{' '.join(self.aliases_of(coll))}], please remove all aliases before "
+                    "dropping the collection",
+                )
             if coll is not None:
                 self.journal.log_drop(coll.collection_id)
                 self.unplace(coll)
@@ -251,6 +317,14 @@ class Engine:
                 raise errors.collection_not_found(old, db or DEFAULT_DB)
             if new in target:
                 raise errors.invalid(f"duplicated new collection name {new} with other collection")
+            if new in self._aliases.get(target_db or db or DEFAULT_DB, {}):
+                raise errors.server(65535, f"cannot rename collection to an existing alias: {new}")
+            if (target_db or db) != db and self.aliases_of(coll):
+                raise errors.server(
+                    65535,
+                    f"fail to rename collection to different database, must drop all aliases of "
+                    f"collection {old} before rename",
+                )
             with coll.lock.write():
                 self.unplace(coll)
                 try:
@@ -258,3 +332,86 @@ class Engine:
                     coll.change_meta(spec={**spec, "name": new}, db=target_db or db or DEFAULT_DB)
                 finally:
                     self.place(coll)
+
+    # ------------------------------------------------------------------ aliases
+    def aliases_of(self, coll: Collection) -> list[str]:
+        aliases = self._aliases.get(coll.db, {})
+        return sorted(a for a, cid in aliases.items() if cid == coll.collection_id)
+
+    def _alias_target(self, db: str, collection_name: str, alias: str) -> Collection:
+        """The collection an alias may point to (its real name, not another alias)."""
+        check_collection_name(collection_name)
+        check_collection_name(alias, "collection alias")
+        db = db or DEFAULT_DB
+        if alias in self._db(db):
+            raise errors.server(
+                errors.ALIAS_NAME_CONFLICT,
+                f"alias and collection name conflict[database={db}][alias={alias}]",
+            )
+        coll = self._db(db).get(collection_name)
+        if coll is None:
+            raise errors.collection_not_found(collection_name, db)
+        return coll
+
+    def _set_alias(self, db: str, alias: str, cid: int | None) -> None:
+        aliases = self._aliases.setdefault(db, {})
+        old = aliases.get(alias)
+        if cid is None:
+            aliases.pop(alias, None)
+        else:
+            aliases[alias] = cid
+        try:
+            self._log_databases()
+        except BaseException:
+            if old is None:
+                aliases.pop(alias, None)
+            else:
+                aliases[alias] = old
+            raise
+
+    def create_alias(self, db: str, collection_name: str, alias: str) -> None:
+        with self.lock:
+            coll = self._alias_target(db, collection_name, alias)
+            db = db or DEFAULT_DB
+            current = self._aliases.get(db, {}).get(alias)
+            if current is not None and current != coll.collection_id:
+                other = self._by_id[current].name
+                raise errors.server(
+                    errors.ALIAS_ALREADY_EXISTS,
+                    f"{alias} is alias to another collection: {other}: alias already "
+                    f"exist[database={db}][alias={alias}]",
+                )
+            if current is None:
+                self._set_alias(db, alias, coll.collection_id)
+
+    def alter_alias(self, db: str, collection_name: str, alias: str) -> None:
+        with self.lock:
+            coll = self._alias_target(db, collection_name, alias)
+            db = db or DEFAULT_DB
+            if alias not in self._aliases.get(db, {}):
+                raise errors.alias_not_found(alias, db)
+            self._set_alias(db, alias, coll.collection_id)
+
+    def drop_alias(self, db: str, alias: str) -> None:
+        """Dropping an alias that does not exist is not an error."""
+        with self.lock:
+            if alias in self._aliases.get(db or DEFAULT_DB, {}):
+                self._set_alias(db or DEFAULT_DB, alias, None)
+
+    def describe_alias(self, db: str, alias: str) -> str:
+        """The name of the collection ``alias`` points to."""
+        with self.lock:
+            cid = self._aliases.get(db or DEFAULT_DB, {}).get(alias)
+            if cid is None:
+                raise errors.alias_not_found(alias, db or DEFAULT_DB)
+            return self._by_id[cid].name
+
+    def list_aliases(self, db: str, collection_name: str = "") -> list[str]:
+        with self.lock:
+            if not collection_name:
+                self._db(db)
+                return sorted(self._aliases.get(db or DEFAULT_DB, {}))
+            coll = self._db(db).get(collection_name)
+            if coll is None:
+                raise errors.collection_not_found(collection_name, db or DEFAULT_DB)
+            return self.aliases_of(coll)

@@ -1,0 +1,98 @@
+"""LocalCore's administrative methods: aliases, database and collection properties,
+truncate, and the flush/compaction/load calls that are immediate on a local engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gpu_milvus.engine.collection import Collection
+from gpu_milvus.engine.engine import DEFAULT_DB, Engine
+
+
+class AdminMethods:
+    """Mixed into ``LocalCore``; every method has pymilvus 3.0's signature."""
+
+    engine: Engine
+    _db: str
+
+    def _coll(self, name: str, *, describe_style: bool = False) -> Collection:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ aliases
+    def create_alias(
+        self, collection_name: str, alias: str, timeout: float | None = None, **kwargs: Any
+    ) -> None:
+        """Another name for a collection, usable wherever its name is (not to drop it)."""
+        self.engine.create_alias(self._db, collection_name, alias)
+
+    def drop_alias(self, alias: str, timeout: float | None = None, **kwargs: Any) -> None:
+        self.engine.drop_alias(self._db, alias)
+
+    def alter_alias(
+        self, collection_name: str, alias: str, timeout: float | None = None, **kwargs: Any
+    ) -> None:
+        """Point an existing alias at another collection."""
+        self.engine.alter_alias(self._db, collection_name, alias)
+
+    def describe_alias(self, alias: str, timeout: float | None = None, **kwargs: Any) -> dict:
+        name = self.engine.describe_alias(self._db, alias)
+        return {"alias": alias, "collection_name": name, "db_name": self._db or DEFAULT_DB}
+
+    def list_aliases(
+        self, collection_name: str = "", timeout: float | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """``{'aliases': [...], 'collection_name'?, 'db_name'}`` as pymilvus builds it."""
+        result: dict[str, Any] = {"aliases": self.engine.list_aliases(self._db, collection_name)}
+        if collection_name:
+            result["collection_name"] = collection_name
+        result["db_name"] = self._db or DEFAULT_DB
+        return result
+
+    # ------------------------------------------------------------------ properties
+    def describe_database(self, db_name: str, **kwargs: Any) -> dict:
+        return self.engine.describe_database(db_name)
+
+    def alter_database_properties(self, db_name: str, properties: dict, **kwargs: Any) -> None:
+        self.engine.set_database_properties(db_name, add=properties)
+
+    def drop_database_properties(
+        self, db_name: str, property_keys: list[str], **kwargs: Any
+    ) -> None:
+        self.engine.set_database_properties(db_name, drop=list(property_keys))
+
+    def alter_collection_properties(
+        self, collection_name: str, properties: dict, timeout: float | None = None, **kwargs: Any
+    ) -> None:
+        """Set collection properties (kept as strings, as the server keeps them)."""
+        self._coll(collection_name).set_properties(add=properties)
+
+    def drop_collection_properties(
+        self, collection_name: str, property_keys: list[str], timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:  # fmt: skip
+        self._coll(collection_name).set_properties(drop=list(property_keys))
+
+    # ------------------------------------------------------------------ data and state
+    def truncate_collection(
+        self, collection_name: str, timeout: float | None = None, **kwargs: Any
+    ) -> None:
+        """Delete every row; schema, partitions, indexes and load state stay."""
+        coll = self._coll(collection_name)
+        coll.truncate()
+        self.engine.compact(coll)
+
+    def refresh_load(
+        self, collection_name: str, timeout: float | None = None, **kwargs: Any
+    ) -> None:
+        """Loaded data is always current here: only checks the collection exists."""
+        self._coll(collection_name)
+
+    def flush_all(self, timeout: float | None = None, **kwargs: Any) -> None:
+        self.engine.flush()
+
+    def get_flush_all_state(self, timeout: float | None = None, **kwargs: Any) -> bool:
+        return True
+
+    def get_compaction_state(self, job_id: int, timeout: float | None = None, **kwargs: Any) -> str:
+        """``compact`` finishes before it returns, so every job is Completed."""
+        return "Completed"
