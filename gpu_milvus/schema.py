@@ -11,6 +11,7 @@ dynamic field as a ``utf8`` JSON-object column named ``$meta``. Vectors are not 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -265,6 +266,39 @@ def _field_spec(f: Any, field_id: int, schema_auto_id: bool) -> FieldSpec:
             f"vector field {name} does not support nullable or default_value in gpu_milvus"
         )
     return out
+
+
+MAX_FIELDS = 64
+
+
+def with_added_field(spec: CollectionSpec, field: Any) -> CollectionSpec:
+    """``spec`` plus a field added to the live collection (add_collection_field's rules)."""
+    name = field.name
+    if spec.field(name) is not None or name == META_FIELD:
+        raise errors.invalid(f"duplicated field name {name}: invalid parameter")
+    if not getattr(field, "nullable", False):
+        raise errors.invalid(
+            f"added field must be nullable, please check it, field name = {name}: invalid parameter"
+        )
+    if getattr(field, "is_partition_key", False):
+        raise errors.invalid(
+            f"not support to add partition key field, field name  = {name}: invalid parameter"
+        )
+    if getattr(field, "is_clustering_key", False) and any(f.is_clustering_key for f in spec.fields):
+        raise errors.invalid(
+            f"already has another clustering key field, field name: {name}: invalid parameter"
+        )
+    if len(spec.fields) >= MAX_FIELDS:
+        raise errors.invalid(
+            f"The number of fields has reached the maximum value {MAX_FIELDS}: invalid parameter"
+        )
+    new = _field_spec(field, max(f.field_id for f in spec.fields) + 1, False)
+    if new.is_vector:
+        raise errors.server(
+            10, f"adding vector field {name} is not available on gpu_milvus's local engine: "
+            "service unimplemented",
+        )  # fmt: skip
+    return dataclasses.replace(spec, fields=(*spec.fields, new), version=spec.version + 1)
 
 
 def spec_from_schema(name: str, schema: CollectionSchema, version: int = 0) -> CollectionSpec:

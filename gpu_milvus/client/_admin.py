@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from pymilvus import DataType, FieldSchema
+from pymilvus.client.type_info import is_vector_type
+from pymilvus.exceptions import ParamError
+
 from gpu_milvus.engine.collection import Collection
 from gpu_milvus.engine.engine import DEFAULT_DB, Engine
 
@@ -96,3 +100,15 @@ class AdminMethods:
     def get_compaction_state(self, job_id: int, timeout: float | None = None, **kwargs: Any) -> str:
         """``compact`` finishes before it returns, so every job is Completed."""
         return "Completed"
+
+    def add_collection_field(
+        self, collection_name: str, field_name: str, data_type: DataType, desc: str = "",
+        timeout: float | None = None, **kwargs: Any,
+    ) -> None:  # fmt: skip
+        """Add a nullable scalar field; rows already stored hold its default value, or null."""
+        if is_vector_type(data_type) and not kwargs.get("nullable", False):
+            raise ParamError(
+                message="Adding vector field to existing collection requires nullable=True"
+            )
+        field = FieldSchema(field_name, data_type, desc, **kwargs)
+        self._coll(collection_name).add_field(field)

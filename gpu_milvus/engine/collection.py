@@ -21,7 +21,7 @@ from gpu_milvus.engine.journal import NULL_JOURNAL, Journal
 from gpu_milvus.engine.locks import RWLock
 from gpu_milvus.filter import compile_filter
 from gpu_milvus.index_params import IndexSpec
-from gpu_milvus.schema import CollectionSpec
+from gpu_milvus.schema import CollectionSpec, with_added_field
 from gpu_milvus.storage.codec import index_from_json, index_to_json, spec_from_json, spec_to_json
 from gpu_milvus.storage.ingest import build_batch
 from gpu_milvus.storage.table import Batch, Table
@@ -137,7 +137,7 @@ class Collection:
         spec = spec_from_json(meta["spec"])
         if spec != self.spec:
             self.spec = spec
-            self.table.spec = spec
+            self.table.set_spec(spec)
         self.db = meta["db"]
         self.properties = dict(meta["properties"])
         self.indexes = {d["index_name"]: index_from_json(d) for d in meta["indexes"]}
@@ -350,6 +350,11 @@ class Collection:
             props = {k: v for k, v in self.properties.items() if k not in (drop or [])}
             props.update({k: str(v) for k, v in (add or {}).items()})
             self.change_meta(properties=props)
+
+    def add_field(self, field: Any) -> None:
+        """Add a nullable scalar field; existing rows hold its default value, or null."""
+        with self.lock.write():
+            self.change_meta(spec=spec_to_json(with_added_field(self.spec, field)))
 
     def row_count(self) -> int:
         with self.lock.read():

@@ -64,6 +64,21 @@ class Table:
         self._index_ready = True  # False after a reload, until a key lookup needs it
         self._index_lock = threading.Lock()
 
+    def set_spec(self, spec: CollectionSpec) -> None:
+        """Follow a schema change: a field added since holds its default (or null) in every
+        row so far."""
+        self.spec = spec
+        self._arrow_schema = spec.arrow_schema()
+        for name in self._arrow_schema.names:
+            if name not in self._columns:
+                self._columns[name] = [self._filler(name, self.num_rows)]
+        self._table_cache = None
+
+    def _filler(self, name: str, n: int) -> pa.Array:
+        f = self.spec.field(name)
+        value = f.default_value if f is not None and f.has_default else None
+        return pa.array([value] * n, type=self._arrow_schema.field(name).type)
+
     # ---------------------------------------------------------------- writes
     def reserve(self, rows: int) -> None:
         """Room for ``rows`` rows in one allocation per column (before a reload)."""
@@ -95,11 +110,11 @@ class Table:
             self.dense[name].append(matrix)
         for name, csr in batch.sparse.items():
             self.sparse[name].append(csr)
-        for name, array in batch.scalars.items():
-            self._columns[name].append(array)
-            if len(self._columns[name]) > _MAX_CHUNKS:
-                merged = pa.concat_arrays(self._columns[name])
-                self._columns[name] = [merged]
+        for name, chunks in self._columns.items():
+            array = batch.scalars.get(name)  # None: rows stored before the field was added
+            chunks.append(self._filler(name, n) if array is None else array)
+            if len(chunks) > _MAX_CHUNKS:
+                self._columns[name] = [pa.concat_arrays(chunks)]
         self._pks.append(np.asarray(batch.pks, dtype=self._pks.view.dtype))
         self.partition.append(np.broadcast_to(np.asarray(partition_id, dtype=np.int32), (n,)))
         self.alive.append(np.ones(n, dtype=np.bool_))
