@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -77,16 +78,52 @@ class CpuDenseStore:
         return self._matrix.view[start:stop]
 
 
-class CpuSparseStore:
-    """CSR chunks, stacked lazily into one CSR matrix, plus its transpose (an inverted index:
-    per dimension, the rows holding it), rebuilt lazily once the rows appended since its last
-    build pass 1/8 of the store."""
+class HostPostings:
+    """An inverted index over a host CSR ``matrix`` (per dimension present, the rows holding
+    it), rebuilt lazily once the rows appended since its last build pass 1/8 of the store.
+    Dimensions reach 2^32 - 2, so the index numbers only those present."""
+
+    # (terms present, sorted; terms x rows CSR over their positions; rows covered)
+    _inverted: tuple[np.ndarray, sp.csr_matrix, int] | None = None
+
+    @property
+    def matrix(self) -> sp.csr_matrix:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def inverted(self) -> tuple[np.ndarray, sp.csr_matrix, int]:
+        """The terms present in the first ``covered`` rows, their postings, and ``covered``."""
+        found = self._inverted
+        if found is None or (len(self) - found[2]) * 8 > len(self):
+            matrix = self.matrix
+            terms = np.unique(matrix.indices)
+            found = (terms, on_terms(matrix, terms).T.tocsr(), matrix.shape[0])
+            self._inverted = found  # one assignment: concurrent readers see a whole triple
+        return found
+
+    def columns(self, terms: np.ndarray) -> sp.csr_matrix:
+        """Each of the sorted ``terms``' values in every row: (len(terms) x rows) CSR."""
+        known, inverted, covered = self.inverted()
+        pos = np.minimum(np.searchsorted(known, terms), max(len(known) - 1, 0))
+        present = known[pos] == terms if len(known) else np.zeros(len(terms), dtype=bool)
+        found = inverted[pos[present]]  # the postings of the terms present, then zero rows
+        counts = np.zeros(len(terms), dtype=np.int64)
+        counts[present] = np.diff(found.indptr)
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        head = sp.csr_matrix((found.data, found.indices, indptr), shape=(len(terms), covered))
+        tail = on_terms(self.matrix[covered:], terms).T.tocsr()
+        return sp.hstack([head, tail], format="csr") if tail.shape[1] else head
+
+
+class CpuSparseStore(HostPostings):
+    """CSR chunks, stacked lazily into one CSR matrix, with its inverted index."""
 
     def __init__(self) -> None:
         self._chunks: list[sp.csr_matrix] = []
         self._stacked: sp.csr_matrix | None = None
         self._rows = 0
-        self._inverted: tuple[sp.csr_matrix, int] | None = None  # (dims x rows CSR, rows)
 
     def __len__(self) -> int:
         return self._rows
@@ -109,30 +146,30 @@ class CpuSparseStore:
     def take(self, rows: np.ndarray) -> sp.csr_matrix:
         return self.matrix[rows]
 
-    def inverted(self) -> tuple[sp.csr_matrix, int]:
-        """The transposed matrix of the first ``covered`` rows, and ``covered``."""
-        found = self._inverted
-        if found is None or (self._rows - found[1]) * 8 > self._rows:
-            matrix = self.matrix
-            found = (matrix.T.tocsr(), matrix.shape[0])
-            self._inverted = found  # one assignment: concurrent readers see a whole pair
-        return found
+
+def on_terms(m: sp.csr_matrix, terms: np.ndarray) -> sp.csr_matrix:
+    """``m`` restricted to the sorted dimensions ``terms``, renumbered 0..len(terms)-1."""
+    m = sp.csr_matrix(m)
+    if not len(terms):
+        return sp.csr_matrix((m.shape[0], 0), dtype=np.float32)
+    pos = np.minimum(np.searchsorted(terms, m.indices), len(terms) - 1)
+    hit = terms[pos] == m.indices
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))[hit]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=m.shape[0]))])
+    return sp.csr_matrix(
+        (m.data[hit].astype(np.float32), pos[hit], indptr), shape=(m.shape[0], len(terms))
+    )
 
 
 def _sparse_scores(store: CpuSparseStore, queries: sp.csr_matrix) -> sp.csr_matrix:
     """queries @ matrix.T as (nq x rows) CSR: through the inverted index for the rows it
     covers (work in proportion to the queries' posting lists), directly for the rest."""
-    inverted, covered = store.inverted()
-    dims = inverted.shape[0]
-    # dimensions beyond the indexed rows' width contribute nothing to their scores
-    head = queries[:, :dims] if queries.shape[1] > dims else _with_width(queries, dims)
-    scores = head @ inverted
-    matrix = store.matrix
-    if covered < matrix.shape[0]:
-        tail = matrix[covered:]
-        width = max(tail.shape[1], queries.shape[1])
-        tail_scores = (_with_width(tail, width) @ _with_width(queries, width).T).T
-        scores = sp.hstack([scores, tail_scores], format="csr")
+    known, inverted, covered = store.inverted()
+    scores = on_terms(queries, known) @ inverted
+    if covered < len(store):
+        terms = np.unique(queries.indices)
+        tail = on_terms(store.matrix[covered:], terms)
+        scores = sp.hstack([scores, (tail @ on_terms(queries, terms).T).T], format="csr")
     return scores.tocsr()
 
 
@@ -386,24 +423,31 @@ class CpuBackend:
         nq, n = queries.shape[0], len(store)
         if n == 0 or k <= 0:
             return no_hits(nq)
-        scores = _sparse_scores(store, queries.astype(np.float32))
-        out_rows = np.full((nq, k), -1, dtype=np.int64)
-        out_scores = np.zeros((nq, k), dtype=np.float32)
-        for i in range(nq):
-            lo, hi = scores.indptr[i], scores.indptr[i + 1]
-            rows = scores.indices[lo:hi].astype(np.int64)
-            vals = scores.data[lo:hi].astype(np.float32)
-            if valid is None:
-                keep = np.ones(len(rows), dtype=bool)
-            else:
-                keep = valid[i, rows] if valid.ndim == 2 else valid[rows]
-            if bounds != (None, None):
-                keep &= in_bounds(vals, "IP", bounds)
-            rows, vals = rows[keep], vals[keep]
-            if len(rows) == 0:
-                continue
-            picked = _best_by_row(vals, rows, k)
-            out_rows[i, : len(picked)] = rows[picked]
-            out_scores[i, : len(picked)] = vals[picked]
-        width_used = int((out_rows >= 0).sum(axis=1).max(initial=0))
-        return out_rows[:, :width_used], out_scores[:, :width_used]
+        return best_of_scores(_sparse_scores(store, queries.astype(np.float32)), k, valid, bounds)
+
+
+def best_of_scores(
+    scores: sp.csr_matrix, k: int, valid: Any, bounds: Bounds
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's k best rows among its scored ones (a similarity: larger is better)."""
+    nq = scores.shape[0]
+    out_rows = np.full((nq, k), -1, dtype=np.int64)
+    out_scores = np.zeros((nq, k), dtype=np.float32)
+    for i in range(nq):
+        lo, hi = scores.indptr[i], scores.indptr[i + 1]
+        rows = scores.indices[lo:hi].astype(np.int64)
+        vals = scores.data[lo:hi].astype(np.float32)
+        if valid is None:
+            keep = np.ones(len(rows), dtype=bool)
+        else:
+            keep = valid[i, rows] if valid.ndim == 2 else valid[rows]
+        if bounds != (None, None):
+            keep &= in_bounds(vals, "IP", bounds)
+        rows, vals = rows[keep], vals[keep]
+        if len(rows) == 0:
+            continue
+        picked = _best_by_row(vals, rows, k)
+        out_rows[i, : len(picked)] = rows[picked]
+        out_scores[i, : len(picked)] = vals[picked]
+    width_used = int((out_rows >= 0).sum(axis=1).max(initial=0))
+    return out_rows[:, :width_used], out_scores[:, :width_used]

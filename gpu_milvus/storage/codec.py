@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from pymilvus import DataType
 
 from gpu_milvus.index_params import IndexSpec
-from gpu_milvus.schema import CollectionSpec, FieldSpec
+from gpu_milvus.schema import CollectionSpec, FieldSpec, FunctionSpec
 from gpu_milvus.storage.table import Batch
 
 PARTITION_COLUMN = "$partition"
@@ -42,7 +42,8 @@ def encode_batch(
         csr = sp.csr_matrix(csr)
         offsets = pa.array(csr.indptr.astype(np.int32))
         names += [_SPARSE_INDICES + name, _SPARSE_VALUES + name]
-        arrays.append(pa.ListArray.from_arrays(offsets, pa.array(csr.indices.astype(np.int32))))
+        indices = pa.array(csr.indices.astype(np.uint32))  # Milvus's dimensions: < 2^32 - 1
+        arrays.append(pa.ListArray.from_arrays(offsets, indices))
         arrays.append(pa.ListArray.from_arrays(offsets, pa.array(csr.data.astype(np.float32))))
     if partitions is not None:
         names.append(PARTITION_COLUMN)
@@ -69,10 +70,13 @@ def batch_from_arrow(
             idx = columns[_SPARSE_INDICES + f.name]
             val = columns[_SPARSE_VALUES + f.name]
             indptr = np.asarray(idx.offsets.to_numpy(), dtype=np.int64) - idx.offsets[0].as_py()
+            # uint32; stores written before 2026-12-05 hold int32, whose negative values are
+            # the dimensions from 2^31 up: the same bits either way
+            dims = idx.flatten().to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
             sparse[f.name] = sp.csr_matrix(
                 (
                     val.flatten().to_numpy(zero_copy_only=False),
-                    idx.flatten().to_numpy(zero_copy_only=False),
+                    dims.view(np.uint32).astype(np.int64),
                     indptr,
                 ),
                 shape=(n, sparse_width.get(f.name, 1)),
@@ -116,6 +120,7 @@ def spec_to_json(spec: CollectionSpec) -> dict[str, Any]:
         "description": spec.description,
         "enable_dynamic_field": spec.enable_dynamic_field,
         "version": spec.version,
+        "functions": [dataclasses.asdict(fn) for fn in spec.functions],
     }
 
 
@@ -127,9 +132,11 @@ def spec_from_json(d: dict[str, Any]) -> CollectionSpec:
         if f.get("element_type") is not None:
             f["element_type"] = DataType(f["element_type"])
         fields.append(FieldSpec(**f))
+    functions = tuple(FunctionSpec(**fn) for fn in d.get("functions", ()))
     return CollectionSpec(
-        d["name"], tuple(fields), d["description"], d["enable_dynamic_field"], d["version"]
-    )
+        d["name"], tuple(fields), d["description"], d["enable_dynamic_field"], d["version"],
+        functions,
+    )  # fmt: skip
 
 
 def index_to_json(index: IndexSpec) -> dict[str, Any]:

@@ -436,3 +436,38 @@ def test_background_checkpoints_and_compaction_keep_every_row(tmp_path: Path) ->
     segments = list(Path(uri).glob("segments/*/*.arrow"))
     assert segments, "background checkpoints should have sealed segments"
     assert _ids(uri) == sorted(alive)
+
+
+@pytest.mark.parametrize("sealed", [False, True])
+def test_sparse_dimensions_from_two_to_the_31_survive_a_reopen(tmp_path: Path, sealed) -> None:
+    """Milvus's sparse dimensions reach 2^32 - 2; the log and the segments once kept them as
+    int32, and a reopened store read the ones from 2^31 up as negative."""
+    uri = str(tmp_path / "s.db")
+    c = MilvusClient(uri)
+    c.create_collection("s", schema=_sparse_schema(c), index_params=_sparse_index(c))
+    vectors = [{2**32 - 2: 1.0, 7: 0.5}, {2**31: 2.0}, {2**31 - 1: 3.0}]
+    c.insert("s", [{"id": i, "sv": v} for i, v in enumerate(vectors)])
+    if sealed:
+        c.flush("s")  # into a segment; otherwise only in the log
+    c.close()
+    c = MilvusClient(uri)
+    try:
+        got = {r["id"]: r["sv"] for r in c.query("s", "id >= 0", output_fields=["sv"])}
+        assert got == dict(enumerate(vectors))
+        hits = c.search("s", [{2**31: 1.0, 2**32 - 2: 1.0}], limit=3)[0]
+        assert [h["id"] for h in hits] == [1, 0]
+    finally:
+        c.close()
+
+
+def _sparse_schema(c: MilvusClient) -> Any:
+    s = c.create_schema()
+    s.add_field("id", DataType.INT64, is_primary=True)
+    s.add_field("sv", DataType.SPARSE_FLOAT_VECTOR)
+    return s
+
+
+def _sparse_index(c: MilvusClient) -> Any:
+    ip = c.prepare_index_params()
+    ip.add_index("sv", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+    return ip

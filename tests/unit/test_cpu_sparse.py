@@ -89,13 +89,27 @@ def test_the_inverted_index_is_rebuilt_once_the_tail_grows() -> None:
     rng = np.random.default_rng(7)
     store = CpuBackend().sparse_store()
     store.append(_block(rng, 800, 40, 6))
-    first, covered = store.inverted()
-    assert covered == 800 and first.shape == (40, 800)
+    terms, first, covered = store.inverted()
+    assert covered == 800 and first.shape == (len(terms), 800) and terms.max() < 40
     store.append(_block(rng, 100, 40, 6))  # 100 / 900 <= 1/8: the tail is scored directly
-    assert store.inverted()[0] is first
+    assert store.inverted()[1] is first
     store.append(_block(rng, 50, 50, 6))  # 150 / 950 > 1/8: rebuilt over every row
-    rebuilt, covered = store.inverted()
-    assert covered == 950 and rebuilt.shape == (50, 950)
+    terms, rebuilt, covered = store.inverted()
+    assert covered == 950 and rebuilt.shape == (len(terms), 950) and terms.max() >= 40
+
+
+def test_dimensions_near_two_to_the_32_are_searched_without_a_table_that_wide() -> None:
+    """Milvus's sparse dimensions reach 2^32 - 2: the inverted index numbers only the ones
+    present (a transposed CSR with a row per dimension wanted 32 GiB here)."""
+    backend = CpuBackend()
+    store = backend.sparse_store()
+    top = 2**32 - 2
+    store.append(sp.csr_matrix(([1.0, 0.5, 2.0], [top, 5, top - 1], [0, 2, 3]), shape=(2, top + 1)))
+    store.inverted()
+    store.append(sp.csr_matrix(([3.0], [top], [0, 1]), shape=(1, top + 1)))  # the tail
+    q = sp.csr_matrix(([1.0, 1.0], [5, top], [0, 2]), shape=(1, top + 1))
+    rows, scores = backend.search_sparse(store, q, 5, None)
+    assert rows[0].tolist() == [2, 0] and scores[0].tolist() == [3.0, 1.5]
 
 
 def test_equal_scores_go_to_lower_rows_even_at_the_cut() -> None:
