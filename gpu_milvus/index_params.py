@@ -67,8 +67,13 @@ def index_spec(spec: CollectionSpec, index_param: Any) -> IndexSpec:
     elif f.is_sparse:
         index_type = index_type or "AUTOINDEX"
         _check_type(f, index_type, SPARSE_INDEX_TYPES)
-        metric = metric or "IP"
-        _check_metric(f, metric, METRICS_SPARSE)
+        metric = metric or ("BM25" if f.is_function_output else "IP")
+        if (metric == "BM25") != f.is_function_output:
+            raise errors.invalid(
+                f"only BM25 function output fields support the BM25 metric and they support "
+                f"no other, field: {f.name}, metric type: {metric}: invalid parameter"
+            )
+        _check_metric(f, metric, (*METRICS_SPARSE, "BM25"))
     else:
         index_type = index_type or "AUTOINDEX"
         _check_type(f, index_type, SCALAR_INDEX_TYPES)

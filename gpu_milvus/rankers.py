@@ -2,7 +2,8 @@
 
 RRF: score(id) = sum over sub-results holding id of 1 / (k + rank), rank 1-based.
 Weighted: score(id) = sum of w_i * f_i(d_i), where f normalises each metric when
-``norm_score`` is on (COSINE (1+d)/2, IP 0.5+atan(d)/pi, L2 1-2*atan(d)/pi). Without it raw
+``norm_score`` is on (COSINE (1+d)/2, IP 0.5+atan(d)/pi, BM25 2*atan(d)/pi, L2
+1-2*atan(d)/pi). Without it raw
 distances are summed, except that smaller-is-better metrics mixed with larger-is-better ones
 still get 1-2*atan(d)/pi, and an all-L2 fusion sorts ascending. Scores are float32; ties go to
 the smaller primary key.
@@ -72,6 +73,8 @@ def _normalise(d: float, metric: str) -> float:
         return (1 + d) / 2
     if metric == "IP":
         return 0.5 + math.atan(d) / math.pi
+    if metric == "BM25":
+        return 2 * math.atan(d) / math.pi
     return 1 - 2 * math.atan(d) / math.pi
 
 

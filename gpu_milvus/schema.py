@@ -20,6 +20,7 @@ import pyarrow as pa
 from pymilvus import CollectionSchema, DataType
 
 from gpu_milvus import errors
+from gpu_milvus.text import check_analyzer
 
 META_FIELD = "$meta"
 MAX_DIM = 32768
@@ -86,6 +87,7 @@ class FieldSpec:
     is_partition_key: bool = False
     is_clustering_key: bool = False
     params: dict[str, Any] = field(default_factory=dict)
+    is_function_output: bool = False  # a BM25 function's output (term frequencies)
 
     @property
     def is_vector(self) -> bool:
@@ -113,6 +115,16 @@ class FieldSpec:
 
 
 @dataclass(frozen=True)
+class FunctionSpec:
+    """A BM25 function: ``output`` holds the term frequencies of the text in ``input``."""
+
+    name: str
+    input: str
+    output: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class CollectionSpec:
     """A validated collection schema. ``version`` changes whenever the schema does."""
 
@@ -121,6 +133,7 @@ class CollectionSpec:
     description: str = ""
     enable_dynamic_field: bool = False
     version: int = 0
+    functions: tuple[FunctionSpec, ...] = ()
 
     @property
     def primary(self) -> FieldSpec:
@@ -152,9 +165,10 @@ class CollectionSpec:
         return pa.schema(cols)
 
     def renamed(self, name: str) -> CollectionSpec:
-        return CollectionSpec(
-            name, self.fields, self.description, self.enable_dynamic_field, self.version
-        )
+        return dataclasses.replace(self, name=name)
+
+    def function_for(self, output: str) -> FunctionSpec | None:
+        return next((fn for fn in self.functions if fn.output == output), None)
 
 
 def _default_from_proto(value: Any) -> tuple[bool, Any]:
@@ -306,8 +320,6 @@ def spec_from_schema(name: str, schema: CollectionSchema, version: int = 0) -> C
     fields = list(schema.fields)
     if getattr(schema, "struct_fields", None):
         raise errors.invalid("struct array fields are not supported by gpu_milvus")
-    if getattr(schema, "functions", None):
-        raise errors.invalid("schema functions (BM25, embedding) are not supported by gpu_milvus")
     primaries = [f for f in fields if f.is_primary]
     if not primaries:
         raise errors.server(errors.ILLEGAL_SCHEMA, "primary key is not specified")
@@ -321,6 +333,9 @@ def spec_from_schema(name: str, schema: CollectionSchema, version: int = 0) -> C
             raise errors.invalid(f"Invalid field name: {n}")
     schema_auto_id = bool(getattr(schema, "auto_id", False))
     specs = tuple(_field_spec(f, 100 + i, schema_auto_id) for i, f in enumerate(fields))
+    functions = tuple(_bm25_function(fn, specs) for fn in getattr(schema, "functions", None) or [])
+    outputs = {fn.output for fn in functions}
+    specs = tuple(dataclasses.replace(f, is_function_output=f.name in outputs) for f in specs)
     if not any(s.is_vector for s in specs):
         raise errors.invalid("schema does not contain vector field: invalid parameter")
     if sum(s.is_partition_key for s in specs) > 1:
@@ -331,7 +346,38 @@ def spec_from_schema(name: str, schema: CollectionSchema, version: int = 0) -> C
         description=getattr(schema, "description", "") or "",
         enable_dynamic_field=bool(getattr(schema, "enable_dynamic_field", False)),
         version=version,
+        functions=functions,
     )
+
+
+def _bm25_function(fn: Any, fields: tuple[FieldSpec, ...]) -> FunctionSpec:
+    """A schema Function as the server checks a BM25 one; other kinds are not available."""
+    kind = getattr(fn.type, "name", str(fn.type))
+    if kind != "BM25":
+        raise errors.invalid(f"function type {kind} is not supported by gpu_milvus: only BM25 is")
+    by_name = {f.name: f for f in fields}
+    inputs, outputs = list(fn.input_field_names), list(fn.output_field_names)
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise errors.invalid(
+            f"BM25 function should have exactly one input field and one output field, "
+            f"function: {fn.name}: invalid parameter"
+        )
+    source, target = by_name.get(inputs[0]), by_name.get(outputs[0])
+    if source is None or target is None:
+        missing = inputs[0] if source is None else outputs[0]
+        raise errors.invalid(f"function {fn.name} uses a field that does not exist: {missing}")
+    if source.dtype != DataType.VARCHAR or not source.params.get("enable_analyzer"):
+        raise errors.invalid(
+            f"BM25 function input field must be a VARCHAR field with enable_analyzer=True, "
+            f"field: {source.name}: invalid parameter"
+        )
+    if target.dtype != DataType.SPARSE_FLOAT_VECTOR:
+        raise errors.invalid(
+            f"BM25 function output field must be a SPARSE_FLOAT_VECTOR field, field: "
+            f"{target.name}: invalid parameter"
+        )
+    check_analyzer(source.name, source.params)
+    return FunctionSpec(fn.name, source.name, target.name, getattr(fn, "description", "") or "")
 
 
 def check_collection_name(name: Any, noun: str = "collection name") -> None:

@@ -15,6 +15,7 @@ from pymilvus.client.check import check_pass_param
 from pymilvus.exceptions import InvalidConsistencyLevel
 
 from gpu_milvus import errors
+from gpu_milvus.engine.bm25 import TextQueries
 from gpu_milvus.engine.reads import GroupBy, VectorRequest
 from gpu_milvus.storage.ingest import sparse_matrix
 
@@ -104,7 +105,7 @@ def plain_dense(data: Any) -> np.ndarray | None:
     return np.ascontiguousarray(matrix, dtype=np.float32)
 
 
-def search_vectors(data: Any) -> np.ndarray | sp.csr_matrix:
+def search_vectors(data: Any) -> np.ndarray | sp.csr_matrix | TextQueries:
     """Query vectors as a float32 (nq, dim) matrix or a CSR matrix, after pymilvus's checks."""
     if isinstance(data, np.ndarray) and data.ndim == 2 and data.dtype == np.float32:
         return np.ascontiguousarray(data)  # pymilvus accepts these as they are
@@ -121,6 +122,8 @@ def search_vectors(data: Any) -> np.ndarray | sp.csr_matrix:
     items = list(data)
     if not items:
         raise errors.ParamError(message=f"`search_data` value {data} is illegal")
+    if all(isinstance(i, str) for i in items):
+        return TextQueries(items)  # full-text search (a BM25 function's output field)
     if all(_is_sparse_like(i) for i in items) or (
         isinstance(items[0], (list, tuple)) and items[0] and isinstance(items[0][0], (list, tuple))
     ):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymilvus import DataType
+from pymilvus import DataType, FunctionType
 from pymilvus.grpc_gen import schema_pb2
 
 from gpu_milvus.client._args import consistency_name
@@ -30,7 +30,7 @@ def field_dict(f: FieldSpec) -> dict[str, Any]:
         "name": f.name,
         "description": f.description,
         "type": f.dtype,
-        "params": dict(f.params),
+        "params": {k: _param_text(v) for k, v in f.params.items()},
     }
     if f.has_default and f.dtype in _DEFAULT_SLOT:
         value = schema_pb2.ValueField()
@@ -48,6 +48,28 @@ def field_dict(f: FieldSpec) -> dict[str, Any]:
         out["is_primary"] = True
     if f.is_clustering_key:
         out["is_clustering_key"] = True
+    if f.is_function_output:
+        out["is_function_output"] = True
+    return out
+
+
+def _param_text(value: Any) -> Any:
+    """Type params come back from the server as strings; pymilvus turns the numeric ones
+    (dim, max_length, max_capacity) back into ints, so booleans read 'true'/'false'."""
+    return str(value).lower() if isinstance(value, bool) else value
+
+
+def function_dicts(coll: Collection) -> list[dict[str, Any]]:
+    """The schema's BM25 functions, as pymilvus describes a server's."""
+    ids = {f.name: f.field_id for f in coll.spec.fields}
+    out = []
+    for i, fn in enumerate(coll.spec.functions):
+        out.append({
+            "name": fn.name, "id": 100 + i, "description": fn.description,
+            "type": FunctionType.BM25, "params": {},
+            "input_field_names": [fn.input], "input_field_ids": [ids[fn.input]],
+            "output_field_names": [fn.output], "output_field_ids": [ids[fn.output]],
+        })  # fmt: skip
     return out
 
 
@@ -59,7 +81,7 @@ def describe_collection(coll: Collection, aliases: list[str]) -> dict[str, Any]:
         "num_shards": coll.num_shards,
         "description": spec.description,
         "fields": [field_dict(f) for f in spec.fields],
-        "functions": [],
+        "functions": function_dicts(coll),
         "aliases": aliases,
         "collection_id": coll.collection_id,
         "consistency_level": coll.consistency_level,

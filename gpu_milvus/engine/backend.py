@@ -26,7 +26,7 @@ from gpu_milvus import errors
 
 METRICS_DENSE = ("L2", "IP", "COSINE")
 METRICS_SPARSE = ("IP",)
-LARGER_IS_BETTER = frozenset({"IP", "COSINE"})
+LARGER_IS_BETTER = frozenset({"IP", "COSINE", "BM25"})
 
 
 class QueryMasks:

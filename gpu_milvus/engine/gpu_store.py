@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from gpu_milvus.engine.cpu import HostPostings
+
 
 def cupy_module() -> Any:
     """CuPy, imported at first use (the GPU modules import fine without it)."""
@@ -162,8 +164,9 @@ class SparseColumns:
     vals: Any
 
 
-class GpuSparseStore:
-    """CSR rows: host chunks (for ``take``) plus device chunks concatenated lazily."""
+class GpuSparseStore(HostPostings):
+    """CSR rows: host chunks (for ``take`` and BM25's host postings) plus device chunks
+    concatenated lazily."""
 
     def __init__(self, device: int) -> None:
         self.device = device
@@ -255,6 +258,11 @@ class GpuSparseStore:
             return csp.csr_matrix((data, indices, indptr.astype(cp.int32)), shape=shape)
 
     def take(self, rows: np.ndarray) -> sp.csr_matrix:
+        return self.matrix[rows]
+
+    @property
+    def matrix(self) -> sp.csr_matrix:
+        """Every row, on the host."""
         if self._host_stacked is None:
             parts = [
                 sp.csr_matrix((c.data, c.indices, c.indptr), shape=(c.shape[0], self.width))
@@ -263,4 +271,4 @@ class GpuSparseStore:
             stacked = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, self.width))
             self._host_stacked = stacked.astype(np.float32)
             self._host = [self._host_stacked]
-        return self._host_stacked[rows]
+        return self._host_stacked

@@ -17,7 +17,9 @@ import scipy.sparse as sp
 from pymilvus.exceptions import MilvusException
 
 from gpu_milvus import errors
+from gpu_milvus.engine import bm25
 from gpu_milvus.engine.backend import QueryMasks, Valid
+from gpu_milvus.engine.bm25 import TextQueries
 from gpu_milvus.engine.collection import Collection
 from gpu_milvus.engine.output import OutputPlan, materialize, plan_outputs
 from gpu_milvus.filter import compile_filter
@@ -196,7 +198,13 @@ def _prepare(
             raise errors.invalid(f"search data for field {f.name} must be float vectors")
         if data.shape[1] != f.dim:
             raise errors.search_dim_mismatch(f.dim or 0, data.shape[1])
-    elif f.is_sparse and not sp.issparse(req.data):
+    elif f.is_function_output != isinstance(req.data, TextQueries):
+        raise errors.invalid(
+            f"search data for field {f.name} must be text: it is a BM25 function's output"
+            if f.is_function_output
+            else f"text search data needs a BM25 function output field, not {f.name}"
+        )
+    elif f.is_sparse and not f.is_function_output and not sp.issparse(req.data):
         raise errors.invalid(f"search data for sparse field {f.name} must be sparse vectors")
     # Requests share a mask only when they pass the very same filter_params object (or none).
     params_id = id(req.filter_params) if req.filter_params else None
@@ -261,6 +269,13 @@ def _backend_call(
         table = np.stack([every if m is None else m for m in distinct.values()])
         valid = QueryMasks(table, np.repeat([slot[id(m)] for m in masks], sizes))
     bounds = (first.item.req.radius, first.item.req.range_filter)
+    if first.metric == "BM25":
+        index = coll.index_for_field(first.field.name)
+        return bm25.search(
+            coll.table.sparse[first.field.name], coll.table.alive.view,
+            [t for p in group for t in p.item.req.data], k, valid, bounds,
+            index.params if index is not None else {},
+        )  # fmt: skip
     if first.field.is_sparse:
         parts = [p.item.req.data for p in group]
         width = max(m.shape[1] for m in parts)

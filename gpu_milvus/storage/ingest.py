@@ -22,6 +22,7 @@ from pymilvus import DataType
 from gpu_milvus import errors
 from gpu_milvus.schema import META_FIELD, CollectionSpec, FieldSpec
 from gpu_milvus.storage.table import Batch
+from gpu_milvus.text import term_vectors
 
 _MISSING = object()
 _SPARSE_MAX_INDEX = 2**32 - 1
@@ -113,6 +114,13 @@ def build_batch(
                     "invalid parameter"
                 )
             continue
+        if f.is_function_output:  # computed below from the function's input
+            if any(f.name in row for row in rows):
+                raise errors.DataNotMatchException(
+                    message=f"Attempt to insert an unexpected function output field `{f.name}` "
+                    "to collection"
+                )
+            continue
         columns[f.name] = [row.get(f.name, _MISSING) for row in rows]
     meta: list[str] | None = None
     extra_keys = [k for row in rows for k in row if k not in known]
@@ -131,13 +139,15 @@ def build_batch(
     for f in spec.fields:
         if f.name not in columns:
             continue
-        values = _fill_missing(f, columns[f.name])
+        values = columns[f.name] = _fill_missing(f, columns[f.name])
         if f.is_dense:
             dense[f.name] = _dense_column(f, values)
         elif f.is_sparse:
             sparse[f.name] = _sparse_column(f, values)
         else:
             scalars[f.name] = _scalar_column(f, values)
+    for fn in spec.functions:
+        sparse[fn.output] = term_vectors(columns[fn.input])
     if meta is not None:
         scalars[META_FIELD] = pa.array(meta, type=pa.string())
     if pk.auto_id:

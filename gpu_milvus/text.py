@@ -1,0 +1,67 @@
+"""Full-text search's analyzer and term vectors (the BM25 function's input side).
+
+The "standard" analyzer lowercases the text and keeps each run of word characters as a
+token; a token's dimension is its UTF-8 bytes' 32-bit FNV-1a hash, and a document's BM25
+vector holds each dimension's term frequency. This is what milvus-lite 3.2.2 stores for a
+BM25 output field (checked token by token in tests/congruence/test_full_text.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from gpu_milvus import errors
+
+_TOKEN = re.compile(r"\w+")
+_FNV_OFFSET, _FNV_PRIME = 0x811C9DC5, 0x01000193
+
+
+def check_analyzer(field: str, params: dict[str, Any]) -> None:
+    """Only the standard analyzer (the default) is available here."""
+    raw = params.get("analyzer_params")
+    if raw is None:
+        return
+    conf = json.loads(raw) if isinstance(raw, str) else dict(raw)
+    if conf not in ({"type": "standard"}, {"tokenizer": "standard", "filter": ["lowercase"]}):
+        raise errors.invalid(
+            f"analyzer_params {conf} of field {field} are not supported by gpu_milvus: only "
+            "the standard analyzer is"
+        )
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+def term_id(token: str) -> int:
+    h = _FNV_OFFSET
+    for byte in token.encode():
+        h = ((h ^ byte) * _FNV_PRIME) & 0xFFFFFFFF
+    return h
+
+
+def term_counts(text: str | None) -> Counter[int]:
+    """Each term's count in ``text`` (None, a null text, has none)."""
+    return Counter(term_id(t) for t in tokens(text)) if text else Counter()
+
+
+def term_vectors(texts: Sequence[str | None]) -> sp.csr_matrix:
+    """One row of term frequencies per text, dimensions sorted, float32."""
+    indptr, indices, data = [0], [], []
+    for text in texts:
+        counts = sorted(term_counts(text).items())
+        indices.extend(k for k, _ in counts)
+        data.extend(v for _, v in counts)
+        indptr.append(len(indices))
+    width = max(indices, default=0) + 1
+    return sp.csr_matrix(
+        (np.asarray(data, np.float32), np.asarray(indices, np.int64), np.asarray(indptr)),
+        shape=(len(texts), width),
+    )
