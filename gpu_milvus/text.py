@@ -8,6 +8,7 @@ BM25 output field (checked token by token in tests/congruence/test_full_text.py)
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import Counter
@@ -40,6 +41,7 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
+@functools.lru_cache(maxsize=1 << 18)  # words repeat: most tokens are hashed once
 def term_id(token: str) -> int:
     h = _FNV_OFFSET
     for byte in token.encode():
@@ -54,14 +56,12 @@ def term_counts(text: str | None) -> Counter[int]:
 
 def term_vectors(texts: Sequence[str | None]) -> sp.csr_matrix:
     """One row of term frequencies per text, dimensions sorted, float32."""
-    indptr, indices, data = [0], [], []
-    for text in texts:
-        counts = sorted(term_counts(text).items())
-        indices.extend(k for k, _ in counts)
-        data.extend(v for _, v in counts)
-        indptr.append(len(indices))
-    width = max(indices, default=0) + 1
-    return sp.csr_matrix(
-        (np.asarray(data, np.float32), np.asarray(indices, np.int64), np.asarray(indptr)),
-        shape=(len(texts), width),
-    )
+    per_text = [[term_id(t) for t in tokens(text)] if text else [] for text in texts]
+    lengths = np.fromiter(map(len, per_text), dtype=np.int64, count=len(texts))
+    dims = np.fromiter((d for ids in per_text for d in ids), dtype=np.int64, count=lengths.sum())
+    rows = np.repeat(np.arange(len(texts)), lengths)
+    width = int(dims.max(initial=0)) + 1
+    ones = np.ones(len(dims), np.float32)
+    counts = sp.csr_matrix((ones, (rows, dims)), shape=(len(texts), width))
+    counts.sum_duplicates()
+    return counts
