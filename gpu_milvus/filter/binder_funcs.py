@@ -279,7 +279,39 @@ class FuncMixin:
         params = spec_field.params if spec_field is not None else {}
         if str(params.get("enable_match", "")).lower() != "true":
             raise FilterError(f'field "{target.name}" does not enable match')
-        raise FilterError(f"{node.name} is not supported by gpu_milvus")
+        query = self.visit(node.args[1])
+        if query.kind == TMPL:
+            text: Any = query.value
+        elif query.kind == VALUE and isinstance(query.value, str):
+            text = query.value
+        else:
+            raise FilterError(f"{label} query must be a string, got: {self.text(node.args[1])}")
+        col = field.col
+        assert col is not None
+        if node.name == "phrase_match":
+            slop = self.slop(node.args[2]) if len(node.args) > 2 else 0
+            return pred(ir.TextMatch(col, text, 1, slop), template=query.kind == TMPL)
+        least = 1 if node.extra is None else int(node.extra.text, 0)
+        if not 1 <= least <= 1000:
+            bound = ">= 1" if least < 1 else "<= 1000"
+            raise FilterError(f"minimum_should_match should be {bound}, got {least}")
+        return pred(ir.TextMatch(col, text, least), template=query.kind == TMPL)
+
+    def slop(self, arg: ast.Node) -> int:
+        value = self.visit(arg)
+        passed = self.text(arg)
+        if value.kind != VALUE or type(value.value) is not int:
+            raise FilterError(
+                '"slop" should be a const integer expression with "uint32" value. "slop" '
+                f"expression passed: {passed}"
+            )
+        if value.value < 0:
+            raise FilterError(f'"slop" should not be a negative interger. "slop" passed: {passed}')
+        if value.value > 2**32 - 1:
+            raise FilterError(
+                f'"slop" exceeds the range of "uint32". "slop" expression passed: {passed}'
+            )
+        return int(value.value)
 
     def visit_call(self, node: ast.Call) -> Typed:
         for arg in node.args:

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gpu_milvus.filter import ir, json_ops, kernels
+from gpu_milvus.filter import ir, json_ops, kernels, text_match
 from gpu_milvus.filter.json_eval import JsonView
 from gpu_milvus.filter.kernels import NP_CMP, PC_CMP, Tri
 
@@ -106,6 +106,12 @@ class Evaluator:
             return json_ops.like(self.json(col), node.kind, node.operand)
         arr, oob = self.operand(col)
         return kernels.tri(kernels.like(arr, node.kind, node.operand), oob)
+
+    def eval_textmatch(self, node: ir.TextMatch) -> Tri:
+        column = self.column(node.col.name)
+        if node.slop is None:
+            return kernels.tri(text_match.text_match(column, node.query, node.least))
+        return kernels.tri(text_match.phrase_match(column, node.query, node.slop))
 
     def eval_arithcmp(self, node: ir.ArithCmp) -> Tri:
         col = node.col

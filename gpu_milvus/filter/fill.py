@@ -141,6 +141,14 @@ class Filler:
             raise _err(e.detail) from None
         return ir.Contains(node.col, node.mode, elements)
 
+    def fill_textmatch(self, node: ir.TextMatch) -> ir.Pred:
+        if not isinstance(node.query, Tmpl):
+            return node
+        value = self.get(node.query)
+        if not isinstance(value, str):
+            raise _err(f"the query of text match must be a string, got {value!r}")
+        return ir.TextMatch(node.col, value, node.least, node.slop)
+
 
 def check_mod_err(aop: str, col: ir.Col, operand: Any) -> None:
     try:

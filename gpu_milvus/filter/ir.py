@@ -112,6 +112,17 @@ class Contains(Pred):
 
 
 @dataclass(frozen=True, slots=True)
+class TextMatch(Pred):
+    """text_match (``slop`` None: at least ``least`` of the query's tokens) or phrase_match
+    (the tokens in order, within ``slop`` moves); ``query`` may still be a template."""
+
+    col: Col
+    query: Any
+    least: int = 1
+    slop: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Exists(Pred):
     col: Col
 

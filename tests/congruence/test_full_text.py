@@ -103,3 +103,29 @@ def test_hybrid_search_with_a_text_request(pair: Pair, seed: int) -> None:
 
     ref, sub = pair.both(run)
     assert ref == sub
+
+
+def test_text_match_filters_match(pair: Pair, seed: int) -> None:
+    rng = np.random.default_rng(seed + 3)
+    docs = _docs(120, rng)
+    for c in (pair.ref, pair.sub):
+        s = c.create_schema()
+        s.add_field("id", DataType.INT64, is_primary=True)
+        s.add_field("text", DataType.VARCHAR, max_length=2000, enable_analyzer=True,
+                    enable_match=True)  # fmt: skip
+        s.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+        ip = c.prepare_index_params()
+        ip.add_index("v", index_type="FLAT", metric_type="L2")
+        c.create_collection("m", schema=s, index_params=ip)
+        c.load_collection("m")
+        c.insert("m", [{"id": i, "text": d, "v": [float(i), 0.0]} for i, d in enumerate(docs)])
+    exprs = [f"text_match(text, '{' '.join(rng.choice(WORDS, size=k))}')" for k in (1, 1, 2, 3, 5)]
+    exprs += ["TEXT_MATCH(text, 'DOG fox')", "not text_match(text, 'milvus')",
+              "text_match(text, 'naïve x²') or id < 3", "text_match(text, '...')"]  # fmt: skip
+    for expr in exprs:
+        ref, sub = pair.both(lambda c, e=expr: sorted(r["id"] for r in c.query("m", e)))
+        assert ref == sub, expr
+    ref, sub = pair.both(
+        lambda c: [h["id"] for h in c.search("m", [[5.3, 0.0]], filter=exprs[2], limit=5)[0]]
+    )
+    assert ref == sub
