@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,11 +46,6 @@ def term_id(token: str) -> int:
     for byte in token.encode():
         h = ((h ^ byte) * _FNV_PRIME) & 0xFFFFFFFF
     return h
-
-
-def term_counts(text: str | None) -> Counter[int]:
-    """Each term's count in ``text`` (None, a null text, has none)."""
-    return Counter(term_id(t) for t in tokens(text)) if text else Counter()
 
 
 def term_vectors(texts: Sequence[str | None]) -> sp.csr_matrix:

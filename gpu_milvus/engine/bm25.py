@@ -15,21 +15,16 @@ holds the rows (the GPU store keeps host copies of its sparse rows).
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from gpu_milvus.engine.cpu import Bounds, HostPostings, best_of_scores, no_hits
-from gpu_milvus.text import term_counts
+from gpu_milvus.engine.cpu import Bounds, HostPostings, best_of_scores, no_hits, on_terms
+from gpu_milvus.text import term_vectors
 
 DEFAULT_K1, DEFAULT_B = 1.5, 0.75
-
-_lengths: weakref.WeakKeyDictionary[Any, np.ndarray] = weakref.WeakKeyDictionary()
-_lengths_lock = threading.Lock()
 
 
 class TextQueries(tuple):
@@ -38,17 +33,6 @@ class TextQueries(tuple):
     @property
     def shape(self) -> tuple[int]:
         return (len(self),)
-
-
-def _doc_lengths(store: HostPostings) -> np.ndarray:
-    """Each row's token count (its term frequencies' sum), extended as rows are appended."""
-    n = len(store)
-    with _lengths_lock:
-        known = _lengths.get(store, np.zeros(0))
-        if len(known) < n:
-            tail = np.asarray(store.matrix[len(known) :].sum(axis=1)).ravel()
-            known = _lengths[store] = np.concatenate([known, tail])
-    return known[:n]
 
 
 def search(
@@ -61,8 +45,8 @@ def search(
     params: dict[str, Any],
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k best rows and scores of each text query."""
-    counts = [term_counts(t) for t in texts]
-    terms = np.unique(np.fromiter((t for c in counts for t in c), dtype=np.int64))
+    counts = term_vectors(texts)  # each query's term counts
+    terms = np.unique(counts.indices)
     n = len(store)
     alive = alive[:n]
     docs = int(alive.sum())
@@ -70,7 +54,7 @@ def search(
         return no_hits(len(texts))
     k1 = float(params.get("bm25_k1", DEFAULT_K1))
     b = float(params.get("bm25_b", DEFAULT_B))
-    lengths = _doc_lengths(store)
+    lengths = store.row_sums()
     avgdl = float(lengths[alive].sum()) / docs
     postings = store.columns(terms)  # terms x rows, term frequencies
     term_of = np.repeat(np.arange(len(terms)), np.diff(postings.indptr))
@@ -81,10 +65,5 @@ def search(
     weights = sp.csr_matrix(
         (tf * (k1 + 1) / (tf + norm), postings.indices, postings.indptr), shape=postings.shape
     )
-    position = {t: i for i, t in enumerate(terms.tolist())}
-    query = sp.lil_matrix((len(texts), len(terms)))
-    for i, c in enumerate(counts):
-        for t, q in c.items():
-            query[i, position[t]] = q * idf[position[t]]
-    scores = (query.tocsr() @ weights).tocsr()
-    return best_of_scores(scores, k, valid, bounds)
+    query = on_terms(counts, terms).multiply(idf[None, :]).tocsr()
+    return best_of_scores((query @ weights).tocsr(), k, valid, bounds)

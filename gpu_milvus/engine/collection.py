@@ -42,6 +42,16 @@ def allocate_ids(n: int) -> list[int]:
     return list(range(base, base + n))
 
 
+def merged_properties(
+    old: dict[str, Any], add: dict[str, Any] | None, drop: list[str] | None = None
+) -> dict[str, Any]:
+    """Collection or database properties after an alter/drop: values kept as strings, as
+    the server keeps them."""
+    out = {k: v for k, v in old.items() if k not in (drop or [])}
+    out.update({k: str(v) for k, v in (add or {}).items()})
+    return out
+
+
 class Collection:
     """State and write paths of one collection (thread-safe)."""
 
@@ -347,9 +357,7 @@ class Collection:
         self, add: dict[str, Any] | None = None, drop: list[str] | None = None
     ) -> None:
         with self.lock.write():
-            props = {k: v for k, v in self.properties.items() if k not in (drop or [])}
-            props.update({k: str(v) for k, v in (add or {}).items()})
-            self.change_meta(properties=props)
+            self.change_meta(properties=merged_properties(self.properties, add, drop))
 
     def add_field(self, field: Any) -> None:
         """Add a nullable scalar field; existing rows hold its default value, or null."""

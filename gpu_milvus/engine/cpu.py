@@ -85,6 +85,7 @@ class HostPostings:
 
     # (terms present, sorted; terms x rows CSR over their positions; rows covered)
     _inverted: tuple[np.ndarray, sp.csr_matrix, int] | None = None
+    _row_sums: np.ndarray | None = None
 
     @property
     def matrix(self) -> sp.csr_matrix:
@@ -102,6 +103,14 @@ class HostPostings:
             found = (terms, on_terms(matrix, terms).T.tocsr(), matrix.shape[0])
             self._inverted = found  # one assignment: concurrent readers see a whole triple
         return found
+
+    def row_sums(self) -> np.ndarray:
+        """Each row's values summed (a BM25 row's token count), extended as rows arrive."""
+        known = self._row_sums if self._row_sums is not None else np.zeros(0)
+        if len(known) < len(self):
+            tail = np.asarray(self.matrix[len(known) :].sum(axis=1)).ravel()
+            known = self._row_sums = np.concatenate([known, tail])
+        return known[: len(self)]
 
     def columns(self, terms: np.ndarray) -> sp.csr_matrix:
         """Each of the sorted ``terms``' values in every row: (len(terms) x rows) CSR."""

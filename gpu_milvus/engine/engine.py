@@ -12,13 +12,13 @@ import atexit
 import itertools
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from gpu_milvus import errors
 from gpu_milvus.engine.backend import select_backend
-from gpu_milvus.engine.collection import Collection
+from gpu_milvus.engine.collection import Collection, merged_properties
 from gpu_milvus.engine.durable import DurableStore, StoreOptions
 from gpu_milvus.engine.journal import NULL_JOURNAL, Journal
 from gpu_milvus.schema import CollectionSpec, check_collection_name
@@ -177,20 +177,31 @@ class Engine:
             raise errors.server(errors.DATABASE_NOT_FOUND, f"database not found[database={db}]")
         return found
 
-    def _log_databases(self) -> None:
-        self.journal.log_databases(self.databases)
+    def _change_databases(self, apply: Callable[[], None]) -> None:
+        """Apply a change to the databases, their properties or aliases and log the result
+        (the caller holds the lock); a change the log refuses is undone."""
+        saved = (
+            dict(self._dbs),
+            dict(self._db_props),
+            {d: dict(a) for d, a in self._aliases.items()},
+        )
+        apply()
+        try:
+            self.journal.log_databases(self.databases)
+        except BaseException:
+            self._dbs, self._db_props, self._aliases = saved
+            raise
 
     def create_database(self, db: str, properties: dict[str, Any] | None = None) -> None:
         with self.lock:
             if db in self._dbs:
                 raise errors.server(65535, f"database already exist: {db}")
-            self._dbs[db] = {}
-            self._db_props[db] = {k: str(v) for k, v in (properties or {}).items()}
-            try:
-                self._log_databases()
-            except BaseException:
-                del self._dbs[db]
-                raise
+
+            def add() -> None:
+                self._dbs[db] = {}
+                self._db_props[db] = merged_properties({}, properties)
+
+            self._change_databases(add)
 
     def describe_database(self, db: str) -> dict[str, Any]:
         with self.lock:
@@ -201,16 +212,9 @@ class Engine:
         self, db: str, add: dict[str, Any] | None = None, drop: list[str] | None = None
     ) -> None:
         with self.lock:
-            self._db(db)
-            old = self._db_props.get(db, {})
-            new = {k: v for k, v in old.items() if k not in (drop or [])}
-            new.update({k: str(v) for k, v in (add or {}).items()})
-            self._db_props[db] = new
-            try:
-                self._log_databases()
-            except BaseException:
-                self._db_props[db] = old
-                raise
+            self._db(db)  # a missing database raises
+            new = merged_properties(self._db_props.get(db, {}), add, drop)
+            self._change_databases(lambda: self._db_props.update({db: new}))
 
     def drop_database(self, db: str) -> None:
         with self.lock:
@@ -221,10 +225,13 @@ class Engine:
                     65535, f"{db} not empty, must drop all collections before drop database"
                 )
             if db in self._dbs:
-                self.journal.log_databases([e for e in self.databases if e["name"] != db])
-                del self._dbs[db]
-                self._db_props.pop(db, None)
-                self._aliases.pop(db, None)
+
+                def remove() -> None:
+                    del self._dbs[db]
+                    self._db_props.pop(db, None)
+                    self._aliases.pop(db, None)
+
+                self._change_databases(remove)
 
     def list_databases(self) -> list[str]:
         with self.lock:
@@ -354,20 +361,14 @@ class Engine:
         return coll
 
     def _set_alias(self, db: str, alias: str, cid: int | None) -> None:
-        aliases = self._aliases.setdefault(db, {})
-        old = aliases.get(alias)
-        if cid is None:
-            aliases.pop(alias, None)
-        else:
-            aliases[alias] = cid
-        try:
-            self._log_databases()
-        except BaseException:
-            if old is None:
+        def apply() -> None:
+            aliases = self._aliases.setdefault(db, {})
+            if cid is None:
                 aliases.pop(alias, None)
             else:
-                aliases[alias] = old
-            raise
+                aliases[alias] = cid
+
+        self._change_databases(apply)
 
     def create_alias(self, db: str, collection_name: str, alias: str) -> None:
         with self.lock:

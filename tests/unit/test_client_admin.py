@@ -218,3 +218,29 @@ def test_admin_state_is_in_the_log_before_any_checkpoint(uri: str) -> None:
         assert client.describe_collection("a")["properties"] == {"p": "2"}
     finally:
         client.close()
+
+
+def test_a_refused_log_write_changes_nothing(c: MilvusClient, monkeypatch) -> None:
+    """Database and alias changes are logged before they count; a failed log undoes them."""
+    engine = c._core.engine
+
+    def refuse(entries) -> None:
+        raise OSError(28, "No space left on device")
+
+    c.create_alias("a", "kept")
+    monkeypatch.setattr(engine.journal, "log_databases", refuse)
+    for call in (
+        lambda: c.create_alias("b", "al"),
+        lambda: c.alter_alias("b", "kept"),
+        lambda: c.drop_alias("kept"),
+        lambda: c.create_database("d2"),
+        lambda: c.alter_database_properties("default", {"k": 1}),
+    ):
+        with pytest.raises(MilvusException):
+            call()
+    monkeypatch.undo()
+    assert c.list_aliases()["aliases"] == ["kept"]
+    assert c.describe_alias("kept")["collection_name"] == "a"
+    assert c.list_databases() == ["default"] and c.describe_database("default") == {
+        "name": "default"
+    }
