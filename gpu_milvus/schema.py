@@ -315,6 +315,47 @@ def with_added_field(spec: CollectionSpec, field: Any) -> CollectionSpec:
     return dataclasses.replace(spec, fields=(*spec.fields, new), version=spec.version + 1)
 
 
+def with_altered_field(
+    spec: CollectionSpec, name: str, params: dict[str, Any], loaded: bool
+) -> CollectionSpec:
+    """``spec`` after alter_collection_field: max_length (strings, and arrays of them),
+    max_capacity (arrays), mmap.enabled and field.description; only the first and the last
+    while the collection is loaded (rootcoord's alter-field checks)."""
+    f = spec.field(name)
+    if f is None:
+        raise errors.field_not_exist(name)
+    if loaded and set(params) - {"max_length", "field.description"}:
+        raise errors.invalid("can not alter collection field properties if collection loaded")
+    changes: dict[str, Any] = {"params": dict(f.params)}
+    for key, value in params.items():
+        if key == "max_length":
+            if DataType.VARCHAR not in (f.dtype, f.element_type):
+                raise errors.invalid("can not modify the maxlength for non-string types")
+            length = _int_param(name, key, value)
+            if not 1 <= length <= MAX_VARCHAR_LENGTH:
+                raise errors.invalid(
+                    f"the maximum length specified for the field({name}) should be in "
+                    f"(0, {MAX_VARCHAR_LENGTH}], but got {length} instead: invalid parameter"
+                )
+            changes["max_length"] = changes["params"]["max_length"] = length
+        elif key == "max_capacity" and f.dtype == DataType.ARRAY:
+            capacity = _int_param(name, key, value)
+            if not 1 <= capacity <= MAX_ARRAY_CAPACITY:
+                raise errors.invalid(
+                    f"the maximum capacity specified for a Array should be in (0, "
+                    f"{MAX_ARRAY_CAPACITY}], but got {capacity}"
+                )
+            changes["max_capacity"] = changes["params"]["max_capacity"] = capacity
+        elif key == "mmap.enabled":
+            changes["params"]["mmap.enabled"] = str(value)
+        elif key == "field.description":
+            changes["description"] = str(value)
+        else:
+            raise errors.invalid(f"{key} does not allow update in collection field param")
+    fields = tuple(dataclasses.replace(x, **changes) if x is f else x for x in spec.fields)
+    return dataclasses.replace(spec, fields=fields, version=spec.version + 1)
+
+
 def spec_from_schema(name: str, schema: CollectionSchema, version: int = 0) -> CollectionSpec:
     """Validate a pymilvus CollectionSchema as the server would and freeze it."""
     fields = list(schema.fields)

@@ -112,3 +112,10 @@ class AdminMethods:
             )
         field = FieldSchema(field_name, data_type, desc, **kwargs)
         self._coll(collection_name).add_field(field)
+
+    def alter_collection_field(
+        self, collection_name: str, field_name: str, field_params: dict,
+        timeout: float | None = None, **kwargs: Any,
+    ) -> None:  # fmt: skip
+        """Change a field's max_length, max_capacity, mmap.enabled or description."""
+        self._coll(collection_name).alter_field(field_name, dict(field_params))

@@ -7,6 +7,7 @@ touch the table, so a rejected insert changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,7 +22,7 @@ from gpu_milvus.engine.journal import NULL_JOURNAL, Journal
 from gpu_milvus.engine.locks import RWLock
 from gpu_milvus.filter import compile_filter
 from gpu_milvus.index_params import IndexSpec
-from gpu_milvus.schema import CollectionSpec, with_added_field
+from gpu_milvus.schema import CollectionSpec, with_added_field, with_altered_field
 from gpu_milvus.storage.codec import index_from_json, index_to_json, spec_from_json, spec_to_json
 from gpu_milvus.storage.ingest import build_batch
 from gpu_milvus.storage.table import Batch, Table
@@ -264,7 +265,8 @@ class Collection:
 
     # ------------------------------------------------------------------ writes
     def insert(self, rows: Sequence[Any], partition_name: str | None) -> list[Any]:
-        batch = build_batch(self.spec, rows, self._new_ids)
+        given = str(self.properties.get("allow_insert_auto_id", "")).lower() == "true"
+        batch = build_batch(self.spec, rows, self._new_ids, given_pks=given)
         with self.lock.write():
             pid = self.partition_id(partition_name or DEFAULT_PARTITION)
             self.table.make_room(batch.num_rows)  # out of memory: nothing logged or applied
@@ -356,13 +358,35 @@ class Collection:
     def set_properties(
         self, add: dict[str, Any] | None = None, drop: list[str] | None = None
     ) -> None:
+        """``dynamicfield.enabled`` turns the dynamic field on (it cannot be turned off); the
+        other keys are kept as properties (``allow_insert_auto_id`` lets inserts carry keys)."""
+        add = dict(add or {})
+        dynamic = add.pop("dynamicfield.enabled", None)
         with self.lock.write():
-            self.change_meta(properties=merged_properties(self.properties, add, drop))
+            changes: dict[str, Any] = {"properties": merged_properties(self.properties, add, drop)}
+            if (
+                dynamic is not None
+                and (str(dynamic).lower() == "true") != self.spec.enable_dynamic_field
+            ):
+                if self.spec.enable_dynamic_field:
+                    raise errors.invalid(
+                        f"the dynamic field of collection {self.name} cannot be disabled"
+                    )
+                spec = dataclasses.replace(
+                    self.spec, enable_dynamic_field=True, version=self.spec.version + 1
+                )
+                changes["spec"] = spec_to_json(spec)
+            self.change_meta(**changes)
 
     def add_field(self, field: Any) -> None:
         """Add a nullable scalar field; existing rows hold its default value, or null."""
         with self.lock.write():
             self.change_meta(spec=spec_to_json(with_added_field(self.spec, field)))
+
+    def alter_field(self, name: str, params: dict[str, Any]) -> None:
+        with self.lock.write():
+            altered = with_altered_field(self.spec, name, params, self.loaded)
+            self.change_meta(spec=spec_to_json(altered))
 
     def row_count(self) -> int:
         with self.lock.read():

@@ -95,7 +95,11 @@ def check_row_dicts(rows: Sequence[Any]) -> None:
 
 
 def build_batch(
-    spec: CollectionSpec, rows: Sequence[Any], new_ids: Callable[[int], list[Any]] | None
+    spec: CollectionSpec,
+    rows: Sequence[Any],
+    new_ids: Callable[[int], list[Any]] | None,
+    *,
+    given_pks: bool = False,
 ) -> Batch:
     """Validate ``rows`` against ``spec`` and convert them to columns.
 
@@ -108,7 +112,9 @@ def build_batch(
     columns: dict[str, list[Any]] = {}
     for f in spec.fields:
         if f.is_primary and f.auto_id:
-            if any(f.name in row for row in rows):
+            if given_pks:  # allow_insert_auto_id: a row may bring its own key
+                check_values(f, [row[f.name] for row in rows if row.get(f.name) is not None])
+            elif any(f.name in row for row in rows):
                 raise errors.invalid(
                     f"can not assign primary field data when auto id enabled {f.name}: "
                     "invalid parameter"
@@ -154,6 +160,11 @@ def build_batch(
         if new_ids is None:
             raise errors.invalid(f"must assign pk when upsert, primary field: {pk.name}")
         pks = new_ids(n)
+        if given_pks:
+            pks = [
+                row[pk.name] if row.get(pk.name) is not None else new
+                for row, new in zip(rows, pks, strict=True)
+            ]
         scalars[pk.name] = pa.array(pks, type=pk.arrow_type)
     else:
         pks = [int(v) if pk.dtype == DataType.INT64 else v for v in columns[pk.name]]

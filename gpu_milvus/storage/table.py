@@ -77,6 +77,8 @@ class Table:
     def _filler(self, name: str, n: int) -> pa.Array:
         f = self.spec.field(name)
         value = f.default_value if f is not None and f.has_default else None
+        if name == META_FIELD:  # the dynamic field, turned on: no keys yet
+            value = "{}"
         return pa.array([value] * n, type=self._arrow_schema.field(name).type)
 
     # ---------------------------------------------------------------- writes
