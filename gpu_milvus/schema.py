@@ -192,24 +192,19 @@ def _int_param(field_name: str, key: str, raw: Any) -> int:
         ) from None
 
 
-def _max_length(name: str, raw: Any) -> int:
-    length = _int_param(name, "max_length", raw)
-    if not 1 <= length <= MAX_VARCHAR_LENGTH:
+def _bounded(name: str, key: str, raw: Any) -> int:
+    """A field's max_length or max_capacity, within the server's range for it."""
+    value = _int_param(name, key, raw)
+    top = MAX_VARCHAR_LENGTH if key == "max_length" else MAX_ARRAY_CAPACITY
+    if not 1 <= value <= top:
         raise errors.invalid(
-            f"the maximum length specified for the field({name}) should be in "
-            f"(0, {MAX_VARCHAR_LENGTH}], but got {length} instead: invalid parameter"
+            f"the maximum length specified for the field({name}) should be in (0, {top}], "
+            f"but got {value} instead: invalid parameter"
+            if key == "max_length"
+            else f"the maximum capacity specified for a Array should be in (0, {top}], "
+            f"but got {value}"
         )
-    return length
-
-
-def _max_capacity(name: str, raw: Any) -> int:
-    capacity = _int_param(name, "max_capacity", raw)
-    if not 1 <= capacity <= MAX_ARRAY_CAPACITY:
-        raise errors.invalid(
-            f"the maximum capacity specified for a Array should be in (0, "
-            f"{MAX_ARRAY_CAPACITY}], but got {capacity}"
-        )
-    return capacity
+    return value
 
 
 def _field_spec(f: Any, field_id: int, schema_auto_id: bool) -> FieldSpec:
@@ -258,7 +253,8 @@ def _field_spec(f: Any, field_id: int, schema_auto_id: bool) -> FieldSpec:
                 f"type param(max_length) should be specified for the field({name}) of "
                 "collection: invalid parameter"
             )
-        spec["max_length"] = params["max_length"] = _max_length(name, params["max_length"])
+        max_length = _bounded(name, "max_length", params["max_length"])
+        spec["max_length"] = params["max_length"] = max_length
     if dtype == DataType.ARRAY:
         element_type = getattr(f, "element_type", None)
         if element_type is None or DataType(element_type) not in ARRAY_ELEMENT_TYPES:
@@ -268,7 +264,8 @@ def _field_spec(f: Any, field_id: int, schema_auto_id: bool) -> FieldSpec:
             raise errors.invalid(
                 f"type param(max_capacity) should be specified for array field {name}"
             )
-        spec["max_capacity"] = params["max_capacity"] = _max_capacity(name, params["max_capacity"])
+        capacity = _bounded(name, "max_capacity", params["max_capacity"])
+        spec["max_capacity"] = params["max_capacity"] = capacity
     spec["params"] = params
     out = FieldSpec(**spec)
     if out.is_primary:
@@ -337,9 +334,9 @@ def with_altered_field(
         if key == "max_length":
             if DataType.VARCHAR not in (f.dtype, f.element_type):
                 raise errors.invalid("can not modify the maxlength for non-string types")
-            changes["max_length"] = changes["params"]["max_length"] = _max_length(name, value)
+            changes["max_length"] = changes["params"]["max_length"] = _bounded(name, key, value)
         elif key == "max_capacity" and f.dtype == DataType.ARRAY:
-            changes["max_capacity"] = changes["params"]["max_capacity"] = _max_capacity(name, value)
+            changes["max_capacity"] = changes["params"]["max_capacity"] = _bounded(name, key, value)
         elif key == "mmap.enabled":
             changes["params"]["mmap.enabled"] = str(value)
         elif key == "field.description":
