@@ -122,8 +122,10 @@ class HostPostings:
         counts[present] = np.diff(found.indptr)
         indptr = np.concatenate([[0], np.cumsum(counts)])
         head = sp.csr_matrix((found.data, found.indices, indptr), shape=(len(terms), covered))
+        if covered == len(self):
+            return head
         tail = on_terms(self.matrix[covered:], terms).T.tocsr()
-        return sp.hstack([head, tail], format="csr") if tail.shape[1] else head
+        return sp.hstack([head, tail], format="csr")
 
 
 class CpuSparseStore(HostPostings):

@@ -6,6 +6,8 @@ never see each other's collections.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -37,6 +39,16 @@ async def aclient(uri: str) -> AsyncIterator[AsyncMilvusClient]:
 
 class Helpers:
     """Small data builders and NumPy float64 references shared by the client tests."""
+
+    @staticmethod
+    def exit_without_closing(uri: str, *statements: str) -> None:
+        """Run ``statements`` (``c`` is a MilvusClient on ``uri``) in a child process that
+        then exits at once: no close, so no checkpoint; only the log holds the changes."""
+        script = "\n".join(
+            ["import os", "from pymilvus import DataType", "from gpu_milvus import MilvusClient",
+             f"c = MilvusClient({uri!r})", *statements, "os._exit(0)"]
+        )  # fmt: skip
+        subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
 
     @staticmethod
     def vectors(n: int, dim: int = 4, seed: int = 0) -> np.ndarray:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import subprocess
-import sys
 
 import pymilvus
 import pytest
@@ -199,18 +197,15 @@ def test_every_pymilvus_method_exists_and_the_rest_fail_with_code_10(ours, their
         client.close()
 
 
-def test_admin_state_is_in_the_log_before_any_checkpoint(uri: str) -> None:
+def test_admin_state_is_in_the_log_before_any_checkpoint(uri: str, h) -> None:
     """A process that dies without closing (no checkpoint) still leaves aliases and props."""
-    script = (
-        "import os\nfrom gpu_milvus import MilvusClient\n"
-        f"c = MilvusClient({uri!r})\n"
-        "c.create_collection('a', dimension=2)\n"
-        "c.create_alias('a', 'al')\n"
-        "c.create_database('d', properties={'k': 1})\n"
-        "c.alter_collection_properties('a', {'p': 2})\n"
-        "os._exit(0)\n"
+    h.exit_without_closing(
+        uri,
+        "c.create_collection('a', dimension=2)",
+        "c.create_alias('a', 'al')",
+        "c.create_database('d', properties={'k': 1})",
+        "c.alter_collection_properties('a', {'p': 2})",
     )
-    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
     client = MilvusClient(uri)
     try:
         assert client.describe_alias("al")["collection_name"] == "a"
