@@ -155,10 +155,10 @@ def varchar_too_long(field: str, row: int, length: int, max_length: int) -> Milv
     )
 
 
-def search_dim_mismatch(want: int, got: int) -> MilvusException:
+def search_dim_mismatch(want_bytes: int, got_bytes: int) -> MilvusException:
     return server(
         SEGCORE_ERROR,
-        f"vector dimension mismatch, expected vector size(byte) {want * 4}, actual {got * 4}.",
+        f"vector dimension mismatch, expected vector size(byte) {want_bytes}, actual {got_bytes}.",
     )
 
 

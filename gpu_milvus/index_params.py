@@ -3,7 +3,8 @@
 Every vector index type Milvus accepts is accepted and recorded; the search itself is always
 exact brute force (recall 1.0), so index parameters only affect what describe_index reports.
 Defaults follow the server: an empty index_type is AUTOINDEX, a missing metric is COSINE for
-dense vectors and IP for sparse ones, and the index is named after its field.
+dense vectors, HAMMING for binary and IP for sparse ones, and the index is named after its
+field.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from pymilvus import DataType
 
 from gpu_milvus import errors
-from gpu_milvus.engine.backend import METRICS_DENSE, METRICS_SPARSE
+from gpu_milvus.engine.backend import METRICS_BINARY, METRICS_DENSE, METRICS_SPARSE
 from gpu_milvus.schema import CollectionSpec, FieldSpec
 
 DENSE_INDEX_TYPES = frozenset(
@@ -24,6 +25,18 @@ DENSE_INDEX_TYPES = frozenset(
         "GPU_BRUTE_FORCE",
     }
 )  # fmt: skip
+# knowhere's index table (index_table.h): which index types each byte vector type takes
+_HNSW = {"HNSW", "HNSW_SQ", "HNSW_PQ", "HNSW_PRQ", "AUTOINDEX"}
+_GPU = {"GPU_BRUTE_FORCE", "GPU_IVF_FLAT", "GPU_IVF_PQ", "GPU_CAGRA"}
+INDEX_TYPES: dict[DataType, frozenset[str]] = {
+    DataType.FLOAT_VECTOR: DENSE_INDEX_TYPES,
+    DataType.FLOAT16_VECTOR: DENSE_INDEX_TYPES,
+    DataType.BFLOAT16_VECTOR: DENSE_INDEX_TYPES - _GPU,
+    DataType.INT8_VECTOR: frozenset(_HNSW | _GPU - {"GPU_BRUTE_FORCE"}),
+    DataType.BINARY_VECTOR: frozenset(
+        {"BIN_FLAT", "BIN_IVF_FLAT", "HNSW", "GPU_CAGRA", "AUTOINDEX"}
+    ),
+}
 SPARSE_INDEX_TYPES = frozenset({"SPARSE_INVERTED_INDEX", "SPARSE_WAND", "AUTOINDEX"})
 SCALAR_INDEX_TYPES = frozenset({"INVERTED", "STL_SORT", "Trie", "BITMAP", "AUTOINDEX", "NGRAM"})
 
@@ -59,11 +72,11 @@ def index_spec(spec: CollectionSpec, index_param: Any) -> IndexSpec:
     metric = str(metric).upper() if metric not in (None, "") else None
     name = index_param.index_name or field_name
     params = {k: v for k, v in configs.items() if k not in ("index_type", "metric_type")}
-    if f.is_dense:
+    if f.is_dense or f.is_binary:
         index_type = index_type or "AUTOINDEX"
-        _check_type(f, index_type, DENSE_INDEX_TYPES)
-        metric = metric or "COSINE"
-        _check_metric(f, metric, METRICS_DENSE)
+        _check_type(f, index_type, INDEX_TYPES[f.dtype])
+        metric = metric or ("HAMMING" if f.is_binary else "COSINE")
+        _check_metric(f, metric, METRICS_BINARY if f.is_binary else METRICS_DENSE)
     elif f.is_sparse:
         index_type = index_type or "AUTOINDEX"
         _check_type(f, index_type, SPARSE_INDEX_TYPES)
@@ -92,7 +105,7 @@ def _check_type(f: FieldSpec, index_type: str, allowed: frozenset[str]) -> None:
 
 def _check_metric(f: FieldSpec, metric: str, allowed: tuple[str, ...]) -> None:
     if metric not in allowed:
-        kind = "sparse" if f.is_sparse else "float"
+        kind = "sparse" if f.is_sparse else "binary" if f.is_binary else "float"
         raise errors.invalid(
             f"{kind} vector index does not support metric type: {metric}: invalid parameter"
             f"[expected={' '.join(allowed)}][actual={metric}]"

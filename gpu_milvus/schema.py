@@ -27,8 +27,12 @@ MAX_DIM = 32768
 MAX_VARCHAR_LENGTH = 65535
 MAX_ARRAY_CAPACITY = 4096
 
-DENSE_VECTOR_TYPES = frozenset({DataType.FLOAT_VECTOR})
-VECTOR_TYPES = frozenset({DataType.FLOAT_VECTOR, DataType.SPARSE_FLOAT_VECTOR})
+# Dense vectors live in the backend's float32 store (FLOAT16, BFLOAT16, INT8 values are exact
+# there); BINARY vectors are packed bits in an Arrow column (see gpu_milvus.vectors).
+DENSE_VECTOR_TYPES = frozenset(
+    {DataType.FLOAT_VECTOR, DataType.FLOAT16_VECTOR, DataType.BFLOAT16_VECTOR, DataType.INT8_VECTOR}
+)
+VECTOR_TYPES = DENSE_VECTOR_TYPES | {DataType.SPARSE_FLOAT_VECTOR, DataType.BINARY_VECTOR}
 INT_TYPES = frozenset({DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64})
 FLOAT_TYPES = frozenset({DataType.FLOAT, DataType.DOUBLE})
 SCALAR_TYPES = frozenset(
@@ -102,8 +106,19 @@ class FieldSpec:
         return self.dtype == DataType.SPARSE_FLOAT_VECTOR
 
     @property
+    def is_binary(self) -> bool:
+        return self.dtype == DataType.BINARY_VECTOR
+
+    @property
+    def has_column(self) -> bool:
+        """Whether the field is an Arrow column: scalars and binary vectors."""
+        return not self.is_vector or self.is_binary
+
+    @property
     def arrow_type(self) -> pa.DataType:
-        """Arrow type of this scalar field's column (vectors have none)."""
+        """Arrow type of this field's column (see ``has_column``)."""
+        if self.is_binary:
+            return pa.binary((self.dim or 0) // 8)
         if self.dtype == DataType.ARRAY:
             assert self.element_type is not None
             return pa.list_(_ARROW_TYPES[self.element_type])
@@ -158,8 +173,9 @@ class CollectionSpec:
         return tuple(f for f in self.fields if not f.is_vector)
 
     def arrow_schema(self) -> pa.Schema:
-        """Arrow schema of the scalar columns, ``$meta`` last when the dynamic field is on."""
-        cols = [pa.field(f.name, f.arrow_type, nullable=True) for f in self.scalar_fields]
+        """Arrow schema of the columns (scalars, binary vectors), ``$meta`` last when the
+        dynamic field is on."""
+        cols = [pa.field(f.name, f.arrow_type, nullable=True) for f in self.fields if f.has_column]
         if self.enable_dynamic_field:
             cols.append(pa.field(META_FIELD, pa.string(), nullable=False))
         return pa.schema(cols)
@@ -207,6 +223,28 @@ def _bounded(name: str, key: str, raw: Any) -> int:
     return value
 
 
+def _dim(name: str, dtype: DataType, params: dict[str, Any]) -> int:
+    """A dense or binary vector field's dimension, in the proxy's range for its type."""
+    if "dim" not in params:
+        raise errors.invalid(f"dimension is not defined in field type params of {name}")
+    dim = _int_param(name, "dim", params["dim"])
+    binary = dtype == DataType.BINARY_VECTOR
+    kind, top = ("binary", MAX_DIM * 8) if binary else ("float", MAX_DIM)
+    if dim <= 1:
+        raise errors.invalid(f"invalid dimension: {dim}. should be in range 2 ~ {MAX_DIM}")
+    if binary and dim % 8:
+        raise errors.invalid(
+            f"invalid dimension: {dim} of field {name}. binary vector dimension should be "
+            "multiple of 8. "
+        )
+    if dim > top:
+        raise errors.invalid(
+            f"invalid dimension: {dim} of field {name}. {kind} vector dimension should be in "
+            f"range 2 ~ {top}"
+        )
+    return dim
+
+
 def _field_spec(f: Any, field_id: int, schema_auto_id: bool) -> FieldSpec:
     dtype = DataType(f.dtype)
     name = f.name
@@ -232,17 +270,8 @@ def _field_spec(f: Any, field_id: int, schema_auto_id: bool) -> FieldSpec:
         "is_partition_key": bool(getattr(f, "is_partition_key", False)),
         "is_clustering_key": bool(getattr(f, "is_clustering_key", False)),
     }
-    if dtype == DataType.FLOAT_VECTOR:
-        if "dim" not in params:
-            raise errors.invalid(f"dimension is not defined in field type params of {name}")
-        dim = _int_param(name, "dim", params["dim"])
-        if not 2 <= dim <= MAX_DIM:
-            raise errors.invalid(
-                f"invalid dimension: {dim} of field {name}. float vector dimension should be "
-                f"in range 2 ~ {MAX_DIM}"
-            )
-        spec["dim"] = dim
-        params["dim"] = dim
+    if dtype in DENSE_VECTOR_TYPES or dtype == DataType.BINARY_VECTOR:
+        spec["dim"] = params["dim"] = _dim(name, dtype, params)
     if dtype == DataType.SPARSE_FLOAT_VECTOR and "dim" in params:
         raise errors.invalid(f"dim should not be specified for sparse vector field {name}")
     if dtype == DataType.VARCHAR or (

@@ -18,6 +18,7 @@ from gpu_milvus import errors
 from gpu_milvus.engine.bm25 import TextQueries
 from gpu_milvus.engine.reads import GroupBy, VectorRequest
 from gpu_milvus.storage.ingest import sparse_matrix
+from gpu_milvus.vectors import ByteQueries, byte_queries
 
 _CONSISTENCY = {"strong": 0, "session": 1, "bounded": 2, "eventually": 3, "customized": 4}
 _NAMES = {0: "Strong", 1: "Session", 2: "Bounded", 3: "Eventually", 4: "Customized"}
@@ -96,6 +97,8 @@ def plain_dense(data: Any) -> np.ndarray | None:
     (which accepts exactly these); None for anything else."""
     if type(data) is not list or not data or not isinstance(data[0], (list, np.ndarray)):
         return None
+    if isinstance(data[0], np.ndarray) and data[0].dtype not in (np.float32, np.float64):
+        return None  # float16, int8, uint8...: a byte vector type
     try:
         matrix = np.asarray(data)
     except ValueError:  # ragged
@@ -105,13 +108,17 @@ def plain_dense(data: Any) -> np.ndarray | None:
     return np.ascontiguousarray(matrix, dtype=np.float32)
 
 
-def search_vectors(data: Any) -> np.ndarray | sp.csr_matrix | TextQueries:
-    """Query vectors as a float32 (nq, dim) matrix or a CSR matrix, after pymilvus's checks."""
+def search_vectors(data: Any) -> np.ndarray | sp.csr_matrix | TextQueries | ByteQueries:
+    """Query vectors as a float32 (nq, dim) matrix, a CSR matrix, text, or the bytes of a
+    byte vector type, after pymilvus's checks."""
     if isinstance(data, np.ndarray) and data.ndim == 2 and data.dtype == np.float32:
         return np.ascontiguousarray(data)  # pymilvus accepts these as they are
     plain = plain_dense(data)
     if plain is not None:
         return plain
+    typed = byte_queries(data)
+    if typed is not None:
+        return typed
     if sp.issparse(data):
         return _checked_sparse(sp.csr_matrix(data, dtype=np.float32))
     check_pass_param(search_data=data)

@@ -471,7 +471,10 @@ class LocalCore(AdminMethods):
         rows = reads.query(coll, "", None, [field], keys, None, None, 0)
         if len(rows) != len(keys):
             raise errors.invalid("some of the ids to search by do not exist")
-        return [r[field] for r in rows]
+        values = [r[field] for r in rows]
+        if values and isinstance(values[0], list) and isinstance(values[0][0], bytes):
+            return [v[0] for v in values]  # byte vectors come wrapped, as query gives them
+        return values
 
     def hybrid_search(
         self, collection_name: str, reqs: list, ranker: Any, limit: int = 10,

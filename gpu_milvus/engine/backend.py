@@ -26,6 +26,7 @@ from gpu_milvus import errors
 
 METRICS_DENSE = ("L2", "IP", "COSINE")
 METRICS_SPARSE = ("IP",)
+METRICS_BINARY = ("HAMMING", "JACCARD")
 LARGER_IS_BETTER = frozenset({"IP", "COSINE", "BM25"})
 
 

@@ -20,6 +20,7 @@ from pymilvus import DataType
 from gpu_milvus import errors
 from gpu_milvus.schema import META_FIELD, CollectionSpec
 from gpu_milvus.storage.table import Table
+from gpu_milvus.vectors import BYTE_VECTOR_TYPES, to_bytes
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,12 @@ def _decode_json(texts: list[Any]) -> list[Any]:
     return [None if t is None else orjson.loads(t) for t in texts]
 
 
-def materialize(table: Table, rows: np.ndarray, plan: OutputPlan) -> list[dict[str, Any]]:
-    """One dict per row with the planned fields (dynamic keys flattened last)."""
+def materialize(
+    table: Table, rows: np.ndarray, plan: OutputPlan, wrap_bytes: bool = False
+) -> list[dict[str, Any]]:
+    """One dict per row with the planned fields (dynamic keys flattened last). Byte vectors
+    (binary, float16, bfloat16, int8) are bytes; ``wrap_bytes`` puts each in a one-item
+    list, as pymilvus's query results do (its search results do not)."""
     n = len(rows)
     if n == 0 or plan.empty:
         return [{} for _ in range(n)]
@@ -89,14 +94,18 @@ def materialize(table: Table, rows: np.ndarray, plan: OutputPlan) -> list[dict[s
     for name in plan.fields:
         f = spec.field(name)
         assert f is not None
-        if f.is_dense:
-            values: list[Any] = table.dense[name].take(rows).tolist()
+        if f.dtype in BYTE_VECTOR_TYPES:
+            values: list[Any] = to_bytes(f.dtype, table.dense[name].take(rows))
+        elif f.is_dense:
+            values = table.dense[name].take(rows).tolist()
         elif f.is_sparse:
             values = _sparse_rows(table, name, rows)
         else:
             values = table.take_scalars(name, rows)
             if f.dtype == DataType.JSON:
                 values = _decode_json(values)
+        if wrap_bytes and (f.is_binary or f.dtype in BYTE_VECTOR_TYPES):
+            values = [[v] for v in values]
         names.append(name)
         columns.append(values)
     out = [dict(zip(names, vals, strict=True)) for vals in zip(*columns, strict=True)]

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from pymilvus.exceptions import MilvusException
 
 from gpu_milvus import errors
-from gpu_milvus.engine import bm25
+from gpu_milvus.engine import binary, bm25
 from gpu_milvus.engine.backend import QueryMasks, Valid
 from gpu_milvus.engine.bm25 import TextQueries
 from gpu_milvus.engine.collection import Collection
@@ -25,6 +25,7 @@ from gpu_milvus.engine.output import OutputPlan, materialize, plan_outputs
 from gpu_milvus.filter import compile_filter
 from gpu_milvus.rankers import Fusion, Hits, fuse
 from gpu_milvus.schema import FieldSpec
+from gpu_milvus.vectors import query_matrix
 
 MAX_TOPK = 16384
 
@@ -124,7 +125,7 @@ def query(
         rows = _by_pk(coll, np.flatnonzero(mask))
         if limit is not None:
             rows = rows[offset : offset + limit]
-        return materialize(coll.table, rows, plan)
+        return materialize(coll.table, rows, plan, wrap_bytes=True)
 
 
 def _anns_field(coll: Collection, name: str | None) -> FieldSpec:
@@ -174,6 +175,7 @@ class _Prepared:
     metric: str
     mask: np.ndarray | None
     plan: OutputPlan
+    data: Any  # the request's vectors, as the field's search takes them
 
 
 def _prepare(
@@ -191,13 +193,10 @@ def _prepare(
         found = _field_checks(coll, item)
         if key is not None:
             shared[key] = found
-    plan, pids, f, metric, dense = found
-    if dense:
-        data = req.data
-        if not isinstance(data, np.ndarray) or data.ndim != 2:  # sparse matrices included
-            raise errors.invalid(f"search data for field {f.name} must be float vectors")
-        if data.shape[1] != f.dim:
-            raise errors.search_dim_mismatch(f.dim or 0, data.shape[1])
+    plan, pids, f, metric, packed = found
+    data = req.data
+    if packed:  # dense or binary: a matrix of the field's type
+        data = query_matrix(f.name, f.dtype, f.dim or 0, data)
     elif f.is_function_output != isinstance(req.data, TextQueries):
         raise errors.invalid(
             f"search data for field {f.name} must be text: it is a BM25 function's output"
@@ -212,7 +211,7 @@ def _prepare(
     if mask_key not in masks:
         mask = _mask(coll, pids, req.filter, req.filter_params)
         masks[mask_key] = None if mask.all() else mask
-    return _Prepared(at, item, f, metric, masks[mask_key], plan)
+    return _Prepared(at, item, f, metric, masks[mask_key], plan, data)
 
 
 _SEQUENCES = (list, tuple, type(None))
@@ -239,7 +238,8 @@ def _shared_key(item: SearchItem) -> tuple[Any, ...] | None:
 def _field_checks(
     coll: Collection, item: SearchItem
 ) -> tuple[OutputPlan, tuple[int, ...], FieldSpec, str, bool]:
-    """Output plan, loaded partitions, vector field, metric and density of a request."""
+    """Output plan, loaded partitions, vector field, metric, and whether the field's
+    queries are a matrix (dense and binary fields) of a request."""
     plan = plan_outputs(coll.spec, item.output_fields, always_pk=False)
     pids = check_loaded(coll, item.partitions)
     f = _anns_field(coll, item.req.anns_field)
@@ -247,7 +247,7 @@ def _field_checks(
     metric = index.metric_type if index is not None and index.metric_type else "COSINE"
     if item.req.metric_type and item.req.metric_type.upper() != metric:
         raise errors.metric_mismatch(metric, item.req.metric_type.upper())
-    return plan, tuple(pids), f, metric, f.is_dense
+    return plan, tuple(pids), f, metric, f.is_dense or f.is_binary
 
 
 def _backend_call(
@@ -255,7 +255,7 @@ def _backend_call(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One backend call for requests on the same field and bounds; per-query masks."""
     first = group[0]
-    sizes = [p.item.req.data.shape[0] for p in group]
+    sizes = [p.data.shape[0] for p in group]
     masks = [p.mask for p in group]
     valid: Valid
     if all(m is None for m in masks):
@@ -273,11 +273,16 @@ def _backend_call(
         index = coll.index_for_field(first.field.name)
         return bm25.search(
             coll.table.sparse[first.field.name], coll.table.alive.view,
-            [t for p in group for t in p.item.req.data], k, valid, bounds,
+            [t for p in group for t in p.data], k, valid, bounds,
             index.params if index is not None else {},
         )  # fmt: skip
+    if first.field.is_binary:
+        codes = np.vstack([p.data for p in group])
+        return binary.search(
+            coll.table.column(first.field.name), codes, first.metric, k, valid, bounds
+        )
     if first.field.is_sparse:
-        parts = [p.item.req.data for p in group]
+        parts = [p.data for p in group]
         width = max(m.shape[1] for m in parts)
         queries = sp.vstack(
             [
@@ -289,7 +294,7 @@ def _backend_call(
         return coll.backend.search_sparse(
             coll.table.sparse[first.field.name], queries, k, valid, bounds
         )
-    queries = np.vstack([p.item.req.data for p in group])
+    queries = np.vstack([p.data for p in group])
     return coll.backend.search_dense(
         coll.table.dense[first.field.name], queries, first.metric, k, valid, bounds
     )
@@ -301,7 +306,7 @@ def _run_group(coll: Collection, group: list[_Prepared]) -> list[list[SearchHits
     rows, dist = _backend_call(coll, group, max(p.item.req.limit + p.item.offset for p in group))
     first = group[0]
     lo, hi = first.item.offset, first.item.offset + first.item.req.limit
-    sizes = [p.item.req.data.shape[0] for p in group]
+    sizes = [p.data.shape[0] for p in group]
     if all(
         p.plan is first.plan and p.item.offset == lo and p.item.req.limit == first.item.req.limit
         for p in group
@@ -370,7 +375,9 @@ def _grouped(coll: Collection, p: _Prepared, group_by: GroupBy) -> list[SearchHi
     valid = p.mask
     k = min(total, max(wanted * group_by.size * 4, 64))
     while True:
-        single = _Prepared(p.at, SearchItem(req, 0, None, None), p.field, p.metric, valid, p.plan)
+        single = _Prepared(
+            p.at, SearchItem(req, 0, None, None), p.field, p.metric, valid, p.plan, p.data
+        )
         rows, dist = _backend_call(coll, [single], k)
         out = []
         complete = True

@@ -33,7 +33,6 @@ _CACHEABLE_LENGTH = 64 * 1024
 _CACHEABLE_PARAMS = 4096  # values in filter_params
 _PARSE_CACHE_SIZE = 1024
 _PLAN_CACHE_SIZE = 1024
-_VECTOR_TYPES = frozenset({"FloatVector", "SparseFloatVector"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,7 +161,8 @@ def _compile(expr: str, spec: CollectionSpec, params: dict[str, Any] | None) -> 
     for n in ir.walk(root):
         for attr in ("col", "left", "right"):
             col = getattr(n, attr, None)
-            if isinstance(col, ir.Col) and col.dtype in _VECTOR_TYPES:
+            f = spec.field(col.name) if isinstance(col, ir.Col) else None
+            if f is not None and f.is_vector:
                 raise FilterError(f"vector field {col.name} cannot be used in a filter")
     # A constant plan still needs a column so the engine's table carries the row count.
     columns = ir.column_names(root) or frozenset({spec.primary.name})

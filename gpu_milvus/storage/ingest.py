@@ -23,6 +23,7 @@ from gpu_milvus import errors
 from gpu_milvus.schema import META_FIELD, CollectionSpec, FieldSpec
 from gpu_milvus.storage.table import Batch
 from gpu_milvus.text import term_vectors
+from gpu_milvus.vectors import BYTE_VECTOR_TYPES, insert_column
 
 _MISSING = object()
 _SPARSE_MAX_INDEX = 2**32 - 1
@@ -148,6 +149,11 @@ def build_batch(
         values = columns[f.name] = _fill_missing(f, columns[f.name])
         if f.is_dense:
             dense[f.name] = _dense_column(f, values)
+        elif f.is_binary:
+            bits = insert_column(f.name, f.dtype, f.dim or 0, values)
+            scalars[f.name] = pa.FixedSizeBinaryArray.from_buffers(
+                f.arrow_type, n, [None, pa.py_buffer(bits.tobytes())]
+            )
         elif f.is_sparse:
             sparse[f.name] = _sparse_column(f, values)
         else:
@@ -176,6 +182,8 @@ def check_values(f: FieldSpec, values: list[Any]) -> None:
     """Raise the error an insert of these (non-null) values of ``f`` would raise."""
     if f.is_dense:
         _dense_column(f, values)
+    elif f.is_binary:
+        insert_column(f.name, f.dtype, f.dim or 0, values)
     elif f.is_sparse:
         _sparse_column(f, values)
     else:
@@ -281,6 +289,8 @@ def _array_column(f: FieldSpec, values: list[Any]) -> pa.Array:
 
 def _dense_column(f: FieldSpec, values: list[Any]) -> np.ndarray:
     dim = f.dim or 0
+    if f.dtype in BYTE_VECTOR_TYPES:
+        return insert_column(f.name, f.dtype, dim, values)
     for v in values:
         if isinstance(v, np.ndarray) and v.dtype.kind != "f":
             raise errors.ParamError(
