@@ -285,4 +285,7 @@ def test_insert_and_search_errors(client: MilvusClient) -> None:
     _refused(lambda: client.query("b", "v == 1"), "between BinaryVector and Int64")
     _refused(lambda: client.query("b", "v is null"), "cannot be used in a filter")
     assert client.search("h", [[1.0, 1.0, 1.0, 1.0]], limit=1)[0][0]["distance"] == 0.0
+    client.insert("h", [{"id": 2, "v": np.full(4, 1 / 3, dtype=np.float16)}])
+    third = client.search("h", [[1 / 3] * 4], limit=1)[0][0]  # the query rounded to float16
+    assert (third["id"], third["distance"]) == (2, 0.0)
     assert client.search("i", [b"\x01\x01\x01\x01"], limit=1)[0][0]["distance"] == 0.0
