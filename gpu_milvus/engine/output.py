@@ -1,6 +1,7 @@
 """Which fields a read returns (Milvus's output_fields rules) and turning rows into dicts.
 
-Rules (server): ``*`` is every schema field including vectors, plus every dynamic key;
+Rules (server): ``*`` is every schema field including vectors, plus every dynamic key, but
+not a BM25 function's output, which no read returns (naming it is an error);
 ``$meta`` is every dynamic key, flattened; a name that is not a field is a dynamic key when
 the dynamic field is on, else ``field X not exist``. Query always returns the primary key;
 search puts it in ``entity`` only when asked for. Values come back as pymilvus decodes them:
@@ -51,14 +52,16 @@ def plan_outputs(
         if not isinstance(name, str):
             raise errors.invalid(f"output field {name!r} must be a string")
         name = name.strip()
-        if name == "*":
-            wanted |= {f.name for f in spec.fields}
+        if name == "*":  # every field whose raw data the server returns
+            wanted |= {f.name for f in spec.fields if not f.is_function_output}
             all_dynamic = spec.enable_dynamic_field
         elif name == META_FIELD:
             if not spec.enable_dynamic_field:
                 raise errors.field_not_exist(name)
             all_dynamic = True
-        elif spec.field(name) is not None:
+        elif (f := spec.field(name)) is not None:
+            if f.is_function_output:  # the proxy's CanRetrieveRawFieldData
+                raise errors.server(65535, f"not allowed to retrieve raw data of field {name}")
             wanted.add(name)
         elif spec.enable_dynamic_field and _is_plain_key(name):
             dynamic.append(name)

@@ -106,7 +106,7 @@ def _merge(
             _check_required(spec, row)
             out.append(row)
             continue
-        new = {k: v for k, v in base.items() if not spec.function_for(k)}  # recomputed
+        new = dict(base)  # without function outputs ("*" leaves them out): recomputed
         for name, value in row.items():
             field = spec.field(name) if name in ops else None
             new[name] = value if field is None else _apply(ops[name], base[name], value, field)

@@ -127,7 +127,10 @@ def test_null_and_empty_texts_are_rows_without_terms(client: MilvusClient) -> No
         {"id": 101, "text": "", **blank},
     ]
     client.insert("t", rows)
-    assert client.get("t", [100, 101], output_fields=["sparse"])[0]["sparse"] == {}
+    got = client.get("t", [100, 101])  # "*": a function's output is never returned
+    assert [r["text"] for r in got] == [None, ""] and all("sparse" not in r for r in got)
+    with pytest.raises(MilvusException, match="not allowed to retrieve raw data of field sparse"):
+        client.search("t", ["alpha"], anns_field="sparse", output_fields=["sparse"])
     docs = {r["id"]: r["text"] for r in rows}
     _assert_scores(_got(client, "alpha"), _reference(docs, "alpha"))
     assert client.search("t", [""], anns_field="sparse", limit=5)[0] == []
