@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,6 +39,26 @@ def check_analyzer(field: str, params: dict[str, Any]) -> None:
 
 def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
+
+
+def analyze(text: str) -> list[tuple[str, int, int]]:
+    """``tokens(text)`` with each token's UTF-8 byte offsets in ``text`` (in the lowercased
+    text where lowercasing changed its length, e.g. 'İ')."""
+    lowered = text.lower()
+    source = text if len(lowered) == len(text) else lowered
+    out, at, byte = [], 0, 0
+    for m in _TOKEN.finditer(lowered):
+        byte += len(source[at : m.start()].encode())
+        end = byte + len(source[m.start() : m.end()].encode())
+        out.append((m.group(), byte, end))
+        at, byte = m.end(), end
+    return out
+
+
+def server_hash(token: str) -> int:
+    """The hash Milvus's RunAnalyzer reports (typeutil.HashString2LessUint32): the CRC-32
+    (IEEE) of the token's first 100 bytes, modulo 2^32 - 1."""
+    return zlib.crc32(token.encode()[:100]) % 0xFFFFFFFF
 
 
 @functools.lru_cache(maxsize=1 << 18)  # words repeat: most tokens are hashed once

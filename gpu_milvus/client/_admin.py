@@ -7,10 +7,14 @@ from typing import Any
 
 from pymilvus import DataType, FieldSchema
 from pymilvus.client.type_info import is_vector_type
+from pymilvus.client.types import AnalyzeResult
 from pymilvus.exceptions import ParamError
+from pymilvus.grpc_gen import milvus_pb2
 
+from gpu_milvus import errors
 from gpu_milvus.engine.collection import Collection
 from gpu_milvus.engine.engine import DEFAULT_DB, Engine
+from gpu_milvus.text import analyze, check_analyzer, server_hash
 
 
 class AdminMethods:
@@ -119,3 +123,36 @@ class AdminMethods:
     ) -> None:  # fmt: skip
         """Change a field's max_length, max_capacity, mmap.enabled or description."""
         self._coll(collection_name).alter_field(field_name, dict(field_params))
+
+    # ------------------------------------------------------------------ analyzers
+    def run_analyzer(
+        self, texts: str | list[str], analyzer_params: str | dict | None = None,
+        with_hash: bool = False, with_detail: bool = False, collection_name: str | None = None,
+        field_name: str | None = None, analyzer_names: str | list[str] | None = None,
+        timeout: float | None = None,
+    ) -> Any:  # fmt: skip
+        """The tokens an analyzer makes of each text (pymilvus's AnalyzeResult): the given
+        ``analyzer_params``, or a collection field's analyzer, or the standard one."""
+        if analyzer_names:
+            raise errors.invalid("analyzer_names needs a multi-analyzer field: not supported")
+        if collection_name:
+            f = self._coll(collection_name).spec.field(field_name or "")
+            if f is None:
+                raise errors.field_not_exist(field_name or "")
+            if not f.params.get("enable_analyzer"):
+                raise errors.invalid(f"field {f.name} does not enable analyzer: invalid parameter")
+        elif analyzer_params is not None:
+            check_analyzer("", {"analyzer_params": analyzer_params})
+        results = []
+        for text in [texts] if isinstance(texts, str) else list(texts):
+            pieces = analyze(text)
+            tokens = [
+                milvus_pb2.AnalyzerToken(
+                    token=token, start_offset=start, end_offset=end, position=i,
+                    position_length=1, hash=server_hash(token) if with_hash else 0,
+                )
+                for i, (token, start, end) in enumerate(pieces)
+            ]  # fmt: skip
+            result = milvus_pb2.AnalyzerResult(tokens=tokens)
+            results.append(AnalyzeResult(result, with_hash, with_detail))
+        return results[0] if isinstance(texts, str) else results

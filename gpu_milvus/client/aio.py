@@ -71,6 +71,18 @@ class AsyncMilvusClient(_facade.LocalClient):
         """Loaded data is always current here: only checks the collection exists."""
         await self._run("refresh_load", collection_name, timeout)
 
+    async def run_analyzer(
+        self, texts: str | list[str], analyzer_params: str | dict | None = None,
+        with_hash: bool = False, with_detail: bool = False, collection_name: str | None = None,
+        field_name: str | None = None, analyzer_names: str | list[str] | None = None,
+        timeout: float | None = None, **kwargs: Any,
+    ) -> Any:  # fmt: skip
+        """The tokens an analyzer makes of each text (the sync client's, plus **kwargs)."""
+        return await self._run(
+            "run_analyzer", texts, analyzer_params, with_hash, with_detail, collection_name,
+            field_name, analyzer_names, timeout,
+        )  # fmt: skip
+
     async def get_load_state(
         self,
         collection_name: str,

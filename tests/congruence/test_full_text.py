@@ -9,11 +9,13 @@ keeps them collection-wide over the alive rows; tests/unit/test_full_text.py).
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 from pymilvus import AnnSearchRequest, DataType, Function, FunctionType, RRFRanker
 
-from gpu_milvus.text import term_vectors
+from gpu_milvus.text import term_id, term_vectors
 
 from .conftest import Pair
 
@@ -86,6 +88,9 @@ def test_term_vectors_and_scores_match(pair: Pair, seed: int) -> None:
         assert dict(zip(mine.indices.tolist(), mine.data.tolist(), strict=True)) == {
             int(k): v for k, v in row["sparse"].items()
         }, row["id"]
+        # run_analyzer's tokens are the ones milvus-lite counted (its dimensions: FNV-1a)
+        counted = Counter(term_id(t) for t in pair.sub.run_analyzer(docs[row["id"]]).tokens)
+        assert {int(k): v for k, v in row["sparse"].items()} == dict(counted), row["id"]
     queries = ["brown dog", "dog dog fox", "MILVUS gpu vector search", "naïve 東京タワー x²",
                "zzz unknownword", "the", "fox's e-mail"]  # fmt: skip
     _same_hits(_hits(pair.ref, queries, 20, True), _hits(pair.sub, queries, 20, False))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import zlib
 from collections import Counter
 
 import numpy as np
@@ -23,6 +24,7 @@ from pymilvus import (
 from pymilvus.exceptions import DataNotMatchException
 
 from gpu_milvus import MilvusClient
+from gpu_milvus.text import server_hash, tokens
 
 WORDS = ["alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta", "iota", "kappa"]
 
@@ -198,3 +200,38 @@ def test_schemas_the_engine_cannot_serve_are_refused(client: MilvusClient, make,
     with pytest.raises(MilvusException, match=text):
         client.create_collection("u", schema=make(client))
     assert not client.has_collection("u")
+
+
+def test_run_analyzer_tokens_offsets_and_hashes(client: MilvusClient) -> None:
+    from pymilvus.client.types import AnalyzeResult
+
+    assert server_hash("123456789") == 0xCBF43926  # CRC-32 (IEEE)'s check value
+    text = "Hello, Wörld! naïve 東京タワー x² under_score " + "z" * 150
+    plain = client.run_analyzer(text)
+    assert isinstance(plain, AnalyzeResult)
+    assert plain.tokens == tokens(text)
+    detailed = client.run_analyzer([text, "b"], with_hash=True, with_detail=True)
+    assert len(detailed) == 2 and detailed[1].tokens[0].dict["token"] == "b"
+    raw = text.encode()
+    for i, tok in enumerate(detailed[0].tokens):
+        d = tok.dict
+        assert raw[d["start_offset"] : d["end_offset"]].decode().lower() == d["token"]
+        assert (d["position"], d["position_length"]) == (i, 1)
+        prefix = d["token"].encode()[:100]
+        assert d["hash"] == zlib.crc32(prefix) % 0xFFFFFFFF
+    long = detailed[0].tokens[-1].dict
+    assert long["hash"] == client.run_analyzer("z" * 100, with_hash=True).tokens[0].dict["hash"]
+
+
+def test_run_analyzer_on_a_field(client: MilvusClient) -> None:
+    _create(client)
+    got = client.run_analyzer("Alpha beta", collection_name="t", field_name="text")
+    assert got.tokens == ["alpha", "beta"]
+    with pytest.raises(MilvusException, match="does not enable analyzer"):
+        client.run_analyzer("a", collection_name="t", field_name="tag")
+    with pytest.raises(MilvusException, match="nope"):
+        client.run_analyzer("a", collection_name="t", field_name="nope")
+    with pytest.raises(MilvusException, match="only the standard analyzer"):
+        client.run_analyzer("a", analyzer_params={"type": "english"})
+    with pytest.raises(MilvusException, match="multi-analyzer"):
+        client.run_analyzer("a", analyzer_names=["en"])
