@@ -23,6 +23,7 @@ from gpu_milvus import errors
 from gpu_milvus.text import check_analyzer
 
 META_FIELD = "$meta"
+VALID_PREFIX = "$valid:"  # + a nullable dense vector field's name: its hidden validity column
 MAX_DIM = 32768
 MAX_VARCHAR_LENGTH = 65535
 MAX_ARRAY_CAPACITY = 4096
@@ -115,6 +116,12 @@ class FieldSpec:
         return not self.is_vector or self.is_binary
 
     @property
+    def valid_column(self) -> str | None:
+        """A nullable dense vector field's hidden column: which rows hold a vector (their
+        null rows are zeros in the vector store)."""
+        return VALID_PREFIX + self.name if self.nullable and self.is_dense else None
+
+    @property
     def arrow_type(self) -> pa.DataType:
         """Arrow type of this field's column (see ``has_column``)."""
         if self.is_binary:
@@ -176,6 +183,7 @@ class CollectionSpec:
         """Arrow schema of the columns (scalars, binary vectors), ``$meta`` last when the
         dynamic field is on."""
         cols = [pa.field(f.name, f.arrow_type, nullable=True) for f in self.fields if f.has_column]
+        cols += [pa.field(c, pa.bool_()) for f in self.fields if (c := f.valid_column)]
         if self.enable_dynamic_field:
             cols.append(pa.field(META_FIELD, pa.string(), nullable=False))
         return pa.schema(cols)
@@ -307,9 +315,10 @@ def _field_spec(f: Any, field_id: int, schema_auto_id: bool) -> FieldSpec:
             raise errors.invalid(f"primary field not support null, field: {name}")
         if has_default:
             raise errors.invalid(f"primary field not support default_value, field: {name}")
-    if out.is_vector and (out.nullable or has_default):
+    if out.is_vector and (has_default or (out.nullable and out.is_sparse)):
         raise errors.invalid(
-            f"vector field {name} does not support nullable or default_value in gpu_milvus"
+            f"vector field {name} does not support default_value"
+            + ("" if has_default else ", nor nullable as a sparse vector, in gpu_milvus")
         )
     return out
 
@@ -339,11 +348,6 @@ def with_added_field(spec: CollectionSpec, field: Any) -> CollectionSpec:
             f"The number of fields has reached the maximum value {MAX_FIELDS}: invalid parameter"
         )
     new = _field_spec(field, max(f.field_id for f in spec.fields) + 1, False)
-    if new.is_vector:
-        raise errors.server(
-            10, f"adding vector field {name} is not available on gpu_milvus's local engine: "
-            "service unimplemented",
-        )  # fmt: skip
     return dataclasses.replace(spec, fields=(*spec.fields, new), version=spec.version + 1)
 
 

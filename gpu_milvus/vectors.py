@@ -149,7 +149,12 @@ def insert_column(name: str, dtype: DataType, dim: int, values: Sequence[Any]) -
             raise errors.dim_mismatch(name, int(np.asarray(floats[0]).size), dim)
         return rounded(dtype, matrix)
     raw = np.frombuffer(b"".join(raws), dtype=np.uint8).reshape(len(raws), width)
-    return raw if dtype == DataType.BINARY_VECTOR else _from_bits(dtype, raw)
+    if dtype == DataType.BINARY_VECTOR:
+        return raw
+    values = _from_bits(dtype, raw)
+    if not np.isfinite(values).all():  # typeutil.VerifyFloats16 / 32
+        raise errors.invalid(f"{dtype.name} values of field {name} are not a number or infinity")
+    return values
 
 
 @dataclass(frozen=True)

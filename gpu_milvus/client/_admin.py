@@ -109,7 +109,8 @@ class AdminMethods:
         self, collection_name: str, field_name: str, data_type: DataType, desc: str = "",
         timeout: float | None = None, **kwargs: Any,
     ) -> None:  # fmt: skip
-        """Add a nullable scalar field; rows already stored hold its default value, or null."""
+        """Add a nullable field; rows already stored hold its default value, or null (a
+        vector field: null, skipped by searches, until written)."""
         if is_vector_type(data_type) and not kwargs.get("nullable", False):
             raise ParamError(
                 message="Adding vector field to existing collection requires nullable=True"

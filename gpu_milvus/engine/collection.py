@@ -379,7 +379,7 @@ class Collection:
             self.change_meta(**changes)
 
     def add_field(self, field: Any) -> None:
-        """Add a nullable scalar field; existing rows hold its default value, or null."""
+        """Add a nullable field; existing rows hold its default value, or null."""
         with self.lock.write():
             self.change_meta(spec=spec_to_json(with_added_field(self.spec, field)))
 

@@ -149,10 +149,13 @@ class DurableStore:
             for record in table.to_batches():
                 batch, partitions = batch_from_arrow(coll.spec, record, segment["sparse"])
                 parts = partitions if partitions is not None else 0
-                coll.table.append(batch, parts, index_keys=False)
+                coll.table.append(batch, parts, index_keys=False, vectors=False)
             rows = segment["stop"] - segment["start"]
-            for name, raw in segment["dense"].items():
-                store = coll.table.dense[name]
+            for name, store in coll.table.dense.items():
+                raw = segment["dense"].get(name)
+                if raw is None:  # sealed before the field was added: null rows
+                    store.append(np.zeros((rows, store.dim), np.float32))
+                    continue
                 store.append_from(
                     lambda dest, raw=raw: checks.append(self.files.read_into(raw, dest, crc_pool)),
                     rows,

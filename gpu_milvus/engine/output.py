@@ -97,10 +97,14 @@ def materialize(
     for name in plan.fields:
         f = spec.field(name)
         assert f is not None
-        if f.dtype in BYTE_VECTOR_TYPES:
-            values: list[Any] = to_bytes(f.dtype, table.dense[name].take(rows))
-        elif f.is_dense:
-            values = table.dense[name].take(rows).tolist()
+        if f.is_dense:
+            matrix = table.dense[name].take(rows)
+            values: list[Any] = (
+                to_bytes(f.dtype, matrix) if f.dtype in BYTE_VECTOR_TYPES else matrix.tolist()
+            )
+            present = table.present(name)
+            if present is not None:
+                values = [v if ok else None for v, ok in zip(values, present[rows], strict=True)]
         elif f.is_sparse:
             values = _sparse_rows(table, name, rows)
         else:
@@ -108,7 +112,7 @@ def materialize(
             if f.dtype == DataType.JSON:
                 values = _decode_json(values)
         if wrap_bytes and (f.is_binary or f.dtype in BYTE_VECTOR_TYPES):
-            values = [[v] for v in values]
+            values = [None if v is None else [v] for v in values]
         names.append(name)
         columns.append(values)
     out = [dict(zip(names, vals, strict=True)) for vals in zip(*columns, strict=True)]

@@ -207,9 +207,12 @@ def _prepare(
         raise errors.invalid(f"search data for sparse field {f.name} must be sparse vectors")
     # Requests share a mask only when they pass the very same filter_params object (or none).
     params_id = id(req.filter_params) if req.filter_params else None
-    mask_key = (pids, req.filter, params_id)
+    nullable = f.name if f.nullable else None  # a search skips the rows without a vector
+    mask_key = (pids, req.filter, params_id, nullable)
     if mask_key not in masks:
         mask = _mask(coll, pids, req.filter, req.filter_params)
+        if nullable is not None:
+            mask &= coll.table.present(nullable)  # type: ignore[operator]
         masks[mask_key] = None if mask.all() else mask
     return _Prepared(at, item, f, metric, masks[mask_key], plan, data)
 
@@ -244,7 +247,9 @@ def _field_checks(
     pids = check_loaded(coll, item.partitions)
     f = _anns_field(coll, item.req.anns_field)
     index = coll.index_for_field(f.name)
-    metric = index.metric_type if index is not None and index.metric_type else "COSINE"
+    if index is None:  # a vector field added to the loaded collection, not indexed yet
+        raise errors.no_vector_index(f.name)
+    metric = index.metric_type or "COSINE"
     if item.req.metric_type and item.req.metric_type.upper() != metric:
         raise errors.metric_mismatch(metric, item.req.metric_type.upper())
     return plan, tuple(pids), f, metric, f.is_dense or f.is_binary

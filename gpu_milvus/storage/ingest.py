@@ -147,13 +147,22 @@ def build_batch(
         if f.name not in columns:
             continue
         values = columns[f.name] = _fill_missing(f, columns[f.name])
-        if f.is_dense:
-            dense[f.name] = _dense_column(f, values)
-        elif f.is_binary:
-            bits = insert_column(f.name, f.dtype, f.dim or 0, values)
-            scalars[f.name] = pa.FixedSizeBinaryArray.from_buffers(
-                f.arrow_type, n, [None, pa.py_buffer(bits.tobytes())]
-            )
+        if f.is_vector and not f.is_sparse:  # dense or binary, null rows kept apart
+            present = np.fromiter((v is not None for v in values), dtype=bool, count=n)
+            given = [v for v in values if v is not None] if not present.all() else values
+            if f.is_binary:
+                codes = np.zeros((n, (f.dim or 0) // 8), dtype=np.uint8)
+                codes[present] = insert_column(f.name, f.dtype, f.dim or 0, given)
+                validity = None if present.all() else pa.array(present).buffers()[1]
+                scalars[f.name] = pa.FixedSizeBinaryArray.from_buffers(
+                    f.arrow_type, n, [validity, pa.py_buffer(codes.tobytes())]
+                )
+                continue
+            matrix = np.zeros((n, f.dim or 0), dtype=np.float32)
+            matrix[present] = _dense_column(f, given) if given else matrix[:0]
+            dense[f.name] = matrix
+            if f.valid_column:
+                scalars[f.valid_column] = pa.array(present)
         elif f.is_sparse:
             sparse[f.name] = _sparse_column(f, values)
         else:
@@ -300,6 +309,9 @@ def _dense_column(f: FieldSpec, values: list[Any]) -> np.ndarray:
     try:
         matrix = np.asarray(values, dtype=np.float32)
         if matrix.ndim == 2 and matrix.shape[1] == dim:
+            if not np.isfinite(matrix).all():  # typeutil.VerifyFloats32
+                bad = matrix[~np.isfinite(matrix)][0]
+                raise errors.invalid(f"value '{bad}' is not a number or infinity")
             return matrix
     except (TypeError, ValueError):
         pass

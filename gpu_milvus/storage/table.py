@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from gpu_milvus.engine.backend import Backend, DenseStore, SparseStore
-from gpu_milvus.schema import META_FIELD, CollectionSpec
+from gpu_milvus.schema import META_FIELD, VALID_PREFIX, CollectionSpec
 from gpu_milvus.storage.growing import GrowingArray
 
 _MAX_CHUNKS = 32
@@ -43,6 +43,7 @@ class Table:
 
     def __init__(self, spec: CollectionSpec, backend: Backend) -> None:
         self.spec = spec
+        self._backend = backend
         self.num_rows = 0
         self._columns: dict[str, list[pa.Array]] = {f.name: [] for f in spec.arrow_schema()}
         self._arrow_schema = spec.arrow_schema()
@@ -66,12 +67,16 @@ class Table:
 
     def set_spec(self, spec: CollectionSpec) -> None:
         """Follow a schema change: a field added since holds its default (or null) in every
-        row so far."""
+        row so far; an added vector field is null (zeros, marked absent) there."""
         self.spec = spec
         self._arrow_schema = spec.arrow_schema()
         for name in self._arrow_schema.names:
             if name not in self._columns:
                 self._columns[name] = [self._filler(name, self.num_rows)]
+        for f in spec.fields:
+            if f.is_dense and f.name not in self.dense:
+                self.dense[f.name] = self._backend.dense_store(f.dim or 0)
+                self.dense[f.name].append(np.zeros((self.num_rows, f.dim or 0), np.float32))
         self._table_cache = None
 
     def _filler(self, name: str, n: int) -> pa.Array:
@@ -79,6 +84,8 @@ class Table:
         value = f.default_value if f is not None and f.has_default else None
         if name == META_FIELD:  # the dynamic field, turned on: no keys yet
             value = "{}"
+        elif name.startswith(VALID_PREFIX):  # rows stored before a vector field was added
+            value = False
         return pa.array([value] * n, type=self._arrow_schema.field(name).type)
 
     # ---------------------------------------------------------------- writes
@@ -96,20 +103,27 @@ class Table:
             store.make_room(rows)
 
     def append(
-        self, batch: Batch, partition_id: int | np.ndarray, *, index_keys: bool = True
+        self,
+        batch: Batch,
+        partition_id: int | np.ndarray,
+        *,
+        index_keys: bool = True,
+        vectors: bool = True,
     ) -> None:
         """Append a validated batch (one partition id, or one per row).
 
         Existing rows with the same keys stay alive but hidden. A reload passes
-        ``index_keys=False`` and calls ``settle_reload`` once all rows are in.
+        ``index_keys=False`` and calls ``settle_reload`` once all rows are in; one that
+        appends the dense vectors itself passes ``vectors=False``. A dense field the batch
+        lacks (it was written before the field was added) gets null rows.
         """
         start, n = self.num_rows, batch.num_rows
         if n == 0:
             return
         if index_keys:
             self._ensure_index()  # of the rows before this batch
-        for name, matrix in batch.dense.items():  # vectors first: they may run out of memory
-            self.dense[name].append(matrix)
+        for name, store in self.dense.items() if vectors else ():  # first: may run out of memory
+            store.append(batch.dense.get(name, np.zeros((n, store.dim), np.float32)))
         for name, csr in batch.sparse.items():
             self.sparse[name].append(csr)
         for name, chunks in self._columns.items():
@@ -280,6 +294,16 @@ class Table:
             return self._table_cache
         wanted = [n for n in self._arrow_schema.names if n in set(names)]
         return pa.table([self.column(n) for n in wanted], names=wanted)
+
+    def present(self, name: str) -> np.ndarray | None:
+        """Which rows hold a vector in nullable vector field ``name`` (None: not nullable)."""
+        f = self.spec.field(name)
+        if f is None or not f.nullable:
+            return None
+        column = self.column(f.valid_column or name)
+        if f.valid_column is None:  # binary: the column's own validity
+            column = column.is_valid()
+        return column.to_numpy(zero_copy_only=False).astype(bool, copy=False)
 
     def take_scalars(self, name: str, rows: np.ndarray) -> list[Any]:
         """Python values of one scalar column at the given rows."""
