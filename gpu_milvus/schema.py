@@ -351,6 +351,30 @@ def with_added_field(spec: CollectionSpec, field: Any) -> CollectionSpec:
     return dataclasses.replace(spec, fields=(*spec.fields, new), version=spec.version + 1)
 
 
+def without_field(spec: CollectionSpec, name: str) -> CollectionSpec:
+    """``spec`` after drop_collection_field (Milvus 3.0's rules: not the primary key, the
+    partition or clustering key, a function's input or output, nor the last vector field)."""
+    f = spec.field(name)
+    if f is None:
+        raise errors.field_not_exist(name)
+    role = (
+        "primary key" if f.is_primary else "partition key" if f.is_partition_key
+        else "clustering key" if f.is_clustering_key else None
+    )  # fmt: skip
+    if role is not None:
+        raise errors.invalid(f"can not drop the {role} field {name}: invalid parameter")
+    for fn in spec.functions:
+        if name in (fn.input, fn.output):
+            raise errors.invalid(
+                f"field {name} is an input or output of function {fn.name}, drop the function "
+                "instead: invalid parameter"
+            )
+    if f.is_vector and len(spec.vector_fields) == 1:
+        raise errors.invalid(f"can not drop the last vector field {name}: invalid parameter")
+    fields = tuple(x for x in spec.fields if x is not f)
+    return dataclasses.replace(spec, fields=fields, version=spec.version + 1)
+
+
 def with_altered_field(
     spec: CollectionSpec, name: str, params: dict[str, Any], loaded: bool
 ) -> CollectionSpec:

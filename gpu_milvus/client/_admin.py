@@ -118,6 +118,17 @@ class AdminMethods:
         field = FieldSchema(field_name, data_type, desc, **kwargs)
         self._coll(collection_name).add_field(field)
 
+    def drop_collection_field(
+        self, collection_name: str, field_name: str = "", field_id: int = 0,
+        timeout: float | None = None, **kwargs: Any,
+    ) -> None:  # fmt: skip
+        """Drop a field (by name, or by id) and the indexes on it."""
+        coll = self._coll(collection_name)
+        if not field_name:
+            named = [f.name for f in coll.spec.fields if f.field_id == field_id]
+            field_name = named[0] if named else str(field_id)
+        coll.drop_field(field_name)
+
     def alter_collection_field(
         self, collection_name: str, field_name: str, field_params: dict,
         timeout: float | None = None, **kwargs: Any,

@@ -22,7 +22,12 @@ from gpu_milvus.engine.journal import NULL_JOURNAL, Journal
 from gpu_milvus.engine.locks import RWLock
 from gpu_milvus.filter import compile_filter
 from gpu_milvus.index_params import IndexSpec
-from gpu_milvus.schema import CollectionSpec, with_added_field, with_altered_field
+from gpu_milvus.schema import (
+    CollectionSpec,
+    with_added_field,
+    with_altered_field,
+    without_field,
+)
 from gpu_milvus.storage.codec import index_from_json, index_to_json, spec_from_json, spec_to_json
 from gpu_milvus.storage.ingest import build_batch
 from gpu_milvus.storage.table import Batch, Table
@@ -382,6 +387,13 @@ class Collection:
         """Add a nullable field; existing rows hold its default value, or null."""
         with self.lock.write():
             self.change_meta(spec=spec_to_json(with_added_field(self.spec, field)))
+
+    def drop_field(self, name: str) -> None:
+        """Drop a field and the indexes on it; its data goes at the next checkpoint."""
+        with self.lock.write():
+            spec = without_field(self.spec, name)
+            kept = {n: i for n, i in self.indexes.items() if i.field_name != name}
+            self.change_meta(spec=spec_to_json(spec), indexes=kept)
 
     def alter_field(self, name: str, params: dict[str, Any]) -> None:
         with self.lock.write():

@@ -265,6 +265,9 @@ class DurableStore:
             plans = []
             for coll in colls:
                 sealed = self._sealed.setdefault(coll.collection_id, Sealed())
+                if coll.table.dropped_fields:  # rewrite every row: no segment keeps the field
+                    coll.table.dropped_fields = False
+                    sealed = self._sealed[coll.collection_id] = Sealed()
                 if self._needs_compaction(coll, sealed, coll.collection_id in compact):
                     journal.log_compaction(coll.collection_id)
                     coll.apply_compaction()

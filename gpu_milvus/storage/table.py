@@ -63,6 +63,7 @@ class Table:
         self._latest: dict[Any, int] = {}
         self._older: dict[Any, list[int]] = {}
         self._index_ready = True  # False after a reload, until a key lookup needs it
+        self.dropped_fields = False  # stored segments may still hold a dropped field
         self._index_lock = threading.Lock()
 
     def set_spec(self, spec: CollectionSpec) -> None:
@@ -73,6 +74,13 @@ class Table:
         for name in self._arrow_schema.names:
             if name not in self._columns:
                 self._columns[name] = [self._filler(name, self.num_rows)]
+        for gone in set(self._columns) - set(self._arrow_schema.names):  # dropped fields
+            del self._columns[gone]
+            self.dropped_fields = True
+        for stores in (self.dense, self.sparse):
+            for gone in [name for name in stores if spec.field(name) is None]:
+                del stores[gone]
+                self.dropped_fields = True
         for f in spec.fields:
             if f.is_dense and f.name not in self.dense:
                 self.dense[f.name] = self._backend.dense_store(f.dim or 0)
