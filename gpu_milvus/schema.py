@@ -326,12 +326,15 @@ def _field_spec(f: Any, field_id: int, schema_auto_id: bool) -> FieldSpec:
 MAX_FIELDS = 64
 
 
-def with_added_field(spec: CollectionSpec, field: Any) -> CollectionSpec:
-    """``spec`` plus a field added to the live collection (add_collection_field's rules)."""
+def with_added_field(
+    spec: CollectionSpec, field: Any, *, nullable_only: bool = True
+) -> CollectionSpec:
+    """``spec`` plus a field added to the live collection (add_collection_field's rules;
+    a function's output field is the one that is not nullable)."""
     name = field.name
     if spec.field(name) is not None or name == META_FIELD:
         raise errors.invalid(f"duplicated field name {name}: invalid parameter")
-    if not getattr(field, "nullable", False):
+    if nullable_only and not getattr(field, "nullable", False):
         raise errors.invalid(
             f"added field must be nullable, please check it, field name = {name}: invalid parameter"
         )
@@ -349,6 +352,37 @@ def with_added_field(spec: CollectionSpec, field: Any) -> CollectionSpec:
         )
     new = _field_spec(field, max(f.field_id for f in spec.fields) + 1, False)
     return dataclasses.replace(spec, fields=(*spec.fields, new), version=spec.version + 1)
+
+
+def with_function_field(spec: CollectionSpec, field: Any, fn: Any) -> CollectionSpec:
+    """``spec`` after add_function_field: a new BM25 function and its new output field (not
+    nullable) over an existing analyzed VARCHAR field (Milvus 3.0's rules)."""
+    if list(fn.output_field_names) != [field.name]:
+        raise errors.invalid(
+            f"function {fn.name} must output the new field {field.name}: invalid parameter"
+        )
+    if getattr(field, "nullable", False):
+        raise errors.invalid(
+            f"function output field {field.name} can not be nullable: invalid parameter"
+        )
+    if any(f.name == fn.name for f in spec.functions):
+        raise errors.invalid(f"duplicate function name: {fn.name}: invalid parameter")
+    grown = with_added_field(spec, field, nullable_only=False)
+    function = _bm25_function(fn, grown.fields)
+    fields = tuple(
+        dataclasses.replace(f, is_function_output=True) if f.name == field.name else f
+        for f in grown.fields
+    )
+    return dataclasses.replace(grown, fields=fields, functions=(*spec.functions, function))
+
+
+def without_function(spec: CollectionSpec, name: str) -> CollectionSpec:
+    """``spec`` after drop_function_field: the function and its output field gone."""
+    fn = next((f for f in spec.functions if f.name == name), None)
+    if fn is None:
+        raise errors.invalid(f"function {name} not found: invalid parameter")
+    rest = dataclasses.replace(spec, functions=tuple(f for f in spec.functions if f is not fn))
+    return without_field(rest, fn.output)
 
 
 def without_field(spec: CollectionSpec, name: str) -> CollectionSpec:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymilvus import DataType, FieldSchema
+from pymilvus import DataType, FieldSchema, FunctionType
 from pymilvus.client.type_info import is_vector_type
 from pymilvus.client.types import AnalyzeResult
 from pymilvus.exceptions import ParamError
 from pymilvus.grpc_gen import milvus_pb2
+from pymilvus.milvus_client.index import IndexParams
 
 from gpu_milvus import errors
 from gpu_milvus.engine.collection import Collection
@@ -128,6 +129,31 @@ class AdminMethods:
             named = [f.name for f in coll.spec.fields if f.field_id == field_id]
             field_name = named[0] if named else str(field_id)
         coll.drop_field(field_name)
+
+    def add_function_field(
+        self, collection_name: str, field_schema: FieldSchema, func: Any, index_params: Any,
+        timeout: float | None = None, **kwargs: Any,
+    ) -> None:  # fmt: skip
+        """Add a BM25 function, its output field and that field's index (exactly one entry
+        of ``index_params``, with an index_type); stored rows are backfilled at once."""
+        from pymilvus.milvus_client.index import extract_bound_index_param  # pymilvus 3.0
+
+        if func.type == FunctionType.BM25 and field_schema.dtype != DataType.SPARSE_FLOAT_VECTOR:
+            raise ParamError(
+                message="add_function_field requires SPARSE_FLOAT_VECTOR output field for "
+                f"{func.type}, got {field_schema.dtype}"
+            )
+        name, configs = extract_bound_index_param(field_schema.name, index_params)
+        bound = IndexParams()
+        bound.add_index(field_schema.name, index_name=name, **configs)
+        self._coll(collection_name).add_function_field(field_schema, func, bound[0])
+
+    def drop_function_field(
+        self, collection_name: str, function_name: str, timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:  # fmt: skip
+        """Drop a function, its output field and the index on it (its input stays)."""
+        self._coll(collection_name).drop_function(function_name)
 
     def alter_collection_field(
         self, collection_name: str, field_name: str, field_params: dict,

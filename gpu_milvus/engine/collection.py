@@ -21,12 +21,14 @@ from gpu_milvus.engine.backend import Backend
 from gpu_milvus.engine.journal import NULL_JOURNAL, Journal
 from gpu_milvus.engine.locks import RWLock
 from gpu_milvus.filter import compile_filter
-from gpu_milvus.index_params import IndexSpec
+from gpu_milvus.index_params import IndexSpec, index_spec
 from gpu_milvus.schema import (
     CollectionSpec,
     with_added_field,
     with_altered_field,
+    with_function_field,
     without_field,
+    without_function,
 )
 from gpu_milvus.storage.codec import index_from_json, index_to_json, spec_from_json, spec_to_json
 from gpu_milvus.storage.ingest import build_batch
@@ -393,6 +395,27 @@ class Collection:
         with self.lock.write():
             spec = without_field(self.spec, name)
             kept = {n: i for n, i in self.indexes.items() if i.field_name != name}
+            self.change_meta(spec=spec_to_json(spec), indexes=kept)
+
+    def add_function_field(self, field: Any, fn: Any, index_param: Any) -> None:
+        """A BM25 function and its output field, with the output's index, in one change;
+        the rows stored so far get their term vectors at once."""
+        with self.lock.write():
+            spec = with_function_field(self.spec, field, fn)
+            index = index_spec(spec, index_param)
+            if index.field_name != field.name or index.index_name in self.indexes:
+                raise errors.invalid(
+                    f"index_params must hold one new index on the output field {field.name}"
+                )
+            indexes = {**self.indexes, index.index_name: index}
+            self.change_meta(spec=spec_to_json(spec), indexes=indexes)
+
+    def drop_function(self, name: str) -> None:
+        """Drop a function with its output field and that field's index."""
+        with self.lock.write():
+            spec = without_function(self.spec, name)
+            fn = next(f for f in self.spec.functions if f.name == name)
+            kept = {n: i for n, i in self.indexes.items() if i.field_name != fn.output}
             self.change_meta(spec=spec_to_json(spec), indexes=kept)
 
     def alter_field(self, name: str, params: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ import pyarrow as pa
 from gpu_milvus.engine.backend import Backend, DenseStore, SparseStore
 from gpu_milvus.schema import META_FIELD, VALID_PREFIX, CollectionSpec
 from gpu_milvus.storage.growing import GrowingArray
+from gpu_milvus.text import term_vectors
 
 _MAX_CHUNKS = 32
 
@@ -85,7 +86,17 @@ class Table:
             if f.is_dense and f.name not in self.dense:
                 self.dense[f.name] = self._backend.dense_store(f.dim or 0)
                 self.dense[f.name].append(np.zeros((self.num_rows, f.dim or 0), np.float32))
+            if f.is_sparse and f.name not in self.sparse:  # a function's output, backfilled
+                self.sparse[f.name] = self._backend.sparse_store()
+                if self.num_rows:
+                    self.sparse[f.name].append(self._function_output(f.name, self.arrow()))
         self._table_cache = None
+
+    def _function_output(self, name: str, source: pa.Table | dict[str, pa.Array]) -> Any:
+        """A BM25 output field's rows, computed from its input column in ``source``."""
+        fn = self.spec.function_for(name)
+        assert fn is not None, name
+        return term_vectors(source[fn.input].to_pylist())
 
     def _filler(self, name: str, n: int) -> pa.Array:
         f = self.spec.field(name)
@@ -132,8 +143,9 @@ class Table:
             self._ensure_index()  # of the rows before this batch
         for name, store in self.dense.items() if vectors else ():  # first: may run out of memory
             store.append(batch.dense.get(name, np.zeros((n, store.dim), np.float32)))
-        for name, csr in batch.sparse.items():
-            self.sparse[name].append(csr)
+        for name, store in self.sparse.items():  # an output added since: computed here
+            csr = batch.sparse.get(name)
+            store.append(csr if csr is not None else self._function_output(name, batch.scalars))
         for name, chunks in self._columns.items():
             array = batch.scalars.get(name)  # None: rows stored before the field was added
             chunks.append(self._filler(name, n) if array is None else array)
