@@ -279,9 +279,15 @@ def _array_column(f: FieldSpec, values: list[Any]) -> pa.Array:
                 f"the length ({len(items)}) of {row}th array exceeds max capacity "
                 f"({f.max_capacity}): invalid parameter"
             )
-        for item in items:
+        for at, item in enumerate(items):
             if not check(item):
                 raise errors.insert_type_mismatch(f.name, f.type_name, v)
+            if f.max_length is not None and len(item.encode()) > f.max_length:
+                raise errors.invalid(
+                    f'length of Array array field "{f.name}" exceeds max length, row number: '
+                    f"{row}, array index: {at}, length: {len(item.encode())}, max length: "
+                    f"{f.max_length}: invalid parameter"
+                )  # validate_util.go's wording for string arrays
         lists.append(items)
     elem = f.element_type
     wide = pa.list_(pa.int64()) if elem in _INT_RANGES else f.arrow_type
@@ -291,8 +297,6 @@ def _array_column(f: FieldSpec, values: list[Any]) -> pa.Array:
             FieldSpec(name=f.name, dtype=elem, field_id=f.field_id), pc.list_flatten(array)
         )
         array = array.cast(f.arrow_type)
-    if elem == DataType.VARCHAR and f.max_length is not None:
-        _check_lengths(f.name, pc.list_flatten(array), f.max_length)
     return array
 
 

@@ -380,3 +380,22 @@ def test_varchar_auto_id_and_nullable_search_output(client: MilvusClient) -> Non
     hits = client.search("v", [V], output_fields=["n"])[0]
     assert {hit.id for hit in hits} == set(ids)
     assert {hit.id: hit["entity"] for hit in hits} == {ids[0]: {}, ids[1]: {"n": None}}
+
+
+def test_a_long_string_in_a_varchar_array_is_refused_with_its_row_and_index(
+    client: MilvusClient,
+) -> None:
+    s = client.create_schema()
+    s.add_field("id", DataType.INT64, is_primary=True)
+    s.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+    s.add_field("tags", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=4,
+                max_length=3)  # fmt: skip
+    client.create_collection("a", schema=s)
+    rows = [{"id": 1, "v": [0, 0], "tags": ["ab"]}, {"id": 2, "v": [0, 0], "tags": ["x", "éé"]}]
+    with pytest.raises(MilvusException) as exc:
+        client.insert("a", rows)
+    assert exc.value.code == 1100
+    assert exc.value.message == (
+        'length of Array array field "tags" exceeds max length, row number: 1, array index: 1, '
+        "length: 4, max length: 3: invalid parameter"
+    )
