@@ -1,9 +1,12 @@
-"""Full-text search's analyzer and term vectors (the BM25 function's input side).
+r"""Full-text search's analyzer and term vectors (the BM25 function's input side).
 
-The "standard" analyzer lowercases the text and keeps each run of word characters as a
-token; a token's dimension is its UTF-8 bytes' 32-bit FNV-1a hash, and a document's BM25
-vector holds each dimension's term frequency. This is what milvus-lite 3.2.2 stores for a
-BM25 output field (checked token by token in tests/congruence/test_full_text.py).
+The "standard" analyzer is Milvus's: its tokenizer keeps each run of alphanumeric characters
+(Rust's ``char::is_alphanumeric``: Unicode Alphabetic or Numeric; an underscore splits) and
+each token is then lowercased (tantivy's SimpleTokenizer and LowerCaser, the server's
+tantivy-binding). milvus-lite lowercases first and keeps runs of ``\w`` (underscores
+included), so the two differ on 'snake_case' words and on combining vowel signs. A token's
+dimension is the 32-bit FNV-1a hash of its UTF-8 bytes, as milvus-lite 3.2.2 stores it (a
+server uses CRC-32, which no read shows: see ``server_hash``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import re
 import zlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,7 +24,19 @@ import scipy.sparse as sp
 
 from gpu_milvus import errors
 
-_TOKEN = re.compile(r"\w+")
+
+def _extra_alnum() -> list[tuple[int, int]]:
+    """The code point ranges Rust counts alphanumeric and ``str.isalnum`` does not."""
+    text = Path(__file__).with_name("other_alphabetic.txt").read_text(encoding="utf-8")
+    words = [w for line in text.splitlines() if not line.startswith("#") for w in line.split()]
+    bounds = [w.split("-") if "-" in w else (w, w) for w in words]
+    return [(int(a, 16), int(b, 16)) for a, b in bounds]
+
+
+_EXTRA = _extra_alnum()
+_TOKEN = re.compile("(?:[^\\W_]|[" + "".join(f"\\U{a:08X}-\\U{b:08X}" for a, b in _EXTRA) + "])+")
+# The same characters as an RE2 class (Arrow's regular expressions), for text_match.
+RE2_ALNUM = "\\pL\\pN" + "".join(f"\\x{{{a:X}}}-\\x{{{b:X}}}" for a, b in _EXTRA)
 _FNV_OFFSET, _FNV_PRIME = 0x811C9DC5, 0x01000193
 
 
@@ -38,19 +54,17 @@ def check_analyzer(field: str, params: dict[str, Any]) -> None:
 
 
 def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower())
+    """The standard analyzer's tokens: alphanumeric runs of ``text``, each lowercased."""
+    return [t.lower() for t in _TOKEN.findall(text)]
 
 
 def analyze(text: str) -> list[tuple[str, int, int]]:
-    """``tokens(text)`` with each token's UTF-8 byte offsets in ``text`` (in the lowercased
-    text where lowercasing changed its length, e.g. 'İ')."""
-    lowered = text.lower()
-    source = text if len(lowered) == len(text) else lowered
+    """``tokens(text)`` with each token's UTF-8 byte offsets in ``text``."""
     out, at, byte = [], 0, 0
-    for m in _TOKEN.finditer(lowered):
-        byte += len(source[at : m.start()].encode())
-        end = byte + len(source[m.start() : m.end()].encode())
-        out.append((m.group(), byte, end))
+    for m in _TOKEN.finditer(text):
+        byte += len(text[at : m.start()].encode())
+        end = byte + len(m.group().encode())
+        out.append((m.group().lower(), byte, end))
         at, byte = m.end(), end
     return out
 

@@ -1,6 +1,6 @@
 """text_match / phrase_match over a string column, with the full-text analyzer's tokens.
 
-A token is a run of letters, digits and underscores (``gpu_milvus.text``), so in the
+A token is a run of alphanumeric characters (``gpu_milvus.text``), so in the
 lower-cased text a token t sits between two non-word characters (or an end), and
 consecutive tokens are separated by non-word characters only: text_match and slop-0
 phrase_match are regular expressions run by Arrow over the column. A phrase with slop > 0
@@ -18,9 +18,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gpu_milvus.text import tokens
+from gpu_milvus.text import RE2_ALNUM, tokens
 
-_NON_WORD = r"[^\pL\pN_]"
+_NON_WORD = f"[^{RE2_ALNUM}]"
 _START, _END = f"(?:^|{_NON_WORD})", f"(?:{_NON_WORD}|$)"
 
 

@@ -24,7 +24,7 @@ from pymilvus import (
 from pymilvus.exceptions import DataNotMatchException
 
 from gpu_milvus import MilvusClient
-from gpu_milvus.text import server_hash, tokens
+from gpu_milvus.text import analyze, server_hash, tokens
 
 WORDS = ["alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta", "iota", "kappa"]
 
@@ -235,3 +235,21 @@ def test_run_analyzer_on_a_field(client: MilvusClient) -> None:
         client.run_analyzer("a", analyzer_params={"type": "english"})
     with pytest.raises(MilvusException, match="multi-analyzer"):
         client.run_analyzer("a", analyzer_names=["en"])
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [  # the inputs of Milvus's standard_tokenizer.rs test (tantivy's SimpleTokenizer), lowercased
+        ("The 2 QUICK Brown-Foxes dog's 32.3 中文 👩\u200d🔬",
+         ["the", "2", "quick", "brown", "foxes", "dog", "s", "32", "3", "中文"]),
+        ("---abc123---DEF_456---", ["abc123", "def", "456"]),
+        ("éclair Straße Ελληνικά русский 日本語",
+         ["éclair", "straße", "ελληνικά", "русский", "日本語"]),
+        # Rust's is_alphanumeric counts the vowel signs (Other_Alphabetic), not the virama
+        ("हिन्दी", ["हिन", "दी"]),
+        ("İstanbul Ⓐb", ["i̇stanbul", "ⓐb"]),  # tokens first, then lowercased
+    ],
+)  # fmt: skip
+def test_standard_tokenizer_splits_as_the_server_does(text: str, want: list[str]) -> None:
+    assert tokens(text) == want
+    assert [t for t, _, _ in analyze(text)] == want
