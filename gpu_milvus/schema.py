@@ -20,7 +20,7 @@ import pyarrow as pa
 from pymilvus import CollectionSchema, DataType
 
 from gpu_milvus import errors
-from gpu_milvus.text import check_analyzer
+from gpu_milvus.text import Analyzer, analyzer_for
 
 META_FIELD = "$meta"
 VALID_PREFIX = "$valid:"  # + a nullable dense vector field's name: its hidden validity column
@@ -105,6 +105,11 @@ class FieldSpec:
     @property
     def is_sparse(self) -> bool:
         return self.dtype == DataType.SPARSE_FLOAT_VECTOR
+
+    @property
+    def analyzer(self) -> Analyzer:
+        """The analyzer of a VARCHAR field with ``enable_analyzer`` (standard by default)."""
+        return analyzer_for(self.name, self.params)
 
     @property
     def is_binary(self) -> bool:
@@ -305,6 +310,8 @@ def _field_spec(f: Any, field_id: int, schema_auto_id: bool) -> FieldSpec:
         spec["max_capacity"] = params["max_capacity"] = capacity
     spec["params"] = params
     out = FieldSpec(**spec)
+    if dtype == DataType.VARCHAR and params.get("enable_analyzer"):
+        out.analyzer  # noqa: B018 - checks analyzer_params as the server does at creation
     if out.is_primary:
         if dtype not in (DataType.INT64, DataType.VARCHAR):
             raise errors.server(
@@ -499,7 +506,6 @@ def _bm25_function(fn: Any, fields: tuple[FieldSpec, ...]) -> FunctionSpec:
             f"BM25 function output field must be a SPARSE_FLOAT_VECTOR field, field: "
             f"{target.name}: invalid parameter"
         )
-    check_analyzer(source.name, source.params)
     return FunctionSpec(fn.name, source.name, target.name, getattr(fn, "description", "") or "")
 
 

@@ -16,6 +16,7 @@ import json
 import re
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,33 +41,147 @@ RE2_ALNUM = "\\pL\\pN" + "".join(f"\\x{{{a:X}}}-\\x{{{b:X}}}" for a, b in _EXTRA
 _FNV_OFFSET, _FNV_PRIME = 0x811C9DC5, 0x01000193
 
 
-def check_analyzer(field: str, params: dict[str, Any]) -> None:
-    """Only the standard analyzer (the default) is available here."""
+# Lucene's English stop words, Milvus's "_english_" (tantivy-binding stop_words.rs)
+ENGLISH_STOP_WORDS = frozenset(
+    ("a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+     "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
+     "they", "this", "to", "was", "will", "with")
+)  # fmt: skip
+_UNSUPPORTED = ("asciifolding", "cncharonly", "cnalphanumonly", "stemmer", "regex", "synonym",
+                "decompounder", "english", "chinese")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Analyzer:
+    """The standard tokenizer and a chain of token filters, in order: ``("lowercase",)``,
+    ``("stop", words)``, ``("length", max_bytes)`` or ``("alphanumonly",)``. A position
+    counts the tokenizer's tokens, so a token a filter removes leaves a gap (tantivy's)."""
+
+    steps: tuple[tuple[Any, ...], ...] = (("lowercase",),)
+
+    @property
+    def lowercases(self) -> bool:
+        return ("lowercase",) in self.steps
+
+    @property
+    def removes(self) -> bool:
+        return any(step[0] != "lowercase" for step in self.steps)
+
+    def tokens(self, text: str) -> list[str]:
+        if self.steps == STANDARD.steps:  # the common case, without positions
+            return [t.lower() for t in _TOKEN.findall(text)]
+        return [t for t, _, _, _ in self.positioned(text)]
+
+    def positioned(self, text: str) -> list[tuple[str, int, int, int]]:
+        """Each kept token with its UTF-8 byte offsets in ``text`` and its position."""
+        out, at, byte = [], 0, 0
+        for pos, m in enumerate(_TOKEN.finditer(text)):
+            byte += len(text[at : m.start()].encode())
+            end = byte + len(m.group().encode())
+            at, start, byte = m.end(), byte, end
+            token: str | None = m.group()
+            for step in self.steps:
+                token = _filtered(step, token)
+                if token is None:
+                    break
+            if token is not None:
+                out.append((token, start, end, pos))
+        return out
+
+
+def _filtered(step: tuple[Any, ...], token: str) -> str | None:
+    kind = step[0]
+    if kind == "lowercase":
+        return token.lower()
+    if kind == "stop":
+        return None if token in step[1] else token
+    if kind == "length":  # tantivy's RemoveLongFilter::limit(max + 1)
+        return token if len(token.encode()) <= step[1] else None
+    return token if token.isascii() and token.isalnum() else None  # alphanumonly
+
+
+STANDARD = Analyzer()
+
+
+def analyzer_for(field: str, params: dict[str, Any]) -> Analyzer:
+    """A field's analyzer from its ``analyzer_params`` (the standard one without), with the
+    checks and wording of Milvus's tantivy-binding (analyzer.rs, filter.rs)."""
     raw = params.get("analyzer_params")
     if raw is None:
-        return
-    conf = json.loads(raw) if isinstance(raw, str) else dict(raw)
-    if conf not in ({"type": "standard"}, {"tokenizer": "standard", "filter": ["lowercase"]}):
-        raise errors.invalid(
-            f"analyzer_params {conf} of field {field} are not supported by gpu_milvus: only "
-            "the standard analyzer is"
-        )
+        return STANDARD
+    try:
+        return _parsed(raw if isinstance(raw, str) else json.dumps(raw, sort_keys=True))
+    except ValueError as exc:
+        raise errors.invalid(f"invalid analyzer params of field {field}: {exc}") from None
 
 
-def tokens(text: str) -> list[str]:
-    """The standard analyzer's tokens: alphanumeric runs of ``text``, each lowercased."""
-    return [t.lower() for t in _TOKEN.findall(text)]
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str) -> Analyzer:
+    conf = json.loads(text)
+    if not isinstance(conf, dict):
+        raise ValueError("params should be a json map")
+    if not conf:
+        return STANDARD
+    if "type" in conf:
+        kind = conf["type"]
+        if not isinstance(kind, str):
+            raise ValueError("analyzer type shoud be string")
+        if kind != "standard":
+            _refuse(kind, f"unknown build-in analyzer type: {kind}")
+        words = _stop_words(conf.get("stop_words", []))
+        return Analyzer((("lowercase",), ("stop", words)) if words else STANDARD.steps)
+    tokenizer = conf.get("tokenizer")
+    if tokenizer is None:
+        raise ValueError("tokenizer name or type must be set")
+    name = tokenizer.get("type") if isinstance(tokenizer, dict) else tokenizer
+    if name != "standard" or (isinstance(tokenizer, dict) and tokenizer.get("uax29")):
+        _refuse(str(name), f"unsupported tokenizer: {name}")
+    steps = []
+    for key, value in conf.items():
+        if key not in ("tokenizer", "filter"):
+            raise ValueError(f"unknown analyzer option key: {key}")
+        if key == "filter":
+            if not isinstance(value, list):
+                raise ValueError("filter params should be array")
+            steps = [step for item in value if (step := _filter_step(item)) is not None]
+    return Analyzer(tuple(steps))
 
 
-def analyze(text: str) -> list[tuple[str, int, int]]:
-    """``tokens(text)`` with each token's UTF-8 byte offsets in ``text``."""
-    out, at, byte = [], 0, 0
-    for m in _TOKEN.finditer(text):
-        byte += len(text[at : m.start()].encode())
-        end = byte + len(m.group().encode())
-        out.append((m.group().lower(), byte, end))
-        at, byte = m.end(), end
-    return out
+def _filter_step(item: Any) -> tuple[Any, ...] | None:
+    if isinstance(item, str):
+        if item in ("lowercase", "alphanumonly"):
+            return (item,)
+        if item == "removepunct":  # standard tokens hold no punctuation
+            return None
+        _refuse(item, f"build analyzer failed, filter not found :{item}")
+    if not isinstance(item, dict):
+        return None
+    kind = item.get("type")
+    if kind is None:
+        raise ValueError("no type field in filter params")
+    if kind == "stop":
+        return ("stop", _stop_words(item.get("stop_words", [])))
+    if kind == "length":
+        limit = item.get("max")
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise ValueError("lenth max param was none or not uint")
+        return ("length", limit)
+    _refuse(str(kind), f"unsupport filter type: {kind}")
+    return None
+
+
+def _stop_words(words: Any) -> frozenset[str]:
+    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+        raise ValueError("filter stop_words should be a list of strings")
+    found = set(words) - {"_english_"}
+    return frozenset(found | (ENGLISH_STOP_WORDS if "_english_" in words else set()))
+
+
+def _refuse(name: str, server_error: str) -> None:
+    """An analyzer part Milvus has and gpu_milvus does not, or one neither knows."""
+    if name in _UNSUPPORTED or name in ("whitespace", "jieba", "lindera", "icu", "standard"):
+        raise errors.invalid(f"analyzer {name} is not supported by gpu_milvus (use Milvus for it)")
+    raise ValueError(server_error)
 
 
 def server_hash(token: str) -> int:
@@ -83,9 +198,15 @@ def term_id(token: str) -> int:
     return h
 
 
-def term_vectors(texts: Sequence[str | None]) -> sp.csr_matrix:
+def tokens(text: str) -> list[str]:
+    """The standard analyzer's tokens of ``text``."""
+    return STANDARD.tokens(text)
+
+
+def term_vectors(texts: Sequence[str | None], analyzer: Analyzer = STANDARD) -> sp.csr_matrix:
     """One row of term frequencies per text, dimensions sorted, float32."""
-    per_text = [[term_id(t) for t in tokens(text)] if text else [] for text in texts]
+    tok = analyzer.tokens
+    per_text = [[term_id(t) for t in tok(text)] if text else [] for text in texts]
     lengths = np.fromiter(map(len, per_text), dtype=np.int64, count=len(texts))
     dims = np.fromiter((d for ids in per_text for d in ids), dtype=np.int64, count=lengths.sum())
     rows = np.repeat(np.arange(len(texts)), lengths)

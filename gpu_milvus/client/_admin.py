@@ -15,7 +15,7 @@ from pymilvus.milvus_client.index import IndexParams
 from gpu_milvus import errors
 from gpu_milvus.engine.collection import Collection
 from gpu_milvus.engine.engine import DEFAULT_DB, Engine
-from gpu_milvus.text import analyze, check_analyzer, server_hash
+from gpu_milvus.text import STANDARD, analyzer_for, server_hash
 
 
 class AdminMethods:
@@ -173,23 +173,24 @@ class AdminMethods:
         ``analyzer_params``, or a collection field's analyzer, or the standard one."""
         if analyzer_names:
             raise errors.invalid("analyzer_names needs a multi-analyzer field: not supported")
+        analyzer = STANDARD
         if collection_name:
             f = self._coll(collection_name).spec.field(field_name or "")
             if f is None:
                 raise errors.field_not_exist(field_name or "")
             if not f.params.get("enable_analyzer"):
                 raise errors.invalid(f"field {f.name} does not enable analyzer: invalid parameter")
+            analyzer = f.analyzer
         elif analyzer_params is not None:
-            check_analyzer("", {"analyzer_params": analyzer_params})
+            analyzer = analyzer_for("", {"analyzer_params": analyzer_params})
         results = []
         for text in [texts] if isinstance(texts, str) else list(texts):
-            pieces = analyze(text)
             tokens = [
                 milvus_pb2.AnalyzerToken(
-                    token=token, start_offset=start, end_offset=end, position=i,
+                    token=token, start_offset=start, end_offset=end, position=pos,
                     position_length=1, hash=server_hash(token) if with_hash else 0,
                 )
-                for i, (token, start, end) in enumerate(pieces)
+                for token, start, end, pos in analyzer.positioned(text)
             ]  # fmt: skip
             result = milvus_pb2.AnalyzerResult(tokens=tokens)
             results.append(AnalyzeResult(result, with_hash, with_detail))

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gpu_milvus.engine.cpu import Bounds, HostPostings, best_of_scores, no_hits, on_terms
-from gpu_milvus.text import term_vectors
+from gpu_milvus.text import STANDARD, Analyzer, term_vectors
 
 DEFAULT_K1, DEFAULT_B = 1.5, 0.75
 
@@ -43,9 +43,10 @@ def search(
     valid: Any,
     bounds: Bounds,
     params: dict[str, Any],
+    analyzer: Analyzer = STANDARD,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k best rows and scores of each text query."""
-    counts = term_vectors(texts)  # each query's term counts
+    counts = term_vectors(texts, analyzer)  # each query's term counts
     terms = np.unique(counts.indices)
     n = len(store)
     alive = alive[:n]

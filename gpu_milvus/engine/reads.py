@@ -25,6 +25,7 @@ from gpu_milvus.engine.output import OutputPlan, materialize, plan_outputs
 from gpu_milvus.filter import compile_filter
 from gpu_milvus.rankers import Fusion, Hits, fuse
 from gpu_milvus.schema import FieldSpec
+from gpu_milvus.text import STANDARD
 from gpu_milvus.vectors import query_matrix
 
 MAX_TOPK = 16384
@@ -276,10 +277,13 @@ def _backend_call(
     bounds = (first.item.req.radius, first.item.req.range_filter)
     if first.metric == "BM25":
         index = coll.index_for_field(first.field.name)
+        fn = coll.spec.function_for(first.field.name)
+        source = coll.spec.field(fn.input) if fn is not None else None
         return bm25.search(
             coll.table.sparse[first.field.name], coll.table.alive.view,
             [t for p in group for t in p.data], k, valid, bounds,
             index.params if index is not None else {},
+            source.analyzer if source is not None else STANDARD,
         )  # fmt: skip
     if first.field.is_binary:
         codes = np.vstack([p.data for p in group])

@@ -290,12 +290,14 @@ class FuncMixin:
         assert col is not None
         if node.name == "phrase_match":
             slop = self.slop(node.args[2]) if len(node.args) > 2 else 0
-            return pred(ir.TextMatch(col, text, 1, slop), template=query.kind == TMPL)
+            analyzer = spec_field.analyzer if spec_field is not None else None
+            return pred(ir.TextMatch(col, text, 1, slop, analyzer), template=query.kind == TMPL)
         least = 1 if node.extra is None else int(node.extra.text, 0)
         if not 1 <= least <= 1000:
             bound = ">= 1" if least < 1 else "<= 1000"
             raise FilterError(f"minimum_should_match should be {bound}, got {least}")
-        return pred(ir.TextMatch(col, text, least), template=query.kind == TMPL)
+        analyzer = spec_field.analyzer if spec_field is not None else None
+        return pred(ir.TextMatch(col, text, least, None, analyzer), template=query.kind == TMPL)
 
     def slop(self, arg: ast.Node) -> int:
         value = self.visit(arg)

@@ -109,9 +109,10 @@ class Evaluator:
 
     def eval_textmatch(self, node: ir.TextMatch) -> Tri:
         column = self.column(node.col.name)
+        analyzer = node.analyzer or text_match.STANDARD
         if node.slop is None:
-            return kernels.tri(text_match.text_match(column, node.query, node.least))
-        return kernels.tri(text_match.phrase_match(column, node.query, node.slop))
+            return kernels.tri(text_match.text_match(column, node.query, node.least, analyzer))
+        return kernels.tri(text_match.phrase_match(column, node.query, node.slop, analyzer))
 
     def eval_arithcmp(self, node: ir.ArithCmp) -> Tri:
         col = node.col

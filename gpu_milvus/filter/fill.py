@@ -147,7 +147,7 @@ class Filler:
         value = self.get(node.query)
         if not isinstance(value, str):
             raise _err(f"the query of text match must be a string, got {value!r}")
-        return ir.TextMatch(node.col, value, node.least, node.slop)
+        return ir.TextMatch(node.col, value, node.least, node.slop, node.analyzer)
 
 
 def check_mod_err(aop: str, col: ir.Col, operand: Any) -> None:

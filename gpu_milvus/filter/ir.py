@@ -120,6 +120,7 @@ class TextMatch(Pred):
     query: Any
     least: int = 1
     slop: int | None = None
+    analyzer: Any = None  # the field's gpu_milvus.text.Analyzer
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gpu_milvus.text import RE2_ALNUM, tokens
+from gpu_milvus.text import RE2_ALNUM, STANDARD, Analyzer
 
 _NON_WORD = f"[^{RE2_ALNUM}]"
 _START, _END = f"(?:^|{_NON_WORD})", f"(?:{_NON_WORD}|$)"
@@ -29,42 +29,56 @@ def _has(lower: pa.ChunkedArray, pattern: str) -> np.ndarray:
     return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
 
 
-def text_match(column: pa.ChunkedArray, query: str, least: int) -> pa.Array:
+def text_match(
+    column: pa.ChunkedArray, query: str, least: int, analyzer: Analyzer = STANDARD
+) -> pa.Array:
     """Rows holding at least ``least`` of the query's distinct tokens (nulls stay null)."""
-    terms = sorted(set(tokens(query)))
-    lower = pc.utf8_lower(column)
+    terms = sorted(set(analyzer.tokens(query)))
+    text = _searched(column, analyzer)
     if not terms:
         hits = np.zeros(len(column), dtype=bool)
     elif least <= 1:
-        hits = _has(lower, f"{_START}(?:{'|'.join(terms)}){_END}")
+        hits = _has(text, f"{_START}(?:{'|'.join(terms)}){_END}")
     else:
-        hits = sum(_has(lower, f"{_START}{t}{_END}").astype(np.int32) for t in terms) >= least
+        hits = sum(_has(text, f"{_START}{t}{_END}").astype(np.int32) for t in terms) >= least
     return _with_nulls(hits, column)
 
 
-def phrase_match(column: pa.ChunkedArray, phrase: str, slop: int) -> pa.Array:
-    """Rows holding the phrase's tokens in order and adjacent, or within ``slop`` moves."""
-    terms = tokens(phrase)
-    lower = pc.utf8_lower(column)
-    if not terms:
+def phrase_match(
+    column: pa.ChunkedArray, phrase: str, slop: int, analyzer: Analyzer = STANDARD
+) -> pa.Array:
+    """Rows holding the phrase's tokens in order and adjacent, or within ``slop`` moves (a
+    token a filter removed keeps its place, as tantivy's positions do)."""
+    query = [(t, p) for t, _, _, p in analyzer.positioned(phrase)]
+    text = _searched(column, analyzer)
+    if not query:
         return _with_nulls(np.zeros(len(column), dtype=bool), column)
-    if slop == 0:
-        return _with_nulls(_has(lower, _START + f"{_NON_WORD}+".join(terms) + _END), column)
+    terms = [t for t, _ in query]
+    if slop == 0 and not analyzer.removes:
+        return _with_nulls(_has(text, _START + f"{_NON_WORD}+".join(terms) + _END), column)
     hits = np.ones(len(column), dtype=bool)
     for t in set(terms):
-        hits &= _has(lower, f"{_START}{t}{_END}")
-    texts = pc.take(lower, pa.array(np.flatnonzero(hits))).to_pylist()
-    for row, text in zip(np.flatnonzero(hits), texts, strict=True):
-        hits[row] = _sloppy(tokens(text), terms, slop)
+        hits &= _has(text, f"{_START}{t}{_END}")
+    rows = np.flatnonzero(hits)
+    for row, doc in zip(rows, pc.take(column, pa.array(rows)).to_pylist(), strict=True):
+        found = [(t, p) for t, _, _, p in analyzer.positioned(doc)]
+        hits[row] = _sloppy(found, query, slop)
     return _with_nulls(hits, column)
 
 
-def _sloppy(doc: list[str], terms: list[str], slop: int) -> bool:
-    """Some choice of distinct positions p_i of terms[i] with max - min of p_i - i <= slop."""
+def _searched(column: pa.ChunkedArray, analyzer: Analyzer) -> pa.ChunkedArray:
+    """The column as the analyzer's tokens read it: lowercased, unless it keeps case."""
+    return pc.utf8_lower(column) if analyzer.lowercases else column
+
+
+def _sloppy(doc: list[tuple[str, int]], query: list[tuple[str, int]], slop: int) -> bool:
+    """Some choice of distinct document positions p_i of the query's tokens t_i (at query
+    positions q_i) with max - min of p_i - q_i <= slop."""
     where: dict[str, list[int]] = {}
-    for pos, tok in enumerate(doc):
+    for tok, pos in doc:
         where.setdefault(tok, []).append(pos)
-    shifted = [[p - i for p in where[t]] for i, t in enumerate(terms)]
+    terms = [t for t, _ in query]
+    shifted = [[p - q for p in where.get(t, [])] for t, q in query]
     if len(set(terms)) == len(terms):  # the smallest window holding one value of each list
         events = sorted((v, i) for i, values in enumerate(shifted) for v in values)
         count: dict[int, int] = {}
@@ -81,7 +95,8 @@ def _sloppy(doc: list[str], terms: list[str], slop: int) -> bool:
                 lo += 1
         return False
     return any(  # a repeated term: its positions must differ
-        max(c) - min(c) <= slop and len({v + i for i, v in enumerate(c)}) == len(c)
+        max(c) - min(c) <= slop
+        and len({v + q for v, (_, q) in zip(c, query, strict=True)}) == len(c)
         for c in itertools.islice(itertools.product(*shifted), 100_000)
     )
 

@@ -95,8 +95,9 @@ class Table:
     def _function_output(self, name: str, source: pa.Table | dict[str, pa.Array]) -> Any:
         """A BM25 output field's rows, computed from its input column in ``source``."""
         fn = self.spec.function_for(name)
-        assert fn is not None, name
-        return term_vectors(source[fn.input].to_pylist())
+        source_field = self.spec.field(fn.input) if fn is not None else None
+        assert fn is not None and source_field is not None, name
+        return term_vectors(source[fn.input].to_pylist(), source_field.analyzer)
 
     def _filler(self, name: str, n: int) -> pa.Array:
         f = self.spec.field(name)

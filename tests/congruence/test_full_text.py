@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from pymilvus import AnnSearchRequest, DataType, Function, FunctionType, RRFRanker
 
-from gpu_milvus.text import term_id, term_vectors
+from gpu_milvus.text import analyzer_for, term_id, term_vectors
 
 from .conftest import Pair
 
@@ -42,11 +42,12 @@ def _docs(n: int, rng: np.random.Generator) -> list[str]:
     return docs + EXTRA
 
 
-def _create(pair: Pair, docs: list[str]) -> None:
+def _create(pair: Pair, docs: list[str], analyzer: dict | None = None) -> None:
+    kw = {} if analyzer is None else {"analyzer_params": analyzer}
     for c in (pair.ref, pair.sub):
         s = c.create_schema()
         s.add_field("id", DataType.INT64, is_primary=True)
-        s.add_field("text", DataType.VARCHAR, max_length=2000, enable_analyzer=True)
+        s.add_field("text", DataType.VARCHAR, max_length=2000, enable_analyzer=True, **kw)
         s.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         s.add_field("dense", DataType.FLOAT_VECTOR, dim=2)
         bm25 = Function(name="bm25", function_type=FunctionType.BM25,
@@ -142,3 +143,20 @@ def test_text_match_filters_match(pair: Pair, seed: int) -> None:
         lambda c: [h["id"] for h in c.search("m", [[5.3, 0.0]], filter=exprs[2], limit=5)[0]]
     )
     assert ref == sub
+
+
+def test_stop_words_after_lowercase_match(pair: Pair, seed: int) -> None:
+    """The one analyzer_params form milvus-lite reads as the server does."""
+    words = {"type": "stop", "stop_words": ["dog", "the", "fox"]}
+    stop = {"tokenizer": "standard", "filter": ["lowercase", words]}
+    docs = _docs(80, np.random.default_rng(seed + 3))
+    _create(pair, docs, stop)
+    ref = pair.ref.query("t", "id >= 0", output_fields=["sparse"])
+    stored = term_vectors(docs, analyzer_for("text", {"analyzer_params": stop}))
+    for row in ref:
+        mine = stored[row["id"]]
+        assert dict(zip(mine.indices.tolist(), mine.data.tolist(), strict=True)) == {
+            int(k): v for k, v in row["sparse"].items()
+        }, row["id"]
+    queries = ["brown dog", "The FOX", "lazy cat dog", "dog"]
+    _same_hits(_hits(pair.ref, queries, 20, True), _hits(pair.sub, queries, 20, False))

@@ -24,7 +24,7 @@ from pymilvus import (
 from pymilvus.exceptions import DataNotMatchException
 
 from gpu_milvus import MilvusClient
-from gpu_milvus.text import analyze, server_hash, tokens
+from gpu_milvus.text import STANDARD, server_hash, tokens
 
 WORDS = ["alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta", "iota", "kappa"]
 
@@ -193,7 +193,10 @@ def test_misuse_gets_a_clear_error(client: MilvusClient) -> None:
     ("make", "text"),
     [
         (lambda c: _schema(c, input_type=DataType.INT64), "input field must be VARCHAR"),
-        (lambda c: _schema(c, analyzer={"type": "english"}), "only the standard analyzer"),
+        (
+            lambda c: _schema(c, analyzer={"type": "english"}),
+            "analyzer english is not supported by gpu_milvus",
+        ),
     ],
 )
 def test_schemas_the_engine_cannot_serve_are_refused(client: MilvusClient, make, text) -> None:
@@ -231,7 +234,7 @@ def test_run_analyzer_on_a_field(client: MilvusClient) -> None:
         client.run_analyzer("a", collection_name="t", field_name="tag")
     with pytest.raises(MilvusException, match="nope"):
         client.run_analyzer("a", collection_name="t", field_name="nope")
-    with pytest.raises(MilvusException, match="only the standard analyzer"):
+    with pytest.raises(MilvusException, match="analyzer english is not supported by gpu_milvus"):
         client.run_analyzer("a", analyzer_params={"type": "english"})
     with pytest.raises(MilvusException, match="multi-analyzer"):
         client.run_analyzer("a", analyzer_names=["en"])
@@ -252,4 +255,4 @@ def test_run_analyzer_on_a_field(client: MilvusClient) -> None:
 )  # fmt: skip
 def test_standard_tokenizer_splits_as_the_server_does(text: str, want: list[str]) -> None:
     assert tokens(text) == want
-    assert [t for t, _, _ in analyze(text)] == want
+    assert [t for t, _, _, _ in STANDARD.positioned(text)] == want
