@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+import snowballstemmer
 
 from gpu_milvus import errors
 
@@ -47,14 +48,19 @@ ENGLISH_STOP_WORDS = frozenset(
      "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
      "they", "this", "to", "was", "will", "with")
 )  # fmt: skip
-_UNSUPPORTED = ("asciifolding", "cncharonly", "cnalphanumonly", "stemmer", "regex", "synonym",
-                "decompounder", "english", "chinese")  # fmt: skip
+_UNSUPPORTED = ("asciifolding", "cncharonly", "cnalphanumonly", "regex", "synonym",
+                "decompounder", "chinese")  # fmt: skip
+# tantivy's stemmer languages (Milvus's stemmer_filter.rs), all Snowball algorithms
+_STEMMED = ("arabic", "danish", "dutch", "english", "finnish", "french", "german", "greek",
+            "hungarian", "italian", "norwegian", "portuguese", "romanian", "russian",
+            "spanish", "swedish", "tamil", "turkish")  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Analyzer:
     """The standard tokenizer and a chain of token filters, in order: ``("lowercase",)``,
-    ``("stop", words)``, ``("length", max_bytes)`` or ``("alphanumonly",)``. A position
+    ``("stop", words)``, ``("length", max_bytes)``, ``("stem", language)`` (Snowball's
+    algorithm, as tantivy's Stemmer) or ``("alphanumonly",)``. A position
     counts the tokenizer's tokens, so a token a filter removes leaves a gap (tantivy's)."""
 
     steps: tuple[tuple[Any, ...], ...] = (("lowercase",),)
@@ -66,6 +72,11 @@ class Analyzer:
     @property
     def removes(self) -> bool:
         return any(step[0] != "lowercase" for step in self.steps)
+
+    @property
+    def rewrites(self) -> bool:
+        """Whether a token's text can differ from its lowercased source (a stemmer)."""
+        return any(step[0] == "stem" for step in self.steps)
 
     def tokens(self, text: str) -> list[str]:
         if self.steps == STANDARD.steps:  # the common case, without positions
@@ -97,6 +108,8 @@ def _filtered(step: tuple[Any, ...], token: str) -> str | None:
         return None if token in step[1] else token
     if kind == "length":  # tantivy's RemoveLongFilter::limit(max + 1)
         return token if len(token.encode()) <= step[1] else None
+    if kind == "stem":
+        return _stem(step[1], token)
     return token if token.isascii() and token.isalnum() else None  # alphanumonly
 
 
@@ -126,10 +139,13 @@ def _parsed(text: str) -> Analyzer:
         kind = conf["type"]
         if not isinstance(kind, str):
             raise ValueError("analyzer type shoud be string")
-        if kind != "standard":
+        if kind not in ("standard", "english"):
             _refuse(kind, f"unknown build-in analyzer type: {kind}")
+        steps: list[tuple[Any, ...]] = [("lowercase",)]
+        if kind == "english":  # build_in_analyzer.rs: stem, then the English stop words
+            steps += [("stem", "english"), ("stop", ENGLISH_STOP_WORDS)]
         words = _stop_words(conf.get("stop_words", []))
-        return Analyzer((("lowercase",), ("stop", words)) if words else STANDARD.steps)
+        return Analyzer(tuple([*steps, ("stop", words)] if words else steps))
     tokenizer = conf.get("tokenizer")
     if tokenizer is None:
         raise ValueError("tokenizer name or type must be set")
@@ -161,6 +177,13 @@ def _filter_step(item: Any) -> tuple[Any, ...] | None:
         raise ValueError("no type field in filter params")
     if kind == "stop":
         return ("stop", _stop_words(item.get("stop_words", [])))
+    if kind == "stemmer":
+        language = item.get("language")
+        if not isinstance(language, str):
+            raise ValueError("stemmer language field should be string")
+        if language.lower() not in _STEMMED:
+            raise ValueError(f"create stemmer failed : unsupport language: {language.lower()}")
+        return ("stem", language.lower())
     if kind == "length":
         limit = item.get("max")
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
@@ -168,6 +191,16 @@ def _filter_step(item: Any) -> tuple[Any, ...] | None:
         return ("length", limit)
     _refuse(str(kind), f"unsupport filter type: {kind}")
     return None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _stem(language: str, token: str) -> str:
+    return _stemmer(language).stemWord(token)
+
+
+@functools.lru_cache(maxsize=32)
+def _stemmer(language: str) -> Any:
+    return snowballstemmer.stemmer(language)
 
 
 def _stop_words(words: Any) -> frozenset[str]:

@@ -37,6 +37,13 @@ def text_match(
     text = _searched(column, analyzer)
     if not terms:
         hits = np.zeros(len(column), dtype=bool)
+    elif analyzer.rewrites:  # stems: each row's tokens, in Python
+        wanted = set(terms)
+        docs = column.to_pylist()
+        hits = np.fromiter(
+            (d is not None and len(wanted.intersection(analyzer.tokens(d))) >= least for d in docs),
+            dtype=bool, count=len(docs),
+        )  # fmt: skip
     elif least <= 1:
         hits = _has(text, f"{_START}(?:{'|'.join(terms)}){_END}")
     else:
@@ -56,8 +63,8 @@ def phrase_match(
     terms = [t for t, _ in query]
     if slop == 0 and not analyzer.removes:
         return _with_nulls(_has(text, _START + f"{_NON_WORD}+".join(terms) + _END), column)
-    hits = np.ones(len(column), dtype=bool)
-    for t in set(terms):
+    hits = pc.is_valid(column).to_numpy(zero_copy_only=False)
+    for t in set(terms) if not analyzer.rewrites else ():  # rows holding every token
         hits &= _has(text, f"{_START}{t}{_END}")
     rows = np.flatnonzero(hits)
     for row, doc in zip(rows, pc.take(column, pa.array(rows)).to_pylist(), strict=True):

@@ -36,6 +36,13 @@ def _tokens(client: MilvusClient, params: dict[str, Any], text: str) -> list[str
         ({"tokenizer": {"type": "standard"}, "filter": ["alphanumonly", "removepunct"]},
          "naïve cafe 42", ["cafe", "42"]),
         ({}, "Plain TEXT", ["plain", "text"]),
+        # build_in_analyzer.rs: lowercase, Snowball English stemmer, then the stop words
+        ({"type": "english"}, "The runners were running quickly to the knights",
+         ["runner", "were", "run", "quick", "knight"]),
+        # Snowball's own sample vocabulary (snowballstem.org, the English stemmer's page)
+        ({"tokenizer": "standard", "filter": [{"type": "stemmer", "language": "English"}]},
+         "consigned consignment consistency knackeries knightly knives",
+         ["consign", "consign", "consist", "knackeri", "knight", "knive"]),
     ],
 )  # fmt: skip
 def test_filters_run_in_order(
@@ -64,10 +71,12 @@ def test_removed_tokens_keep_their_positions(client: MilvusClient) -> None:
         ({"tokenizer": "standard", "extra": 1}, "unknown analyzer option key: extra"),
         ({"filter": ["lowercase"]}, "tokenizer name or type must be set"),
         ({"type": "xyz"}, "unknown build-in analyzer type: xyz"),
-        ({"type": "english"}, "analyzer english is not supported by gpu_milvus"),
+        ({"type": "chinese"}, "analyzer chinese is not supported by gpu_milvus"),
         ({"tokenizer": "jieba"}, "analyzer jieba is not supported by gpu_milvus"),
-        ({"tokenizer": "standard", "filter": [{"type": "stemmer", "language": "english"}]},
-         "analyzer stemmer is not supported by gpu_milvus"),
+        ({"tokenizer": "standard", "filter": [{"type": "stemmer", "language": "klingon"}]},
+         "create stemmer failed : unsupport language: klingon"),
+        ({"tokenizer": "standard", "filter": [{"type": "stemmer"}]},
+         "stemmer language field should be string"),
     ],
 )  # fmt: skip
 def test_bad_params_are_refused_at_creation(
@@ -133,3 +142,17 @@ def test_text_and_phrase_match_follow_the_analyzer(client: MilvusClient) -> None
     assert ids("cased", "text_match(text, 'mice')") == []  # no lowercase filter: case counts
     assert ids("cased", "text_match(text, 'Mice')") == [4]
     assert ids("cased", "phrase_match(text, 'Of Mice')") == [4]
+
+
+def test_the_english_analyzer_matches_stems(client: MilvusClient) -> None:
+    _collection(client, "en", {"type": "english"})
+    docs = ["knights of the round table", "a knightly deed", "running dogs", "he runs"]
+    client.insert("en", [{"id": i, "text": t} for i, t in enumerate(docs)])
+    hits = client.search("en", ["knight"], anns_field="sp", limit=5)[0]
+    assert sorted(h["id"] for h in hits) == [0, 1]
+    got = client.query("en", "text_match(text, 'run')", output_fields=["id"])
+    assert sorted(r["id"] for r in got) == [2, 3]
+    got = client.query("en", "phrase_match(text, 'knight round')", output_fields=["id"])
+    assert [r["id"] for r in got] == []  # 'of the' left two gaps
+    got = client.query("en", "phrase_match(text, 'knights of the round')", output_fields=["id"])
+    assert [r["id"] for r in got] == [0]
