@@ -83,6 +83,20 @@ class Analyzer:
             return [t.lower() for t in _TOKEN.findall(text)]
         return [t for t, _, _, _ in self.positioned(text)]
 
+    def sequence(self, text: str) -> list[tuple[str, int]]:
+        """Each kept token with its position (``positioned`` without the offsets)."""
+        if self.steps == STANDARD.steps:
+            return [(t.lower(), i) for i, t in enumerate(_TOKEN.findall(text))]
+        out = []
+        for pos, token in enumerate(_TOKEN.findall(text)):
+            for step in self.steps:
+                token = _filtered(step, token)
+                if token is None:
+                    break
+            if token is not None:
+                out.append((token, pos))
+        return out
+
     def positioned(self, text: str) -> list[tuple[str, int, int, int]]:
         """Each kept token with its UTF-8 byte offsets in ``text`` and its position."""
         out, at, byte = [], 0, 0

@@ -1,23 +1,26 @@
-"""text_match / phrase_match over a string column, with the full-text analyzer's tokens.
+"""text_match / phrase_match over a string column, with the field's analyzer.
 
-A token is a run of alphanumeric characters (``gpu_milvus.text``), so in the
-lower-cased text a token t sits between two non-word characters (or an end), and
+A standard token is a run of alphanumeric characters (``gpu_milvus.text``), so in the
+(lowercased) text a token t sits between two non-word characters (or an end), and
 consecutive tokens are separated by non-word characters only: text_match and slop-0
-phrase_match are regular expressions run by Arrow over the column. A phrase with slop > 0
-is checked in Python on the rows holding every one of its tokens: the rows' positions p_i
-of the phrase's tokens, taken as p_i - i, must fit in a span of at most ``slop`` (Lucene's
-sloppy phrase, the rule Milvus's phrase-match guide describes: slop 2 matches the two
-tokens reversed). No index is kept; each evaluation reads the column.
+phrase_match are regular expressions run by Arrow over the column. A stemmer's tokens are
+not in the text, and a phrase with slop > 0 (or whose analyzer removes tokens, leaving
+gaps) needs positions: those read each chunk's token postings (``text_index``), built once.
+A phrase matches when some positions p_i of its tokens, taken as p_i - q_i (q_i: the
+token's position in the phrase), fit in a span of at most ``slop`` (Lucene's sloppy phrase,
+the rule Milvus's phrase-match guide describes: slop 2 matches the two tokens reversed).
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gpu_milvus.filter.text_index import ChunkPostings, chunk_postings
 from gpu_milvus.text import RE2_ALNUM, STANDARD, Analyzer
 
 _NON_WORD = f"[^{RE2_ALNUM}]"
@@ -37,13 +40,8 @@ def text_match(
     text = _searched(column, analyzer)
     if not terms:
         hits = np.zeros(len(column), dtype=bool)
-    elif analyzer.rewrites:  # stems: each row's tokens, in Python
-        wanted = set(terms)
-        docs = column.to_pylist()
-        hits = np.fromiter(
-            (d is not None and len(wanted.intersection(analyzer.tokens(d))) >= least for d in docs),
-            dtype=bool, count=len(docs),
-        )  # fmt: skip
+    elif analyzer.rewrites:  # stems are not in the text: the chunks' postings
+        hits = _per_chunk(column, analyzer, lambda p: p.holding(terms) >= least)
     elif least <= 1:
         hits = _has(text, f"{_START}(?:{'|'.join(terms)}){_END}")
     else:
@@ -56,21 +54,29 @@ def phrase_match(
 ) -> pa.Array:
     """Rows holding the phrase's tokens in order and adjacent, or within ``slop`` moves (a
     token a filter removed keeps its place, as tantivy's positions do)."""
-    query = [(t, p) for t, _, _, p in analyzer.positioned(phrase)]
-    text = _searched(column, analyzer)
+    query = analyzer.sequence(phrase)
     if not query:
         return _with_nulls(np.zeros(len(column), dtype=bool), column)
     terms = [t for t, _ in query]
     if slop == 0 and not analyzer.removes:
+        text = _searched(column, analyzer)
         return _with_nulls(_has(text, _START + f"{_NON_WORD}+".join(terms) + _END), column)
-    hits = pc.is_valid(column).to_numpy(zero_copy_only=False)
-    for t in set(terms) if not analyzer.rewrites else ():  # rows holding every token
-        hits &= _has(text, f"{_START}{t}{_END}")
-    rows = np.flatnonzero(hits)
-    for row, doc in zip(rows, pc.take(column, pa.array(rows)).to_pylist(), strict=True):
-        found = [(t, p) for t, _, _, p in analyzer.positioned(doc)]
-        hits[row] = _sloppy(found, query, slop)
-    return _with_nulls(hits, column)
+
+    def chunk_hits(p: ChunkPostings) -> np.ndarray:
+        hits = p.holding(terms) == len(set(terms))
+        for row in np.flatnonzero(hits):
+            hits[row] = _sloppy(p.where(int(row), terms), query, slop)
+        return hits
+
+    return _with_nulls(_per_chunk(column, analyzer, chunk_hits), column)
+
+
+def _per_chunk(
+    column: pa.ChunkedArray, analyzer: Analyzer, hits: Callable[[ChunkPostings], np.ndarray]
+) -> np.ndarray:
+    """``hits`` of each chunk's postings, end to end."""
+    parts = [hits(chunk_postings(chunk, analyzer)) for chunk in column.chunks]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
 
 
 def _searched(column: pa.ChunkedArray, analyzer: Analyzer) -> pa.ChunkedArray:
@@ -78,12 +84,10 @@ def _searched(column: pa.ChunkedArray, analyzer: Analyzer) -> pa.ChunkedArray:
     return pc.utf8_lower(column) if analyzer.lowercases else column
 
 
-def _sloppy(doc: list[tuple[str, int]], query: list[tuple[str, int]], slop: int) -> bool:
+def _sloppy(where: dict[str, list[int]], query: list[tuple[str, int]], slop: int) -> bool:
     """Some choice of distinct document positions p_i of the query's tokens t_i (at query
-    positions q_i) with max - min of p_i - q_i <= slop."""
-    where: dict[str, list[int]] = {}
-    for tok, pos in doc:
-        where.setdefault(tok, []).append(pos)
+    positions q_i, ``where`` giving each token's positions) with max - min of p_i - q_i
+    <= slop."""
     terms = [t for t, _ in query]
     shifted = [[p - q for p in where.get(t, [])] for t, q in query]
     if len(set(terms)) == len(terms):  # the smallest window holding one value of each list

@@ -156,3 +156,36 @@ def test_the_english_analyzer_matches_stems(client: MilvusClient) -> None:
     assert [r["id"] for r in got] == []  # 'of the' left two gaps
     got = client.query("en", "phrase_match(text, 'knights of the round')", output_fields=["id"])
     assert [r["id"] for r in got] == [0]
+    client.insert("en", [{"id": 9, "text": "Runners run"}])  # a new chunk, postings of its own
+    client.delete("en", ids=[3])
+    got = client.query("en", "text_match(text, 'running')", output_fields=["id"])
+    assert sorted(r["id"] for r in got) == [2, 9]
+
+
+def test_postings_give_what_each_row_analysed_alone_gives() -> None:
+    """The chunk postings (text_index) against each row's own tokens, on random texts."""
+    import numpy as np
+    import pyarrow as pa
+
+    from gpu_milvus.filter.text_match import _sloppy, phrase_match, text_match
+    from gpu_milvus.text import analyzer_for
+
+    rng = np.random.default_rng(7)
+    words = ["ab", "Ab", "cd", "the", "ef", "running", "runs", "x_y"]
+    docs = [" ".join(rng.choice(words, size=int(rng.integers(0, 9)))) for _ in range(300)]
+    column = pa.chunked_array([pa.array(docs[:120]), pa.array([*docs[120:], None])])
+    for params in ({"type": "english"}, {"type": "standard", "stop_words": ["the"]}):
+        an = analyzer_for("t", {"analyzer_params": params})
+        for phrase, slop in (("ab cd", 1), ("cd the ab", 2), ("running ef", 0), ("ab ab", 3)):
+            query = an.sequence(phrase)
+            want = []
+            for doc in docs:
+                where: dict[str, list[int]] = {}
+                for tok, pos in an.sequence(doc):
+                    where.setdefault(tok, []).append(pos)
+                want.append(all(t in where for t, _ in query) and _sloppy(where, query, slop))
+            got = phrase_match(column, phrase, slop, an).to_pylist()
+            assert got == [*want, None], (params, phrase, slop)
+        least = text_match(column, "ab cd runs", 2, an).to_pylist()
+        wanted = set(an.tokens("ab cd runs"))
+        assert least == [*(len(wanted & set(an.tokens(d))) >= 2 for d in docs), None]
