@@ -23,21 +23,19 @@ class ChunkPostings:
     """Per token of one chunk: the rows holding it and its positions there, by row."""
 
     def __init__(self, texts: list[str | None], analyzer: Any) -> None:
-        vocab: dict[str, int] = {}
-        ids: list[int] = []
-        rows: list[int] = []
-        positions: list[int] = []
-        for row, text in enumerate(texts):
-            for token, pos in analyzer.sequence(text) if text else ():
-                ids.append(vocab.setdefault(token, len(vocab)))
-                rows.append(row)
-                positions.append(pos)
-        token_ids = np.asarray(ids, dtype=np.int64)
-        order = np.lexsort((positions, rows, token_ids))
-        self.rows = np.asarray(rows, dtype=np.int32)[order]
-        self.positions = np.asarray(positions, dtype=np.int32)[order]
-        self.starts = np.searchsorted(token_ids[order], np.arange(len(vocab) + 1))
-        self.vocab = vocab
+        seqs = [analyzer.sequence(text) if text else [] for text in texts]
+        lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+        total = int(lengths.sum())
+        tokens = pa.array([t for seq in seqs for t, _ in seq], type=pa.string())
+        positions = np.fromiter((p for seq in seqs for _, p in seq), dtype=np.int32, count=total)
+        encoded = tokens.dictionary_encode()  # Arrow assigns the token ids
+        ids = encoded.indices.to_numpy(zero_copy_only=False)
+        order = np.argsort(ids, kind="stable")  # rows, then positions, stay in order
+        self.rows = np.repeat(np.arange(len(seqs), dtype=np.int32), lengths)[order]
+        self.positions = positions[order]
+        words = encoded.dictionary.to_pylist()
+        self.starts = np.searchsorted(ids[order], np.arange(len(words) + 1))
+        self.vocab = {w: i for i, w in enumerate(words)}
         self.size = len(texts)
 
     def of(self, token: str) -> tuple[np.ndarray, np.ndarray]:
@@ -55,13 +53,15 @@ class ChunkPostings:
             counts[np.unique(self.of(token)[0])] += 1
         return counts
 
-    def where(self, row: int, tokens: list[str]) -> dict[str, list[int]]:
-        """The positions of each of ``tokens`` in ``row``."""
-        out = {}
+    def where(self, rows: np.ndarray, tokens: list[str]) -> list[dict[str, list[int]]]:
+        """For each of ``rows`` (sorted), the positions of each of ``tokens`` there."""
+        out: list[dict[str, list[int]]] = [{} for _ in rows]
+        rows = rows.astype(np.int32)
         for token in set(tokens):
-            rows, positions = self.of(token)
-            lo, hi = np.searchsorted(rows, [row, row + 1])
-            out[token] = positions[lo:hi].tolist()
+            held, positions = self.of(token)
+            lo, hi = np.searchsorted(held, rows), np.searchsorted(held, rows + 1)
+            for found, a, b in zip(out, lo.tolist(), hi.tolist(), strict=True):
+                found[token] = positions[a:b].tolist()
         return out
 
 

@@ -64,8 +64,9 @@ def phrase_match(
 
     def chunk_hits(p: ChunkPostings) -> np.ndarray:
         hits = p.holding(terms) == len(set(terms))
-        for row in np.flatnonzero(hits):
-            hits[row] = _sloppy(p.where(int(row), terms), query, slop)
+        rows = np.flatnonzero(hits)
+        for row, where in zip(rows, p.where(rows, terms), strict=True):
+            hits[row] = _sloppy(where, query, slop)
         return hits
 
     return _with_nulls(_per_chunk(column, analyzer, chunk_hits), column)
