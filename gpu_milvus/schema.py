@@ -21,6 +21,7 @@ from pymilvus import CollectionSchema, DataType
 
 from gpu_milvus import errors
 from gpu_milvus.text import Analyzer, analyzer_for
+from gpu_milvus.vectors import BYTE_VECTOR_TYPES
 
 META_FIELD = "$meta"
 VALID_PREFIX = "$valid:"  # + a nullable dense vector field's name: its hidden validity column
@@ -116,6 +117,11 @@ class FieldSpec:
         return self.dtype == DataType.BINARY_VECTOR
 
     @property
+    def returns_bytes(self) -> bool:
+        """Binary, float16, bfloat16 and int8 vectors come back as bytes."""
+        return self.is_binary or self.dtype in BYTE_VECTOR_TYPES
+
+    @property
     def has_column(self) -> bool:
         """Whether the field is an Arrow column: scalars and binary vectors."""
         return not self.is_vector or self.is_binary
@@ -198,6 +204,13 @@ class CollectionSpec:
 
     def function_for(self, output: str) -> FunctionSpec | None:
         return next((fn for fn in self.functions if fn.output == output), None)
+
+    def function_analyzer(self, output: str) -> Analyzer:
+        """The analyzer of the text field a BM25 output field is computed from."""
+        fn = self.function_for(output)
+        source = self.field(fn.input) if fn is not None else None
+        assert source is not None, output
+        return source.analyzer
 
 
 def _default_from_proto(value: Any) -> tuple[bool, Any]:
@@ -311,7 +324,7 @@ def _field_spec(f: Any, field_id: int, schema_auto_id: bool) -> FieldSpec:
     spec["params"] = params
     out = FieldSpec(**spec)
     if dtype == DataType.VARCHAR and params.get("enable_analyzer"):
-        out.analyzer  # noqa: B018 - checks analyzer_params as the server does at creation
+        analyzer_for(name, params)  # the server's checks of analyzer_params, at creation
     if out.is_primary:
         if dtype not in (DataType.INT64, DataType.VARCHAR):
             raise errors.server(

@@ -37,6 +37,13 @@ def _extra_alnum() -> list[tuple[int, int]]:
 
 _EXTRA = _extra_alnum()
 _TOKEN = re.compile("(?:[^\\W_]|[" + "".join(f"\\U{a:08X}-\\U{b:08X}" for a, b in _EXTRA) + "])+")
+_ASCII_TOKEN = re.compile(r"[^\W_]+")  # the same runs in ASCII text, 3x faster
+
+
+def _runs(text: str) -> re.Pattern[str]:
+    return _ASCII_TOKEN if text.isascii() else _TOKEN
+
+
 # The same characters as an RE2 class (Arrow's regular expressions), for text_match.
 RE2_ALNUM = "\\pL\\pN" + "".join(f"\\x{{{a:X}}}-\\x{{{b:X}}}" for a, b in _EXTRA)
 _FNV_OFFSET, _FNV_PRIME = 0x811C9DC5, 0x01000193
@@ -80,35 +87,35 @@ class Analyzer:
 
     def tokens(self, text: str) -> list[str]:
         if self.steps == STANDARD.steps:  # the common case, without positions
+            if text.isascii():  # lowercasing first changes no ASCII run
+                return _ASCII_TOKEN.findall(text.lower())
             return [t.lower() for t in _TOKEN.findall(text)]
-        return [t for t, _, _, _ in self.positioned(text)]
+        return [t for t, _ in self.sequence(text)]
 
     def sequence(self, text: str) -> list[tuple[str, int]]:
         """Each kept token with its position (``positioned`` without the offsets)."""
+        runs = _runs(text).findall(text)
         if self.steps == STANDARD.steps:
-            return [(t.lower(), i) for i, t in enumerate(_TOKEN.findall(text))]
-        out = []
-        for pos, token in enumerate(_TOKEN.findall(text)):
-            for step in self.steps:
-                token = _filtered(step, token)
-                if token is None:
-                    break
-            if token is not None:
-                out.append((token, pos))
-        return out
+            return [(t.lower(), i) for i, t in enumerate(runs)]
+        kept = ((self._kept(t), pos) for pos, t in enumerate(runs))
+        return [(t, pos) for t, pos in kept if t is not None]
+
+    def _kept(self, token: str | None) -> str | None:
+        """The token after every filter, or None once one removes it."""
+        for step in self.steps:
+            if token is None:
+                break
+            token = _filtered(step, token)
+        return token
 
     def positioned(self, text: str) -> list[tuple[str, int, int, int]]:
         """Each kept token with its UTF-8 byte offsets in ``text`` and its position."""
         out, at, byte = [], 0, 0
-        for pos, m in enumerate(_TOKEN.finditer(text)):
+        for pos, m in enumerate(_runs(text).finditer(text)):
             byte += len(text[at : m.start()].encode())
             end = byte + len(m.group().encode())
             at, start, byte = m.end(), byte, end
-            token: str | None = m.group()
-            for step in self.steps:
-                token = _filtered(step, token)
-                if token is None:
-                    break
+            token = self._kept(m.group())
             if token is not None:
                 out.append((token, start, end, pos))
         return out
@@ -243,11 +250,6 @@ def term_id(token: str) -> int:
     for byte in token.encode():
         h = ((h ^ byte) * _FNV_PRIME) & 0xFFFFFFFF
     return h
-
-
-def tokens(text: str) -> list[str]:
-    """The standard analyzer's tokens of ``text``."""
-    return STANDARD.tokens(text)
 
 
 def term_vectors(texts: Sequence[str | None], analyzer: Analyzer = STANDARD) -> sp.csr_matrix:

@@ -43,11 +43,7 @@ NUMPY_VECTOR_TYPES = {
     "int8": DataType.INT8_VECTOR,
     "uint8": DataType.BINARY_VECTOR,
 }
-_DTYPE_NAMES = {
-    DataType.FLOAT16_VECTOR: "float16",
-    DataType.BFLOAT16_VECTOR: "bfloat16",
-    DataType.INT8_VECTOR: "int8",
-}
+_DTYPE_NAMES = {t: name for name, t in NUMPY_VECTOR_TYPES.items() if t in BYTE_VECTOR_TYPES}
 
 
 def row_bytes(dtype: DataType, dim: int) -> int:

@@ -468,13 +468,10 @@ class LocalCore(AdminMethods):
 
     def _vectors_of(self, coll: Collection, keys: list[Any], anns_field: str | None) -> Any:
         field = anns_field or (coll.spec.vector_fields[0].name if coll.spec.vector_fields else "")
-        rows = reads.query(coll, "", None, [field], keys, None, None, 0)
+        rows = reads.query(coll, "", None, [field], keys, None, None, 0, wrap_bytes=False)
         if len(rows) != len(keys):
             raise errors.invalid("some of the ids to search by do not exist")
-        values = [r[field] for r in rows]
-        if values and isinstance(values[0], list) and isinstance(values[0][0], bytes):
-            return [v[0] for v in values]  # byte vectors come wrapped, as query gives them
-        return values
+        return [r[field] for r in rows]
 
     def hybrid_search(
         self, collection_name: str, reqs: list, ranker: Any, limit: int = 10,

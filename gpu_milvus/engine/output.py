@@ -21,7 +21,7 @@ from pymilvus import DataType
 from gpu_milvus import errors
 from gpu_milvus.schema import META_FIELD, CollectionSpec
 from gpu_milvus.storage.table import Table
-from gpu_milvus.vectors import BYTE_VECTOR_TYPES, to_bytes
+from gpu_milvus.vectors import to_bytes
 
 
 @dataclass(frozen=True)
@@ -99,9 +99,7 @@ def materialize(
         assert f is not None
         if f.is_dense:
             matrix = table.dense[name].take(rows)
-            values: list[Any] = (
-                to_bytes(f.dtype, matrix) if f.dtype in BYTE_VECTOR_TYPES else matrix.tolist()
-            )
+            values: list[Any] = to_bytes(f.dtype, matrix) if f.returns_bytes else matrix.tolist()
             present = table.present(name)
             if present is not None:
                 values = [v if ok else None for v, ok in zip(values, present[rows], strict=True)]
@@ -111,7 +109,7 @@ def materialize(
             values = table.take_scalars(name, rows)
             if f.dtype == DataType.JSON:
                 values = _decode_json(values)
-        if wrap_bytes and (f.is_binary or f.dtype in BYTE_VECTOR_TYPES):
+        if wrap_bytes and f.returns_bytes:
             values = [None if v is None else [v] for v in values]
         names.append(name)
         columns.append(values)

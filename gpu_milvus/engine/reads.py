@@ -25,7 +25,6 @@ from gpu_milvus.engine.output import OutputPlan, materialize, plan_outputs
 from gpu_milvus.filter import compile_filter
 from gpu_milvus.rankers import Fusion, Hits, fuse
 from gpu_milvus.schema import FieldSpec
-from gpu_milvus.text import STANDARD
 from gpu_milvus.vectors import query_matrix
 
 MAX_TOPK = 16384
@@ -113,8 +112,10 @@ def query(
     partitions: Sequence[str] | None,
     limit: int | None,
     offset: int,
+    wrap_bytes: bool = True,
 ) -> list[dict[str, Any]]:
-    """Rows matching ``expr`` (or ``ids``) in primary-key order, paged by offset/limit."""
+    """Rows matching ``expr`` (or ``ids``) in primary-key order, paged by offset/limit;
+    byte vectors wrapped in a list, as pymilvus's query results hold them."""
     plan = plan_outputs(coll.spec, output_fields, always_pk=True)
     with coll.lock.read():
         pids = check_loaded(coll, partitions)
@@ -126,7 +127,7 @@ def query(
         rows = _by_pk(coll, np.flatnonzero(mask))
         if limit is not None:
             rows = rows[offset : offset + limit]
-        return materialize(coll.table, rows, plan, wrap_bytes=True)
+        return materialize(coll.table, rows, plan, wrap_bytes)
 
 
 def _anns_field(coll: Collection, name: str | None) -> FieldSpec:
@@ -277,13 +278,11 @@ def _backend_call(
     bounds = (first.item.req.radius, first.item.req.range_filter)
     if first.metric == "BM25":
         index = coll.index_for_field(first.field.name)
-        fn = coll.spec.function_for(first.field.name)
-        source = coll.spec.field(fn.input) if fn is not None else None
         return bm25.search(
             coll.table.sparse[first.field.name], coll.table.alive.view,
             [t for p in group for t in p.data], k, valid, bounds,
             index.params if index is not None else {},
-            source.analyzer if source is not None else STANDARD,
+            coll.spec.function_analyzer(first.field.name),
         )  # fmt: skip
     if first.field.is_binary:
         codes = np.vstack([p.data for p in group])

@@ -168,8 +168,7 @@ def build_batch(
         else:
             scalars[f.name] = _scalar_column(f, values)
     for fn in spec.functions:
-        analyzer = spec.field(fn.input).analyzer  # type: ignore[union-attr]
-        sparse[fn.output] = term_vectors(columns[fn.input], analyzer)
+        sparse[fn.output] = term_vectors(columns[fn.input], spec.function_analyzer(fn.output))
     if meta is not None:
         scalars[META_FIELD] = pa.array(meta, type=pa.string())
     if pk.auto_id:

@@ -95,9 +95,8 @@ class Table:
     def _function_output(self, name: str, source: pa.Table | dict[str, pa.Array]) -> Any:
         """A BM25 output field's rows, computed from its input column in ``source``."""
         fn = self.spec.function_for(name)
-        source_field = self.spec.field(fn.input) if fn is not None else None
-        assert fn is not None and source_field is not None, name
-        return term_vectors(source[fn.input].to_pylist(), source_field.analyzer)
+        assert fn is not None, name
+        return term_vectors(source[fn.input].to_pylist(), self.spec.function_analyzer(name))
 
     def _filler(self, name: str, n: int) -> pa.Array:
         f = self.spec.field(name)

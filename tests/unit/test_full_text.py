@@ -24,7 +24,7 @@ from pymilvus import (
 from pymilvus.exceptions import DataNotMatchException
 
 from gpu_milvus import MilvusClient
-from gpu_milvus.text import STANDARD, server_hash, tokens
+from gpu_milvus.text import STANDARD, server_hash
 
 WORDS = ["alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta", "iota", "kappa"]
 
@@ -212,7 +212,7 @@ def test_run_analyzer_tokens_offsets_and_hashes(client: MilvusClient) -> None:
     text = "Hello, Wörld! naïve 東京タワー x² under_score " + "z" * 150
     plain = client.run_analyzer(text)
     assert isinstance(plain, AnalyzeResult)
-    assert plain.tokens == tokens(text)
+    assert plain.tokens == STANDARD.tokens(text)
     detailed = client.run_analyzer([text, "b"], with_hash=True, with_detail=True)
     assert len(detailed) == 2 and detailed[1].tokens[0].dict["token"] == "b"
     raw = text.encode()
@@ -254,5 +254,5 @@ def test_run_analyzer_on_a_field(client: MilvusClient) -> None:
     ],
 )  # fmt: skip
 def test_standard_tokenizer_splits_as_the_server_does(text: str, want: list[str]) -> None:
-    assert tokens(text) == want
+    assert STANDARD.tokens(text) == want
     assert [t for t, _, _, _ in STANDARD.positioned(text)] == want
