@@ -9,6 +9,10 @@ are kept never depends on the block size or on the other queries of a batch.
 
 from __future__ import annotations
 
+import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pyarrow as pa
 
@@ -16,6 +20,12 @@ from gpu_milvus.engine.backend import Valid
 from gpu_milvus.engine.cpu import Bounds, in_bounds, no_hits
 
 _BLOCK_ROWS = 1 << 16
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    """Threads for the blocks of a binary scan, one per core."""
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="gpu-milvus-bin")
 
 
 def _blocks(column: pa.ChunkedArray) -> list[np.ndarray]:
@@ -77,11 +87,13 @@ def search(
     out_rows = np.full((nq, k), -1, dtype=np.int64)
     out_dist = np.zeros((nq, k), dtype=np.float32)
     dist = np.empty(n, dtype=np.float32)
+    starts = np.cumsum([0] + [len(b) for b in blocks[:-1]]).tolist()
     for i, query in enumerate(queries):
-        at = 0
-        for block in blocks:
-            dist[at : at + len(block)] = distances(block, query, metric)
-            at += len(block)
+
+        def fill(j: int, query: np.ndarray = query) -> None:
+            dist[starts[j] : starts[j] + len(blocks[j])] = distances(blocks[j], query, metric)
+
+        list(_pool().map(fill, range(len(blocks))))  # NumPy's ufuncs release the GIL
         ok = None if valid is None else (valid[:n] if valid.ndim == 1 else valid[i, :n])
         if bounds != (None, None):
             inside = in_bounds(dist, metric, bounds)
