@@ -128,9 +128,10 @@ class FieldSpec:
 
     @property
     def valid_column(self) -> str | None:
-        """A nullable dense vector field's hidden column: which rows hold a vector (their
-        null rows are zeros in the vector store)."""
-        return VALID_PREFIX + self.name if self.nullable and self.is_dense else None
+        """A nullable dense or sparse vector field's hidden column: which rows hold a vector
+        (their null rows are zeros, or empty, in the vector store)."""
+        held_apart = self.is_dense or self.is_sparse
+        return VALID_PREFIX + self.name if self.nullable and held_apart else None
 
     @property
     def arrow_type(self) -> pa.DataType:
@@ -335,11 +336,8 @@ def _field_spec(f: Any, field_id: int, schema_auto_id: bool) -> FieldSpec:
             raise errors.invalid(f"primary field not support null, field: {name}")
         if has_default:
             raise errors.invalid(f"primary field not support default_value, field: {name}")
-    if out.is_vector and (has_default or (out.nullable and out.is_sparse)):
-        raise errors.invalid(
-            f"vector field {name} does not support default_value"
-            + ("" if has_default else ", nor nullable as a sparse vector, in gpu_milvus")
-        )
+    if out.is_vector and has_default:
+        raise errors.invalid(f"vector field {name} does not support default_value")
     return out
 
 

@@ -100,15 +100,15 @@ def materialize(
         if f.is_dense:
             matrix = table.dense[name].take(rows)
             values: list[Any] = to_bytes(f.dtype, matrix) if f.returns_bytes else matrix.tolist()
-            present = table.present(name)
-            if present is not None:
-                values = [v if ok else None for v, ok in zip(values, present[rows], strict=True)]
         elif f.is_sparse:
             values = _sparse_rows(table, name, rows)
         else:
             values = table.take_scalars(name, rows)
             if f.dtype == DataType.JSON:
                 values = _decode_json(values)
+        if f.valid_column:  # a nullable dense or sparse vector: None where it holds none
+            present = table.present(name)[rows]  # type: ignore[index]
+            values = [v if ok else None for v, ok in zip(values, present, strict=True)]
         if wrap_bytes and f.returns_bytes:
             values = [None if v is None else [v] for v in values]
         names.append(name)

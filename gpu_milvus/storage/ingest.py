@@ -164,7 +164,10 @@ def build_batch(
             if f.valid_column:
                 scalars[f.valid_column] = pa.array(present)
         elif f.is_sparse:
-            sparse[f.name] = _sparse_column(f, values)
+            present = np.fromiter((v is not None for v in values), dtype=bool, count=n)
+            sparse[f.name] = _sparse_column(f, [v if v is not None else {} for v in values])
+            if f.valid_column:
+                scalars[f.valid_column] = pa.array(present)
         else:
             scalars[f.name] = _scalar_column(f, values)
     for fn in spec.functions:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import scipy.sparse as sp
 
 from gpu_milvus.engine.backend import Backend, DenseStore, SparseStore
 from gpu_milvus.schema import META_FIELD, VALID_PREFIX, CollectionSpec
@@ -86,16 +87,19 @@ class Table:
             if f.is_dense and f.name not in self.dense:
                 self.dense[f.name] = self._backend.dense_store(f.dim or 0)
                 self.dense[f.name].append(np.zeros((self.num_rows, f.dim or 0), np.float32))
-            if f.is_sparse and f.name not in self.sparse:  # a function's output, backfilled
+            if f.is_sparse and f.name not in self.sparse:  # a function's output: backfilled
                 self.sparse[f.name] = self._backend.sparse_store()
                 if self.num_rows:
-                    self.sparse[f.name].append(self._function_output(f.name, self.arrow()))
+                    rows = self._missing_rows(f.name, self.arrow(), self.num_rows)
+                    self.sparse[f.name].append(rows)
         self._table_cache = None
 
-    def _function_output(self, name: str, source: pa.Table | dict[str, pa.Array]) -> Any:
-        """A BM25 output field's rows, computed from its input column in ``source``."""
+    def _missing_rows(self, name: str, source: pa.Table | dict[str, pa.Array], n: int) -> Any:
+        """Sparse field ``name``'s ``n`` rows stored before it: a BM25 output computed from
+        its input column in ``source``, else null (empty) rows."""
         fn = self.spec.function_for(name)
-        assert fn is not None, name
+        if fn is None:
+            return sp.csr_matrix((n, 1), dtype=np.float32)
         return term_vectors(source[fn.input].to_pylist(), self.spec.function_analyzer(name))
 
     def _filler(self, name: str, n: int) -> pa.Array:
@@ -145,7 +149,7 @@ class Table:
             store.append(batch.dense.get(name, np.zeros((n, store.dim), np.float32)))
         for name, store in self.sparse.items():  # an output added since: computed here
             csr = batch.sparse.get(name)
-            store.append(csr if csr is not None else self._function_output(name, batch.scalars))
+            store.append(csr if csr is not None else self._missing_rows(name, batch.scalars, n))
         for name, chunks in self._columns.items():
             array = batch.scalars.get(name)  # None: rows stored before the field was added
             chunks.append(self._filler(name, n) if array is None else array)

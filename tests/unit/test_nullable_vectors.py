@@ -135,10 +135,34 @@ def test_nullable_vector_rules(client: MilvusClient) -> None:
     client.create_collection("c", schema=_schema(client), index_params=_index(client))
     with pytest.raises(MilvusException, match="requires nullable=True"):
         client.add_collection_field("c", "e", DataType.FLOAT_VECTOR, dim=2)
-    with pytest.raises(MilvusException, match="nor nullable as a sparse vector"):
-        client.add_collection_field("c", "s", DataType.SPARSE_FLOAT_VECTOR, nullable=True)
     with pytest.raises(MilvusException, match="is not a number or infinity"):
         client.insert("c", [{"id": 1, "v": [float("nan"), 0, 0, 0], "tag": 0}])
     with pytest.raises(MilvusException, match="num_rows"):
         client.insert("c", [{"id": 1, "v": None, "tag": 0}])  # v is not nullable
     assert client.query("c", "", output_fields=["count(*)"])[0]["count(*)"] == 0
+
+
+def test_a_nullable_sparse_field_added_and_reopened(uri: str) -> None:
+    client = MilvusClient(uri)
+    client.create_collection("c", schema=_schema(client), index_params=_index(client))
+    client.insert("c", [{"id": i, "v": [i, 0, 0, 0], "tag": i} for i in range(6)])
+    client.flush("c")
+    client.add_collection_field("c", "s", DataType.SPARSE_FLOAT_VECTOR, nullable=True)
+    ip = client.prepare_index_params()
+    ip.add_index("s", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+    client.create_index("c", ip)
+    client.insert("c", [
+        {"id": 10, "v": [0.0] * 4, "tag": 0, "s": {1: 2.0, 5: 1.0}},
+        {"id": 11, "v": [0.0] * 4, "tag": 0, "s": {}},  # empty, not null
+        {"id": 12, "v": [0.0] * 4, "tag": 0, "s": None},
+        {"id": 13, "v": [0.0] * 4, "tag": 0, "s": {5: 3.0}},
+    ])  # fmt: skip
+    for reopen in (False, True):
+        if reopen:
+            client.close()
+            client = MilvusClient(uri)
+        got = client.query("c", "id in [1, 10, 11, 12]", output_fields=["s"])
+        assert [r["s"] for r in got] == [None, {1: 2.0, 5: 1.0}, {}, None]
+        hits = client.search("c", [{5: 1.0}], anns_field="s", limit=10)[0]
+        assert [(h["id"], h["distance"]) for h in hits] == [(13, 3.0), (10, 1.0)]
+    client.close()
