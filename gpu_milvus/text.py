@@ -225,8 +225,10 @@ def _stemmer(language: str) -> Any:
 
 
 def _stop_words(words: Any) -> frozenset[str]:
-    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
-        raise ValueError("filter stop_words should be a list of strings")
+    if not isinstance(words, list):  # get_string_list's wording
+        raise ValueError("filter stop_words should be array")
+    if not all(isinstance(w, str) for w in words):
+        raise ValueError("filter stop_words list item should be string")
     found = set(words) - {"_english_"}
     return frozenset(found | (ENGLISH_STOP_WORDS if "_english_" in words else set()))
 

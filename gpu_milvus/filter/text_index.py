@@ -25,9 +25,8 @@ class ChunkPostings:
     def __init__(self, texts: list[str | None], analyzer: Any) -> None:
         seqs = [analyzer.sequence(text) if text else [] for text in texts]
         lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
-        total = int(lengths.sum())
         tokens = pa.array([t for seq in seqs for t, _ in seq], type=pa.string())
-        positions = np.fromiter((p for seq in seqs for _, p in seq), dtype=np.int32, count=total)
+        positions = np.fromiter((p for seq in seqs for _, p in seq), np.int32, len(tokens))
         encoded = tokens.dictionary_encode()  # Arrow assigns the token ids
         ids = encoded.indices.to_numpy(zero_copy_only=False)
         order = np.argsort(ids, kind="stable")  # rows, then positions, stay in order
