@@ -385,17 +385,24 @@ class Collection:
                 changes["spec"] = spec_to_json(spec)
             self.change_meta(**changes)
 
+    def _change_spec(
+        self, spec: CollectionSpec, indexes: dict[str, IndexSpec] | None = None
+    ) -> None:
+        """Log and apply a schema change (the caller holds the write lock); the indexes on
+        fields the new schema lacks go with them."""
+        current = self.indexes if indexes is None else indexes
+        kept = {n: i for n, i in current.items() if spec.field(i.field_name) is not None}
+        self.change_meta(spec=spec_to_json(spec), indexes=kept)
+
     def add_field(self, field: Any) -> None:
         """Add a nullable field; existing rows hold its default value, or null."""
         with self.lock.write():
-            self.change_meta(spec=spec_to_json(with_added_field(self.spec, field)))
+            self._change_spec(with_added_field(self.spec, field))
 
     def drop_field(self, name: str) -> None:
         """Drop a field and the indexes on it; its data goes at the next checkpoint."""
         with self.lock.write():
-            spec = without_field(self.spec, name)
-            kept = {n: i for n, i in self.indexes.items() if i.field_name != name}
-            self.change_meta(spec=spec_to_json(spec), indexes=kept)
+            self._change_spec(without_field(self.spec, name))
 
     def add_function_field(self, field: Any, fn: Any, index_param: Any) -> None:
         """A BM25 function and its output field, with the output's index, in one change;
@@ -403,25 +410,20 @@ class Collection:
         with self.lock.write():
             spec = with_function_field(self.spec, field, fn)
             index = index_spec(spec, index_param)
-            if index.field_name != field.name or index.index_name in self.indexes:
+            if index.index_name in self.indexes:
                 raise errors.invalid(
-                    f"index_params must hold one new index on the output field {field.name}"
+                    f"index already exists, collection: {self.name}, index name: {index.index_name}"
                 )
-            indexes = {**self.indexes, index.index_name: index}
-            self.change_meta(spec=spec_to_json(spec), indexes=indexes)
+            self._change_spec(spec, {**self.indexes, index.index_name: index})
 
     def drop_function(self, name: str) -> None:
         """Drop a function with its output field and that field's index."""
         with self.lock.write():
-            spec = without_function(self.spec, name)
-            fn = next(f for f in self.spec.functions if f.name == name)
-            kept = {n: i for n, i in self.indexes.items() if i.field_name != fn.output}
-            self.change_meta(spec=spec_to_json(spec), indexes=kept)
+            self._change_spec(without_function(self.spec, name))
 
     def alter_field(self, name: str, params: dict[str, Any]) -> None:
         with self.lock.write():
-            altered = with_altered_field(self.spec, name, params, self.loaded)
-            self.change_meta(spec=spec_to_json(altered))
+            self._change_spec(with_altered_field(self.spec, name, params, self.loaded))
 
     def row_count(self) -> int:
         with self.lock.read():

@@ -246,8 +246,8 @@ class Engine:
         """The collection called ``name``, or the one the alias ``name`` points to."""
         with self.lock:
             coll = self._db(db).get(name)
-            if coll is None and name in self._aliases.get(db or DEFAULT_DB, {}):
-                coll = self._by_id.get(self._aliases[db or DEFAULT_DB][name])
+            if coll is None and name in self._alias_map(db):
+                coll = self._by_id.get(self._alias_map(db)[name])
             return coll
 
     def require(self, db: str, name: str, *, describe_style: bool = False) -> Collection:
@@ -267,7 +267,7 @@ class Engine:
         check_collection_name(spec.name)
         with self.lock:
             colls = self._db(db)
-            if spec.name in self._aliases.get(db or DEFAULT_DB, {}):
+            if spec.name in self._alias_map(db):
                 raise errors.server(
                     errors.ALIAS_NAME_CONFLICT,
                     f"collection name [{spec.name}] conflicts with an existing alias, please "
@@ -299,7 +299,7 @@ class Engine:
     def drop_collection(self, db: str, name: str) -> None:
         with self.lock:
             coll = self._db(db).get(name)
-            if name in self._aliases.get(db or DEFAULT_DB, {}):
+            if name in self._alias_map(db):
                 raise errors.server(
                     errors.ALIAS_NOT_FOUND, f"cannot drop the collection via alias = {name}"
                 )
@@ -324,7 +324,7 @@ class Engine:
                 raise errors.collection_not_found(old, db or DEFAULT_DB)
             if new in target:
                 raise errors.invalid(f"duplicated new collection name {new} with other collection")
-            if new in self._aliases.get(target_db or db or DEFAULT_DB, {}):
+            if new in self._alias_map(target_db or db):
                 raise errors.server(65535, f"cannot rename collection to an existing alias: {new}")
             if (target_db or db) != db and self.aliases_of(coll):
                 raise errors.server(
@@ -341,8 +341,12 @@ class Engine:
                     self.place(coll)
 
     # ------------------------------------------------------------------ aliases
+    def _alias_map(self, db: str) -> dict[str, int]:
+        """The aliases of database ``db`` (the default one for ""): alias -> collection id."""
+        return self._aliases.get(db or DEFAULT_DB, {})
+
     def aliases_of(self, coll: Collection) -> list[str]:
-        aliases = self._aliases.get(coll.db, {})
+        aliases = self._alias_map(coll.db)
         return sorted(a for a, cid in aliases.items() if cid == coll.collection_id)
 
     def _alias_target(self, db: str, collection_name: str, alias: str) -> Collection:
@@ -374,7 +378,7 @@ class Engine:
         with self.lock:
             coll = self._alias_target(db, collection_name, alias)
             db = db or DEFAULT_DB
-            current = self._aliases.get(db, {}).get(alias)
+            current = self._alias_map(db).get(alias)
             if current is not None and current != coll.collection_id:
                 other = self._by_id[current].name
                 raise errors.server(
@@ -389,20 +393,20 @@ class Engine:
         with self.lock:
             coll = self._alias_target(db, collection_name, alias)
             db = db or DEFAULT_DB
-            if alias not in self._aliases.get(db, {}):
+            if alias not in self._alias_map(db):
                 raise errors.alias_not_found(alias, db)
             self._set_alias(db, alias, coll.collection_id)
 
     def drop_alias(self, db: str, alias: str) -> None:
         """Dropping an alias that does not exist is not an error."""
         with self.lock:
-            if alias in self._aliases.get(db or DEFAULT_DB, {}):
+            if alias in self._alias_map(db):
                 self._set_alias(db or DEFAULT_DB, alias, None)
 
     def describe_alias(self, db: str, alias: str) -> str:
         """The name of the collection ``alias`` points to."""
         with self.lock:
-            cid = self._aliases.get(db or DEFAULT_DB, {}).get(alias)
+            cid = self._alias_map(db).get(alias)
             if cid is None:
                 raise errors.alias_not_found(alias, db or DEFAULT_DB)
             return self._by_id[cid].name
@@ -411,7 +415,7 @@ class Engine:
         with self.lock:
             if not collection_name:
                 self._db(db)
-                return sorted(self._aliases.get(db or DEFAULT_DB, {}))
+                return sorted(self._alias_map(db))
             coll = self._db(db).get(collection_name)
             if coll is None:
                 raise errors.collection_not_found(collection_name, db or DEFAULT_DB)

@@ -195,9 +195,9 @@ def _prepare(
         found = _field_checks(coll, item)
         if key is not None:
             shared[key] = found
-    plan, pids, f, metric, packed = found
+    plan, pids, f, metric = found
     data = req.data
-    if packed:  # dense or binary: a matrix of the field's type
+    if f.is_dense or f.is_binary:  # a matrix of the field's type
         data = query_matrix(f.name, f.dtype, f.dim or 0, data)
     elif f.is_function_output != isinstance(req.data, TextQueries):
         raise errors.invalid(
@@ -242,9 +242,8 @@ def _shared_key(item: SearchItem) -> tuple[Any, ...] | None:
 
 def _field_checks(
     coll: Collection, item: SearchItem
-) -> tuple[OutputPlan, tuple[int, ...], FieldSpec, str, bool]:
-    """Output plan, loaded partitions, vector field, metric, and whether the field's
-    queries are a matrix (dense and binary fields) of a request."""
+) -> tuple[OutputPlan, tuple[int, ...], FieldSpec, str]:
+    """Output plan, loaded partitions, vector field and metric of a request."""
     plan = plan_outputs(coll.spec, item.output_fields, always_pk=False)
     pids = check_loaded(coll, item.partitions)
     f = _anns_field(coll, item.req.anns_field)
@@ -254,7 +253,7 @@ def _field_checks(
     metric = index.metric_type or "COSINE"
     if item.req.metric_type and item.req.metric_type.upper() != metric:
         raise errors.metric_mismatch(metric, item.req.metric_type.upper())
-    return plan, tuple(pids), f, metric, f.is_dense or f.is_binary
+    return plan, tuple(pids), f, metric
 
 
 def _backend_call(
