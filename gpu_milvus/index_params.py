@@ -116,8 +116,11 @@ def _check_scalar_index(f: FieldSpec, index_type: str) -> None:
     numeric = f.dtype in {DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64}
     if index_type == "Trie" and f.dtype != DataType.VARCHAR:
         raise errors.invalid(f"TRIE are only supported on varchar field: {f.name}")
+    if f.dtype == DataType.TIMESTAMPTZ and index_type not in ("STL_SORT", "AUTOINDEX"):
+        raise errors.invalid(f"{index_type} are not supported on Timestamptz field")
     if index_type == "STL_SORT" and not (
-        numeric or f.dtype in {DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR}
+        numeric
+        or f.dtype in {DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR, DataType.TIMESTAMPTZ}
     ):
         raise errors.invalid(f"STL_SORT are only supported on numeric or varchar field: {f.name}")
     if index_type == "BITMAP" and f.dtype in {DataType.FLOAT, DataType.DOUBLE, DataType.JSON}:

@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 from pymilvus import CollectionSchema, DataType
 
-from gpu_milvus import errors
+from gpu_milvus import errors, timestamptz
 from gpu_milvus.text import Analyzer, analyzer_for
 from gpu_milvus.vectors import BYTE_VECTOR_TYPES
 
@@ -38,7 +38,9 @@ VECTOR_TYPES = DENSE_VECTOR_TYPES | {DataType.SPARSE_FLOAT_VECTOR, DataType.BINA
 INT_TYPES = frozenset({DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64})
 FLOAT_TYPES = frozenset({DataType.FLOAT, DataType.DOUBLE})
 SCALAR_TYPES = frozenset(
-    INT_TYPES | FLOAT_TYPES | {DataType.BOOL, DataType.VARCHAR, DataType.JSON, DataType.ARRAY}
+    INT_TYPES
+    | FLOAT_TYPES
+    | {DataType.BOOL, DataType.VARCHAR, DataType.JSON, DataType.ARRAY, DataType.TIMESTAMPTZ}
 )
 ARRAY_ELEMENT_TYPES = frozenset(INT_TYPES | FLOAT_TYPES | {DataType.BOOL, DataType.VARCHAR})
 
@@ -52,6 +54,7 @@ _ARROW_TYPES: dict[DataType, pa.DataType] = {
     DataType.DOUBLE: pa.float64(),
     DataType.VARCHAR: pa.string(),
     DataType.JSON: pa.string(),
+    DataType.TIMESTAMPTZ: pa.int64(),  # UTC microseconds
 }
 
 # Names pymilvus uses in its "field should be a <type>" insert messages.
@@ -66,6 +69,7 @@ TYPE_NAMES: dict[DataType, str] = {
     DataType.VARCHAR: "varchar",
     DataType.JSON: "json",
     DataType.ARRAY: "array",
+    DataType.TIMESTAMPTZ: "string",
     DataType.FLOAT_VECTOR: "float_vector",
     DataType.SPARSE_FLOAT_VECTOR: "sparse_float_vector",
 }
@@ -272,7 +276,9 @@ def _dim(name: str, dtype: DataType, params: dict[str, Any]) -> int:
     return dim
 
 
-def _field_spec(f: Any, field_id: int, schema_auto_id: bool) -> FieldSpec:
+def _field_spec(
+    f: Any, field_id: int, schema_auto_id: bool, zone: str = timestamptz.DEFAULT_TIMEZONE
+) -> FieldSpec:
     dtype = DataType(f.dtype)
     name = f.name
     params = dict(getattr(f, "_type_params", None) or getattr(f, "params", {}) or {})
@@ -284,6 +290,12 @@ def _field_spec(f: Any, field_id: int, schema_auto_id: bool) -> FieldSpec:
     if dtype not in SCALAR_TYPES | VECTOR_TYPES:
         raise errors.invalid(f"data type {dtype.name} is not supported by gpu_milvus yet")
     has_default, default = _default_from_proto(getattr(f, "default_value", None))
+    if dtype == DataType.TIMESTAMPTZ and has_default:  # stored as UTC microseconds
+        if not isinstance(default, str):
+            raise errors.invalid(
+                f"type (Timestamptz) of field ({name}) is not equal to the type of default_value"
+            )
+        default = timestamptz.parse(default, zone)
     spec: dict[str, Any] = {
         "name": name,
         "dtype": dtype,
@@ -345,7 +357,11 @@ MAX_FIELDS = 64
 
 
 def with_added_field(
-    spec: CollectionSpec, field: Any, *, nullable_only: bool = True
+    spec: CollectionSpec,
+    field: Any,
+    *,
+    nullable_only: bool = True,
+    zone: str = timestamptz.DEFAULT_TIMEZONE,
 ) -> CollectionSpec:
     """``spec`` plus a field added to the live collection (add_collection_field's rules;
     a function's output field is the one that is not nullable)."""
@@ -368,7 +384,7 @@ def with_added_field(
         raise errors.invalid(
             f"The number of fields has reached the maximum value {MAX_FIELDS}: invalid parameter"
         )
-    new = _field_spec(field, max(f.field_id for f in spec.fields) + 1, False)
+    new = _field_spec(field, max(f.field_id for f in spec.fields) + 1, False, zone)
     return dataclasses.replace(spec, fields=(*spec.fields, new), version=spec.version + 1)
 
 
@@ -456,8 +472,14 @@ def with_altered_field(
     return dataclasses.replace(spec, fields=fields, version=spec.version + 1)
 
 
-def spec_from_schema(name: str, schema: CollectionSchema, version: int = 0) -> CollectionSpec:
-    """Validate a pymilvus CollectionSchema as the server would and freeze it."""
+def spec_from_schema(
+    name: str,
+    schema: CollectionSchema,
+    version: int = 0,
+    zone: str = timestamptz.DEFAULT_TIMEZONE,
+) -> CollectionSpec:
+    """Validate a pymilvus CollectionSchema as the server would and freeze it (TIMESTAMPTZ
+    defaults without an offset are read in the time zone ``zone``)."""
     fields = list(schema.fields)
     if getattr(schema, "struct_fields", None):
         raise errors.invalid("struct array fields are not supported by gpu_milvus")
@@ -473,7 +495,7 @@ def spec_from_schema(name: str, schema: CollectionSchema, version: int = 0) -> C
         if n == META_FIELD:
             raise errors.invalid(f"Invalid field name: {n}")
     schema_auto_id = bool(getattr(schema, "auto_id", False))
-    specs = tuple(_field_spec(f, 100 + i, schema_auto_id) for i, f in enumerate(fields))
+    specs = tuple(_field_spec(f, 100 + i, schema_auto_id, zone) for i, f in enumerate(fields))
     functions = tuple(_bm25_function(fn, specs) for fn in getattr(schema, "functions", None) or [])
     outputs = {fn.output for fn in functions}
     specs = tuple(dataclasses.replace(f, is_function_output=f.name in outputs) for f in specs)

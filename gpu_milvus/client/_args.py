@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from pymilvus.client.check import check_pass_param
 from pymilvus.exceptions import InvalidConsistencyLevel
 
-from gpu_milvus import errors
+from gpu_milvus import errors, timestamptz
 from gpu_milvus.engine.bm25 import TextQueries
 from gpu_milvus.engine.reads import GroupBy, VectorRequest
 from gpu_milvus.storage.ingest import sparse_matrix
@@ -158,6 +158,17 @@ def merged_search_params(search_params: dict[str, Any] | None) -> dict[str, Any]
             )
         top[key] = value
     return top
+
+
+def time_options(*sources: dict[str, Any]) -> tuple[str | None, tuple[str, ...]]:
+    """A read's ``timezone`` (None: the collection's) and ``time_fields`` components, from
+    the first of ``sources`` (kwargs, then search params) that has each."""
+    zone = next((src["timezone"] for src in sources if src.get("timezone") is not None), None)
+    parts = next((src["time_fields"] for src in sources if src.get("time_fields")), None)
+    return (
+        timestamptz.check_timezone(zone) if zone is not None else None,
+        timestamptz.parse_time_fields(parts) if parts is not None else (),
+    )
 
 
 def vector_request(

@@ -18,7 +18,7 @@ from pymilvus.exceptions import ParamError, PrimaryKeyException
 from pymilvus.milvus_client.check import validate_param
 from pymilvus.milvus_client.index import IndexParams
 
-from gpu_milvus import errors
+from gpu_milvus import errors, timestamptz
 from gpu_milvus.client import _args
 from gpu_milvus.client._admin import AdminMethods
 from gpu_milvus.client.describe import describe_collection as _describe
@@ -84,10 +84,16 @@ class LocalCore(AdminMethods):
         """Quick setup (dimension: AUTOINDEX index, dynamic field, loaded) or schema form."""
         engine = self.engine
         level = _args.consistency(kwargs)
+        properties = dict(kwargs.get("properties") or {})
+        zone = properties.get(timestamptz.TIMEZONE_KEY)
+        if zone is None:  # the server copies the database's time zone into the collection
+            zone = engine.describe_database(self._db).get(timestamptz.TIMEZONE_KEY)
+            if zone is not None:
+                properties[timestamptz.TIMEZONE_KEY] = zone
         options = {
             "consistency_level": level,
             "num_shards": int(kwargs.get("num_shards", kwargs.get("shards_num", 1)) or 1),
-            "properties": kwargs.get("properties") or {},
+            "properties": properties,
         }
         if schema is None:
             schema, index_params = _quick_schema(
@@ -96,7 +102,9 @@ class LocalCore(AdminMethods):
             )  # fmt: skip
         else:
             schema.verify()
-        spec = spec_from_schema(collection_name, schema)
+        if zone is not None:
+            timestamptz.check_timezone(zone)
+        spec = spec_from_schema(collection_name, schema, zone=zone or timestamptz.DEFAULT_TIMEZONE)
         created = engine.create_collection(self._db, spec, **options)
         if not created:
             self._check_same_indexes(collection_name, index_params)
@@ -358,7 +366,11 @@ class LocalCore(AdminMethods):
         if not keys:
             return []
         coll = self._coll(collection_name, describe_style=True)
-        rows = reads.query(coll, "", None, output_fields, keys, partition_names, None, 0)
+        zone, parts = _args.time_options(kwargs)
+        rows = reads.query(
+            coll, "", None, output_fields, keys, partition_names, None, 0,
+            timezone=zone, time_parts=parts,
+        )  # fmt: skip
         return query_result(rows)
 
     def query(
@@ -379,10 +391,12 @@ class LocalCore(AdminMethods):
         limit, offset = kwargs.get("limit"), kwargs.get("offset", 0) or 0
         params = kwargs.get("filter_params")
         fields = list(output_fields or [])
+        zone, parts = _args.time_options(kwargs)
         if any(isinstance(f, str) and f.strip().lower() == "count(*)" for f in fields):
             if limit is not None:
                 raise errors.invalid("count entities with pagination is not allowed")
-            return query_result([{"count(*)": reads.count(coll, filter, params, partition_names)}])
+            total = reads.count(coll, filter, params, partition_names, zone)
+            return query_result([{"count(*)": total}])
         if limit is not None:
             if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
                 raise ParamError(message=f"`limit` value {limit} is illegal")
@@ -393,8 +407,9 @@ class LocalCore(AdminMethods):
         elif not filter.strip() and keys is None:
             raise errors.invalid("empty expression should be used with limit")
         rows = reads.query(
-            coll, filter, params, output_fields, keys, partition_names, limit, offset
-        )
+            coll, filter, params, output_fields, keys, partition_names, limit, offset,
+            timezone=zone, time_parts=parts,
+        )  # fmt: skip
         return query_result(rows)
 
     def search(
@@ -449,7 +464,8 @@ class LocalCore(AdminMethods):
             data, anns_field, limit, filter, kwargs.get("filter_params"), params
         )
         group_by = _args.group_by(kwargs, params) if kwargs or params else None
-        item = reads.SearchItem(req, offset, output_fields, partition_names, group_by)
+        zone, parts = _args.time_options(kwargs, params) if kwargs or params else (None, ())
+        item = reads.SearchItem(req, offset, output_fields, partition_names, group_by, zone, parts)
         return PreparedSearch(coll, [item], decimals)
 
     def finish_search(
@@ -462,7 +478,7 @@ class LocalCore(AdminMethods):
         else:
             hits = reads.fuse_and_fetch(
                 coll, outcomes, prepared.fusion, prepared.limit, prepared.offset,
-                prepared.output_fields,
+                prepared.output_fields, prepared.timezone, prepared.time_parts,
             )  # fmt: skip
         return search_result(hits, coll.spec.primary.name, prepared.round_decimal)
 
@@ -507,9 +523,12 @@ class LocalCore(AdminMethods):
         fusion = parse_ranker(ranker, len(requests))
         coll = self._coll(collection_name)
         reads.check_hybrid(requests, limit, offset)
+        zone, parts = _args.time_options(kwargs)
         plan_outputs(coll.spec, output_fields, always_pk=False)
-        items = [reads.SearchItem(r, 0, None, partition_names) for r in requests]
-        return PreparedSearch(coll, items, decimals, fusion, limit, offset, output_fields)
+        items = [reads.SearchItem(r, 0, None, partition_names, None, zone) for r in requests]
+        return PreparedSearch(
+            coll, items, decimals, fusion, limit, offset, output_fields, zone, parts
+        )
 
 
 @dataclass(slots=True)
@@ -523,6 +542,8 @@ class PreparedSearch:
     limit: int = 10
     offset: int = 0
     output_fields: Any = None
+    timezone: str | None = None  # a hybrid search's, for its outputs
+    time_parts: tuple[str, ...] = ()
 
 
 def _quick_schema(

@@ -7,6 +7,7 @@ from typing import Any
 from pymilvus import DataType, FunctionType
 from pymilvus.grpc_gen import schema_pb2
 
+from gpu_milvus import timestamptz
 from gpu_milvus.client._args import consistency_name
 from gpu_milvus.engine.collection import Collection
 from gpu_milvus.schema import FieldSpec
@@ -23,8 +24,9 @@ _DEFAULT_SLOT = {
 }
 
 
-def field_dict(f: FieldSpec) -> dict[str, Any]:
-    """One field as pymilvus's FieldSchema.dict(): fixed keys, then only-when-true keys."""
+def field_dict(f: FieldSpec, zone: str = timestamptz.DEFAULT_TIMEZONE) -> dict[str, Any]:
+    """One field as pymilvus's FieldSchema.dict(): fixed keys, then only-when-true keys (a
+    TIMESTAMPTZ default as text in the collection's time zone ``zone``)."""
     out: dict[str, Any] = {
         "field_id": f.field_id,
         "name": f.name,
@@ -32,7 +34,11 @@ def field_dict(f: FieldSpec) -> dict[str, Any]:
         "type": f.dtype,
         "params": {k: _param_text(v) for k, v in f.params.items()},
     }
-    if f.has_default and f.dtype in _DEFAULT_SLOT:
+    if f.has_default and f.dtype == DataType.TIMESTAMPTZ:
+        out["default_value"] = schema_pb2.ValueField(
+            string_data=timestamptz.to_text([f.default_value], zone)[0]
+        )
+    elif f.has_default and f.dtype in _DEFAULT_SLOT:
         value = schema_pb2.ValueField()
         setattr(value, _DEFAULT_SLOT[f.dtype], f.default_value)
         out["default_value"] = value
@@ -80,7 +86,7 @@ def describe_collection(coll: Collection, aliases: list[str]) -> dict[str, Any]:
         "auto_id": spec.auto_id,
         "num_shards": coll.num_shards,
         "description": spec.description,
-        "fields": [field_dict(f) for f in spec.fields],
+        "fields": [field_dict(f, coll.timezone) for f in spec.fields],
         "functions": function_dicts(coll),
         "aliases": aliases,
         "collection_id": coll.collection_id,

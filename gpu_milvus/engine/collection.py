@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from pymilvus import DataType
 
-from gpu_milvus import errors
+from gpu_milvus import errors, timestamptz
 from gpu_milvus.engine.backend import Backend
 from gpu_milvus.engine.journal import NULL_JOURNAL, Journal
 from gpu_milvus.engine.locks import RWLock
@@ -54,7 +54,9 @@ def merged_properties(
     old: dict[str, Any], add: dict[str, Any] | None, drop: list[str] | None = None
 ) -> dict[str, Any]:
     """Collection or database properties after an alter/drop: values kept as strings, as
-    the server keeps them."""
+    the server keeps them; a ``timezone`` must name one."""
+    if add and timestamptz.TIMEZONE_KEY in add:
+        timestamptz.check_timezone(add[timestamptz.TIMEZONE_KEY])
     out = {k: v for k, v in old.items() if k not in (drop or [])}
     out.update({k: str(v) for k, v in (add or {}).items()})
     return out
@@ -99,6 +101,11 @@ class Collection:
     @property
     def loaded(self) -> bool:
         return bool(self.loaded_partitions)
+
+    @property
+    def timezone(self) -> str:
+        """The time zone of TIMESTAMPTZ text without an offset, and of returned values."""
+        return str(self.properties.get(timestamptz.TIMEZONE_KEY) or timestamptz.DEFAULT_TIMEZONE)
 
     def partition_id(self, name: str) -> int:
         pid = self.partitions.get(name)
@@ -273,7 +280,7 @@ class Collection:
     # ------------------------------------------------------------------ writes
     def insert(self, rows: Sequence[Any], partition_name: str | None) -> list[Any]:
         given = str(self.properties.get("allow_insert_auto_id", "")).lower() == "true"
-        batch = build_batch(self.spec, rows, self._new_ids, given_pks=given)
+        batch = build_batch(self.spec, rows, self._new_ids, given_pks=given, timezone=self.timezone)
         with self.lock.write():
             pid = self.partition_id(partition_name or DEFAULT_PARTITION)
             self.table.make_room(batch.num_rows)  # out of memory: nothing logged or applied
@@ -316,7 +323,7 @@ class Collection:
                 )
             old_keys = [r[pk.name] for r in rows]
             rows = [{k: v for k, v in r.items() if k != pk.name} for r in rows]
-        return build_batch(self.spec, rows, self._new_ids), old_keys
+        return build_batch(self.spec, rows, self._new_ids, timezone=self.timezone), old_keys
 
     def apply_upsert(self, batch: Batch, pid: int, old_keys: list[Any] | None) -> None:
         self.table.delete_keys(old_keys or batch.pks)
@@ -334,7 +341,7 @@ class Collection:
             pid = self.partition_id(partition_name) if partition_name else None
             keys = ids
             if keys is None:
-                plan = compile_filter(filter_expr or "", self.spec, filter_params)
+                plan = compile_filter(filter_expr or "", self.spec, filter_params, self.timezone)
                 keys = plan.pk_values
             if keys is not None:
                 rows = self.table.key_rows(keys, pid)
@@ -397,7 +404,7 @@ class Collection:
     def add_field(self, field: Any) -> None:
         """Add a nullable field; existing rows hold its default value, or null."""
         with self.lock.write():
-            self._change_spec(with_added_field(self.spec, field))
+            self._change_spec(with_added_field(self.spec, field, zone=self.timezone))
 
     def drop_field(self, name: str) -> None:
         """Drop a field and the indexes on it; its data goes at the next checkpoint."""

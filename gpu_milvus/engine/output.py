@@ -18,9 +18,10 @@ import numpy as np
 import orjson
 from pymilvus import DataType
 
-from gpu_milvus import errors
+from gpu_milvus import errors, timestamptz
 from gpu_milvus.schema import META_FIELD, CollectionSpec
 from gpu_milvus.storage.table import Table
+from gpu_milvus.timestamptz import DEFAULT_TIMEZONE
 from gpu_milvus.vectors import to_bytes
 
 
@@ -32,6 +33,8 @@ class OutputPlan:
     all_dynamic: bool = False
     dynamic_keys: tuple[str, ...] = ()
     requested: tuple[str, ...] = field(default_factory=tuple)
+    timezone: str = DEFAULT_TIMEZONE  # TIMESTAMPTZ values are text in this zone...
+    time_parts: tuple[str, ...] = ()  # ...or these components of it (``time_fields``)
 
     @property
     def empty(self) -> bool:
@@ -39,7 +42,12 @@ class OutputPlan:
 
 
 def plan_outputs(
-    spec: CollectionSpec, output_fields: Sequence[str] | None, *, always_pk: bool
+    spec: CollectionSpec,
+    output_fields: Sequence[str] | None,
+    *,
+    always_pk: bool,
+    timezone: str = DEFAULT_TIMEZONE,
+    time_parts: tuple[str, ...] = (),
 ) -> OutputPlan:
     """Resolve ``output_fields`` against the schema."""
     names = list(output_fields or [])
@@ -71,7 +79,7 @@ def plan_outputs(
         wanted.add(spec.primary.name)
     ordered = tuple(f.name for f in spec.fields if f.name in wanted)
     keys = () if all_dynamic else tuple(dict.fromkeys(dynamic))
-    return OutputPlan(ordered, all_dynamic, keys, tuple(names))
+    return OutputPlan(ordered, all_dynamic, keys, tuple(names), timezone, time_parts)
 
 
 def _is_plain_key(name: str) -> bool:
@@ -106,6 +114,10 @@ def materialize(
             values = table.take_scalars(name, rows)
             if f.dtype == DataType.JSON:
                 values = _decode_json(values)
+            elif f.dtype == DataType.TIMESTAMPTZ and plan.time_parts:
+                values = timestamptz.to_parts(values, plan.timezone, plan.time_parts)
+            elif f.dtype == DataType.TIMESTAMPTZ:
+                values = timestamptz.to_text(values, plan.timezone)
         if f.valid_column:  # a nullable dense or sparse vector: None where it holds none
             present = table.present(name)[rows]  # type: ignore[index]
             values = [v if ok else None for v, ok in zip(values, present, strict=True)]

@@ -77,13 +77,15 @@ def _mask(
     params: dict[str, Any] | None,
     *,
     alive_only: bool = False,
+    timezone: str | None = None,
 ) -> np.ndarray:
-    """Rows a read may see: visible (or, for counts, alive), in ``pids``, passing the filter."""
+    """Rows a read may see: visible (or, for counts, alive), in ``pids``, passing the filter
+    (its ISO text read in ``timezone``, by default the collection's)."""
     table = coll.table
     mask = (table.alive.view if alive_only else table.visible.view).copy()
     if len(pids) != len(coll.partitions):
         mask &= np.isin(table.partition.view, np.asarray(pids, dtype=np.int32))
-    plan = compile_filter(expr or "", coll.spec, params)
+    plan = compile_filter(expr or "", coll.spec, params, timezone or coll.timezone)
     if not plan.always_true and mask.any():
         mask &= plan.evaluate(table.arrow(sorted(plan.columns)))
     return mask
@@ -95,12 +97,17 @@ def _by_pk(coll: Collection, rows: np.ndarray) -> np.ndarray:
 
 
 def count(
-    coll: Collection, expr: str, params: dict[str, Any] | None, partitions: Sequence[str] | None
+    coll: Collection,
+    expr: str,
+    params: dict[str, Any] | None,
+    partitions: Sequence[str] | None,
+    timezone: str | None = None,
 ) -> int:
     """count(*): every alive copy (duplicates included), as the server counts."""
     with coll.lock.read():
         pids = check_loaded(coll, partitions)
-        return int(_mask(coll, pids, expr, params, alive_only=True).sum())
+        mask = _mask(coll, pids, expr, params, alive_only=True, timezone=timezone)
+        return int(mask.sum())
 
 
 def query(
@@ -113,13 +120,19 @@ def query(
     limit: int | None,
     offset: int,
     wrap_bytes: bool = True,
+    timezone: str | None = None,
+    time_parts: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     """Rows matching ``expr`` (or ``ids``) in primary-key order, paged by offset/limit;
-    byte vectors wrapped in a list, as pymilvus's query results hold them."""
-    plan = plan_outputs(coll.spec, output_fields, always_pk=True)
+    byte vectors wrapped in a list, as pymilvus's query results hold them. TIMESTAMPTZ
+    values are text in ``timezone`` (by default the collection's), or ``time_parts``."""
+    zone = timezone or coll.timezone
+    plan = plan_outputs(
+        coll.spec, output_fields, always_pk=True, timezone=zone, time_parts=time_parts
+    )
     with coll.lock.read():
         pids = check_loaded(coll, partitions)
-        mask = _mask(coll, pids, expr, params)
+        mask = _mask(coll, pids, expr, params, timezone=zone)
         if ids is not None:
             keep = np.zeros_like(mask)
             keep[coll.table.rows_for_keys(ids)] = True
@@ -155,6 +168,8 @@ class SearchItem:
     output_fields: Sequence[str] | None = None
     partitions: Sequence[str] | None = None
     group_by: GroupBy | None = None
+    timezone: str | None = None  # of the filter's ISO text and the TIMESTAMPTZ outputs
+    time_parts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -210,9 +225,9 @@ def _prepare(
     # Requests share a mask only when they pass the very same filter_params object (or none).
     params_id = id(req.filter_params) if req.filter_params else None
     nullable = f.name if f.nullable else None  # a search skips the rows without a vector
-    mask_key = (pids, req.filter, params_id, nullable)
+    mask_key = (pids, req.filter, params_id, nullable, item.timezone)
     if mask_key not in masks:
-        mask = _mask(coll, pids, req.filter, req.filter_params)
+        mask = _mask(coll, pids, req.filter, req.filter_params, timezone=item.timezone)
         if nullable is not None:
             mask &= coll.table.present(nullable)  # type: ignore[operator]
         masks[mask_key] = None if mask.all() else mask
@@ -233,6 +248,8 @@ def _shared_key(item: SearchItem) -> tuple[Any, ...] | None:
             parts if parts is None else tuple(parts),
             item.req.anns_field,
             item.req.metric_type,
+            item.timezone,
+            item.time_parts,
         )
         hash(key)
     except TypeError:
@@ -244,7 +261,10 @@ def _field_checks(
     coll: Collection, item: SearchItem
 ) -> tuple[OutputPlan, tuple[int, ...], FieldSpec, str]:
     """Output plan, loaded partitions, vector field and metric of a request."""
-    plan = plan_outputs(coll.spec, item.output_fields, always_pk=False)
+    zone = item.timezone or coll.timezone
+    plan = plan_outputs(
+        coll.spec, item.output_fields, always_pk=False, timezone=zone, time_parts=item.time_parts
+    )
     pids = check_loaded(coll, item.partitions)
     f = _anns_field(coll, item.req.anns_field)
     index = coll.index_for_field(f.name)
@@ -482,9 +502,14 @@ def fuse_and_fetch(
     limit: int,
     offset: int,
     output_fields: Sequence[str] | None,
+    timezone: str | None = None,
+    time_parts: tuple[str, ...] = (),
 ) -> list[SearchHits]:
     """Fuse each query's sub-results, keep [offset:offset+limit], then fetch the outputs."""
-    plan = plan_outputs(coll.spec, output_fields, always_pk=False)
+    zone = timezone or coll.timezone
+    plan = plan_outputs(
+        coll.spec, output_fields, always_pk=False, timezone=zone, time_parts=time_parts
+    )
     metrics = [metric for _, metric in sub_results]
     nq = len(sub_results[0][0])
     out = []

@@ -25,6 +25,7 @@ from gpu_milvus.filter.exc import FilterError, clip, to_milvus
 from gpu_milvus.filter.fill import fill
 from gpu_milvus.filter.parser import parse
 from gpu_milvus.schema import CollectionSpec
+from gpu_milvus.timestamptz import DEFAULT_TIMEZONE
 
 __all__ = ["CompiledFilter", "compile_filter"]
 
@@ -146,7 +147,9 @@ def _pk_values(root: ir.Pred) -> list[Any] | None:
     return None
 
 
-def _compile(expr: str, spec: CollectionSpec, params: dict[str, Any] | None) -> CompiledFilter:
+def _compile(
+    expr: str, spec: CollectionSpec, params: dict[str, Any] | None, timezone: str
+) -> CompiledFilter:
     if not expr.strip():
         return CompiledFilter(expr, None, always_true=True)
     if len(expr) > MAX_EXPR_LENGTH:
@@ -156,7 +159,7 @@ def _compile(expr: str, spec: CollectionSpec, params: dict[str, Any] | None) -> 
     except UnicodeEncodeError:
         raise FilterError("expression is not valid UTF-8") from None
     node = _parse(expr)
-    root = Binder(spec, expr).bind(node)
+    root = Binder(spec, expr, timezone).bind(node)
     root = fill(root, params)
     for n in ir.walk(root):
         for attr in ("col", "left", "right"):
@@ -170,9 +173,13 @@ def _compile(expr: str, spec: CollectionSpec, params: dict[str, Any] | None) -> 
 
 
 def compile_filter(
-    expr: str, spec: CollectionSpec, params: dict[str, Any] | None = None
+    expr: str,
+    spec: CollectionSpec,
+    params: dict[str, Any] | None = None,
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> CompiledFilter:
-    """Compile ``expr`` (a Milvus ``filter=`` string) against ``spec``; cached.
+    """Compile ``expr`` (a Milvus ``filter=`` string) against ``spec``; cached. ``timezone``
+    reads TIMESTAMPTZ ``ISO`` text that has no offset.
 
     Raises pymilvus ``MilvusException`` (code 1100, the server's message format) for any
     invalid input, and nothing else.
@@ -182,7 +189,12 @@ def compile_filter(
     if params is not None and not isinstance(params, dict):
         raise errors.invalid("filter_params must be a dict")
     try:
-        key: Any = (expr, _schema_key(spec), _freeze(params or {}, [_CACHEABLE_PARAMS]))
+        key: Any = (
+            expr,
+            _schema_key(spec),
+            _freeze(params or {}, [_CACHEABLE_PARAMS]),
+            timezone,
+        )
     except TypeError:
         key = None
     if key is not None and len(expr) <= _CACHEABLE_LENGTH:
@@ -192,7 +204,7 @@ def compile_filter(
     else:
         key = None
     try:
-        plan = _compile(expr, spec, params)
+        plan = _compile(expr, spec, params, timezone)
     except FilterError as e:
         raise to_milvus(expr, e) from None
     except MilvusException:

@@ -134,10 +134,14 @@ class Call(Node):
 
 
 @dataclass(frozen=True, slots=True)
-class Unsupported(Node):
-    """A syntactically valid form this engine never supports (TIMESTAMPTZ ``ISO`` forms)."""
+class TzCompare(Node):
+    """``field [+|- INTERVAL 'P..'] op ISO '...'`` (reverse forms arrive with ``op`` flipped)."""
 
-    what: str
+    field: str
+    op: str
+    iso: str
+    shift: str | None = None  # ADD or SUB
+    interval: str = ""
 
 
 def depth_of(*children: Node) -> int:

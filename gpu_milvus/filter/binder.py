@@ -72,9 +72,10 @@ _BIT_NAMES = {"BAND": "BitAnd", "BOR": "BitOr", "BXOR": "BitXor"}
 class Binder(FuncMixin):
     """Type-checks one AST against ``spec``."""
 
-    def __init__(self, spec: CollectionSpec, src: str) -> None:
+    def __init__(self, spec: CollectionSpec, src: str, timezone: str = "UTC") -> None:
         self.spec = spec
         self.src = src
+        self.timezone = timezone  # of ISO text without an offset
 
     def text(self, node: ast.Node) -> str:
         """ANTLR ``GetText()``: the node's source with whitespace removed."""

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pymilvus.exceptions import MilvusException
+
+from gpu_milvus import timestamptz
 from gpu_milvus.filter import ast, ir, likepat
 from gpu_milvus.filter.exc import FilterError
 from gpu_milvus.filter.typed import (
@@ -82,6 +85,7 @@ def term_values(col: ir.Col, values: tuple[Any, ...], dtype: str) -> tuple[Any, 
 
 class FuncMixin:
     spec: CollectionSpec
+    timezone: str
 
     if TYPE_CHECKING:
 
@@ -320,8 +324,25 @@ class FuncMixin:
             self.visit(arg)
         raise FilterError(f"function {node.name} is not supported")
 
-    def visit_unsupported(self, node: ast.Unsupported) -> Typed:
-        raise FilterError(f"{node.what} are not supported: {self.text(node)}")
+    def visit_tzcompare(self, node: ast.TzCompare) -> Typed:
+        """``VisitTimestamptzCompareForward/Reverse``: the ISO text is read in the request's
+        time zone; without an INTERVAL it is a plain comparison of microseconds."""
+        try:
+            col = self.column(node.field).col
+        except FilterError:
+            raise FilterError(f"can not translate identifier: {node.field}") from None
+        assert col is not None
+        if col.dtype != "Timestamptz" or col.kind != ir.SCALAR:
+            raise FilterError(f"field '{node.field}' is not a timestamptz datatype")
+        try:
+            micros = timestamptz.parse(node.iso, self.timezone)
+            interval = timestamptz.parse_interval(node.interval) if node.shift else None
+        except MilvusException as e:
+            raise FilterError(e.message.removesuffix(": invalid parameter")) from None
+        if interval is None:
+            return pred(ir.Cmp(col, node.op, micros))
+        sign = 1 if node.shift == "ADD" else -1
+        return pred(ir.ShiftCmp(col, sign, interval, node.op, micros))
 
 
 def range_bound(dtype: str, v: Any) -> Any:

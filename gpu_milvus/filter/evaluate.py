@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gpu_milvus import timestamptz
 from gpu_milvus.filter import ir, json_ops, kernels, text_match
 from gpu_milvus.filter.json_eval import JsonView
 from gpu_milvus.filter.kernels import NP_CMP, PC_CMP, Tri
@@ -135,6 +136,13 @@ class Evaluator:
         t = res if valid is None else res & valid
         f = ~res if valid is None else ~res & valid
         return t, f if oob is None else f | oob
+
+    def eval_shiftcmp(self, node: ir.ShiftCmp) -> Tri:
+        arr = kernels.combine(self.column(node.col.name))
+        valid = kernels.valid_mask(arr)
+        micros = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False)
+        res = NP_CMP[node.op](timestamptz.shift(micros, node.interval, node.sign), node.value)
+        return (res, ~res) if valid is None else (res & valid, ~res & valid)
 
     def eval_lencmp(self, node: ir.LenCmp) -> Tri:
         col = node.col

@@ -94,6 +94,18 @@ class ArithCmp(Pred):
 
 
 @dataclass(frozen=True, slots=True)
+class ShiftCmp(Pred):
+    """``(col +/- interval) op value`` on a TIMESTAMPTZ column (TimestamptzArithCompareExpr);
+    ``sign`` is 1 or -1, ``interval`` a :class:`gpu_milvus.timestamptz.Interval`."""
+
+    col: Col
+    sign: int
+    interval: Any
+    op: str
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
 class LenCmp(Pred):
     """``array_length(col) op value``."""
 

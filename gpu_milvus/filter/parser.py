@@ -337,11 +337,38 @@ class _Parser:
         return ast.Func((tok.pos, self.prev_end()), depth, kind.lower(), tuple(args), extra)
 
     def _timestamptz(self, start: int) -> ast.Node:
-        """Consume a TIMESTAMPTZ ``ISO``/``INTERVAL`` comparison form (never supported here)."""
+        """``id [+|- INTERVAL 'd'] op ISO 's'`` or ``ISO 's' op id [+|- INTERVAL 'd']``, the
+        grammar's TimestamptzCompareForward/Reverse rules (``start`` is at their first token)."""
         self.i -= 1
-        while self.peek().kind not in (EOF, "AND", "OR", "RPAREN"):
+        reverse = self.peek().kind == "ISO"
+        if reverse:
             self.next()
-        return ast.Unsupported((start, self.prev_end()), 1, "TIMESTAMPTZ ISO/INTERVAL comparisons")
+            iso = self.expect(STR).value
+            op = self._cmp_op()
+            field = self.expect(IDENT).value
+            shift, interval = self._interval()
+            op = {"LT": "GT", "LE": "GE", "GT": "LT", "GE": "LE"}.get(op, op)
+        else:
+            field = self.expect(IDENT).value
+            shift, interval = self._interval()
+            op = self._cmp_op()
+            self.expect("ISO")
+            iso = self.expect(STR).value
+        span = (start, self.prev_end())
+        return ast.TzCompare(span, 1, field, op, iso, shift, interval)
+
+    def _cmp_op(self) -> str:
+        tok = self.next()
+        if tok.kind not in _CMP:
+            raise self.error(tok)
+        return tok.kind
+
+    def _interval(self) -> tuple[str | None, str]:
+        if self.peek().kind in ("ADD", "SUB") and self.peek(1).kind == "INTERVAL":
+            shift = self.next().kind
+            self.next()
+            return shift, self.expect(STR).value
+        return None, ""
 
 
 def parse(src: str) -> ast.Node:

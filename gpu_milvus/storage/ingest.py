@@ -18,11 +18,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 from pymilvus import DataType
+from pymilvus.exceptions import MilvusException
 
 from gpu_milvus import errors
 from gpu_milvus.schema import META_FIELD, CollectionSpec, FieldSpec
 from gpu_milvus.storage.table import Batch
 from gpu_milvus.text import term_vectors
+from gpu_milvus.timestamptz import DEFAULT_TIMEZONE
+from gpu_milvus.timestamptz import parse as parse_timestamp
 from gpu_milvus.vectors import BYTE_VECTOR_TYPES, insert_column
 
 _MISSING = object()
@@ -101,11 +104,13 @@ def build_batch(
     new_ids: Callable[[int], list[Any]] | None,
     *,
     given_pks: bool = False,
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> Batch:
     """Validate ``rows`` against ``spec`` and convert them to columns.
 
     ``new_ids(n)`` allocates primary keys when the collection uses auto_id; ``None`` means
-    the caller supplies keys even under auto_id (not used by insert).
+    the caller supplies keys even under auto_id (not used by insert). TIMESTAMPTZ text
+    without an offset is read in ``timezone``.
     """
     check_row_dicts(rows)
     known = {f.name for f in spec.fields}
@@ -146,6 +151,8 @@ def build_batch(
     for f in spec.fields:
         if f.name not in columns:
             continue
+        if f.dtype == DataType.TIMESTAMPTZ:  # to UTC microseconds, before defaults (also so)
+            columns[f.name] = _timestamps(f, columns[f.name], timezone)
         values = columns[f.name] = _fill_missing(f, columns[f.name])
         if f.is_vector and not f.is_sparse:  # dense or binary, null rows kept apart
             present = np.fromiter((v is not None for v in values), dtype=bool, count=n)
@@ -198,8 +205,32 @@ def check_values(f: FieldSpec, values: list[Any]) -> None:
         insert_column(f.name, f.dtype, f.dim or 0, values)
     elif f.is_sparse:
         _sparse_column(f, values)
+    elif f.dtype == DataType.TIMESTAMPTZ:
+        _timestamps(f, values, DEFAULT_TIMEZONE)
     else:
         _scalar_column(f, values)
+
+
+def _timestamps(f: FieldSpec, values: list[Any], timezone: str) -> list[Any]:
+    """TIMESTAMPTZ text as UTC microseconds (missing and None values kept)."""
+    out: list[Any] = []
+    for v in values:
+        if v is _MISSING or v is None:
+            out.append(v)
+            continue
+        if not isinstance(v, str):  # pymilvus's message, without its usual "Detail"
+            raise errors.DataNotMatchException(
+                message="The Input data type is inconsistent with defined schema, "
+                f"{{{f.name}}} field should be a string, but got a {{{type(v)}}} instead."
+            )
+        try:
+            out.append(parse_timestamp(v, timezone))
+        except MilvusException:
+            raise errors.invalid(
+                f"got invalid timestamptz string '{v}': invalid timezone name; must be a valid "
+                "IANA Time Zone ID (e.g., 'Asia/Shanghai' or 'UTC')"
+            ) from None
+    return out
 
 
 def _fill_missing(f: FieldSpec, values: list[Any]) -> list[Any]:
@@ -228,6 +259,8 @@ def _scalar_column(f: FieldSpec, values: list[Any]) -> pa.Array:
     if f.dtype == DataType.JSON:
         texts = [None if v is None else to_json_text(v) for v in values]
         return pa.array(texts, type=pa.string())
+    if f.dtype == DataType.TIMESTAMPTZ:  # already microseconds
+        return pa.array(values, type=pa.int64())
     check = _TYPE_CHECKS[f.dtype]
     for v in values:
         if v is not None and not check(v):
