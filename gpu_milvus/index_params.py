@@ -38,7 +38,9 @@ INDEX_TYPES: dict[DataType, frozenset[str]] = {
     ),
 }
 SPARSE_INDEX_TYPES = frozenset({"SPARSE_INVERTED_INDEX", "SPARSE_WAND", "AUTOINDEX"})
-SCALAR_INDEX_TYPES = frozenset({"INVERTED", "STL_SORT", "Trie", "BITMAP", "AUTOINDEX", "NGRAM"})
+SCALAR_INDEX_TYPES = frozenset(
+    {"INVERTED", "STL_SORT", "Trie", "BITMAP", "AUTOINDEX", "NGRAM", "RTREE"}
+)
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,12 @@ def _check_scalar_index(f: FieldSpec, index_type: str) -> None:
         raise errors.invalid(f"TRIE are only supported on varchar field: {f.name}")
     if f.dtype == DataType.TIMESTAMPTZ and index_type not in ("STL_SORT", "AUTOINDEX"):
         raise errors.invalid(f"{index_type} are not supported on Timestamptz field")
+    if f.dtype == DataType.GEOMETRY and index_type not in ("RTREE", "AUTOINDEX"):
+        raise errors.invalid(f"{index_type} are not supported on Geometry field")
+    if index_type == "RTREE" and f.dtype != DataType.GEOMETRY:
+        raise errors.invalid(
+            f"RTREE index can only be built on geometry field, got {f.dtype.name.title()}"
+        )
     if index_type == "STL_SORT" and not (
         numeric
         or f.dtype in {DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR, DataType.TIMESTAMPTZ}

@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 from pymilvus import CollectionSchema, DataType
 
-from gpu_milvus import errors, timestamptz
+from gpu_milvus import errors, geometry, timestamptz
 from gpu_milvus.text import Analyzer, analyzer_for
 from gpu_milvus.vectors import BYTE_VECTOR_TYPES
 
@@ -41,6 +41,7 @@ SCALAR_TYPES = frozenset(
     INT_TYPES
     | FLOAT_TYPES
     | {DataType.BOOL, DataType.VARCHAR, DataType.JSON, DataType.ARRAY, DataType.TIMESTAMPTZ}
+    | {DataType.GEOMETRY}
 )
 ARRAY_ELEMENT_TYPES = frozenset(INT_TYPES | FLOAT_TYPES | {DataType.BOOL, DataType.VARCHAR})
 
@@ -55,6 +56,7 @@ _ARROW_TYPES: dict[DataType, pa.DataType] = {
     DataType.VARCHAR: pa.string(),
     DataType.JSON: pa.string(),
     DataType.TIMESTAMPTZ: pa.int64(),  # UTC microseconds
+    DataType.GEOMETRY: pa.string(),  # the server's WKT of the value
 }
 
 # Names pymilvus uses in its "field should be a <type>" insert messages.
@@ -70,6 +72,7 @@ TYPE_NAMES: dict[DataType, str] = {
     DataType.JSON: "json",
     DataType.ARRAY: "array",
     DataType.TIMESTAMPTZ: "string",
+    DataType.GEOMETRY: "geometry",
     DataType.FLOAT_VECTOR: "float_vector",
     DataType.SPARSE_FLOAT_VECTOR: "sparse_float_vector",
 }
@@ -296,6 +299,11 @@ def _field_spec(
                 f"type (Timestamptz) of field ({name}) is not equal to the type of default_value"
             )
         default = timestamptz.parse(default, zone)
+    if dtype == DataType.GEOMETRY and has_default:
+        try:
+            default = geometry.normalize(default)
+        except errors.MilvusException:
+            raise errors.invalid("invalid default value for geometry field") from None
     spec: dict[str, Any] = {
         "name": name,
         "dtype": dtype,

@@ -21,6 +21,7 @@ _DEFAULT_SLOT = {
     DataType.FLOAT: "float_data",
     DataType.DOUBLE: "double_data",
     DataType.VARCHAR: "string_data",
+    DataType.GEOMETRY: "string_data",
 }
 
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from pymilvus.exceptions import MilvusException
 
-from gpu_milvus import timestamptz
+from gpu_milvus import geometry, timestamptz
 from gpu_milvus.filter import ast, ir, likepat
 from gpu_milvus.filter.exc import FilterError
 from gpu_milvus.filter.typed import (
@@ -223,11 +223,43 @@ class FuncMixin:
             return self.random_sample(node)
         if name in ("text_match", "phrase_match"):
             return self.text_match(node)
-        what = "ST_DWITHIN" if name == "st_dwithin" else "spatial"
-        self.column_token(node.args[0])
-        raise FilterError(
-            f"{what} operation are only supported on geometry fields now, got: {self.text(node)}"
-        )
+        return self.spatial(node)
+
+    def spatial(self, node: ast.Func) -> Typed:
+        """``VisitSpatialBinary`` / ``VisitSTDWithin``: a GEOMETRY field and a WKT literal
+        (a POINT for st_dwithin, with a constant distance in metres)."""
+        name = node.name
+        col = self.column_token(node.args[0]).col
+        assert col is not None
+        if col.dtype != "Geometry" or col.kind != ir.SCALAR:
+            what = "ST_DWITHIN" if name == "st_dwithin" else "spatial"
+            raise FilterError(
+                f"{what} operation are only supported on geometry fields now, "
+                f"got: {self.text(node)}"
+            )
+        literal = self.visit(node.args[1])
+        if literal.kind == VALUE and isinstance(literal.value, str):
+            check_wkt(literal.value, point=name == "st_dwithin")
+        elif literal.kind != TMPL:
+            raise FilterError(f"invalid WKT string: {self.text(node.args[1])}")
+        distance = None
+        if name == "st_dwithin":
+            d = self.visit(node.args[2])
+            if d.kind != VALUE:
+                raise FilterError(
+                    f"distance parameter must be a constant numeric value, got: "
+                    f"{self.text(node.args[2])}"
+                )
+            if isinstance(d.value, bool) or not isinstance(d.value, (int, float)):
+                raise FilterError(
+                    "distance parameter must be a numeric value (int or float), got: "
+                    f"{self.text(node.args[2])}"
+                )
+            if d.value < 0:
+                raise FilterError(f"distance parameter must be non-negative, got: {d.value:f}")
+            distance = float(d.value)
+        spatial = ir.Spatial(col, name, literal.value, distance)
+        return pred(spatial, template=literal.kind == TMPL)
 
     def contains(self, node: ast.Func, mode: str) -> Typed:
         field = self.visit(node.args[0])
@@ -343,6 +375,16 @@ class FuncMixin:
             return pred(ir.Cmp(col, node.op, micros))
         sign = 1 if node.shift == "ADD" else -1
         return pred(ir.ShiftCmp(col, sign, interval, node.op, micros))
+
+
+def check_wkt(text: str, point: bool = False) -> None:
+    """A filter's WKT literal must parse (and be a POINT for st_dwithin)."""
+    try:
+        g = geometry.literal(text)
+    except ValueError:
+        raise FilterError(f"invalid WKT string: {text}") from None
+    if point and g.geom_type != "Point":
+        raise FilterError(f"only supports POINT geometry: {text}")
 
 
 def range_bound(dtype: str, v: Any) -> Any:

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gpu_milvus import timestamptz
+from gpu_milvus import geometry, timestamptz
 from gpu_milvus.filter import ir, json_ops, kernels, text_match
 from gpu_milvus.filter.json_eval import JsonView
 from gpu_milvus.filter.kernels import NP_CMP, PC_CMP, Tri
@@ -136,6 +136,12 @@ class Evaluator:
         t = res if valid is None else res & valid
         f = ~res if valid is None else ~res & valid
         return t, f if oob is None else f | oob
+
+    def eval_spatial(self, node: ir.Spatial) -> Tri:
+        column = self.column(node.col.name)
+        hit = geometry.evaluate(column, node.op, node.wkt, node.distance)
+        valid = kernels.valid_mask(kernels.combine(column))
+        return (hit, ~hit) if valid is None else (hit, ~hit & valid)
 
     def eval_shiftcmp(self, node: ir.ShiftCmp) -> Tri:
         arr = kernels.combine(self.column(node.col.name))

@@ -9,7 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from gpu_milvus.filter import ir
-from gpu_milvus.filter.binder_funcs import check_range, contains_elements, like_pred
+from gpu_milvus.filter.binder_funcs import (
+    check_range,
+    check_wkt,
+    contains_elements,
+    like_pred,
+)
 from gpu_milvus.filter.exc import FilterError
 from gpu_milvus.filter.typed import check_mod, target_type
 from gpu_milvus.filter.values import Tmpl, cast_value, from_param, type_of
@@ -148,6 +153,22 @@ class Filler:
         if not isinstance(value, str):
             raise _err(f"the query of text match must be a string, got {value!r}")
         return ir.TextMatch(node.col, value, node.least, node.slop, node.analyzer)
+
+    def fill_spatial(self, node: ir.Spatial) -> ir.Pred:
+        if not isinstance(node.wkt, Tmpl):
+            return node
+        value = self.get(node.wkt)
+        if not isinstance(value, str):
+            raise _err(f"the value of GIS WKT template variable {{{node.wkt.name}}} is not string")
+        check_wkt_err(value, node.op == "st_dwithin")
+        return ir.Spatial(node.col, node.op, value, node.distance)
+
+
+def check_wkt_err(text: str, point: bool) -> None:
+    try:
+        check_wkt(text, point)
+    except FilterError as e:
+        raise _err(e.detail) from None
 
 
 def check_mod_err(aop: str, col: ir.Col, operand: Any) -> None:

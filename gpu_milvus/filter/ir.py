@@ -136,6 +136,17 @@ class TextMatch(Pred):
 
 
 @dataclass(frozen=True, slots=True)
+class Spatial(Pred):
+    """An st_* predicate: ``op(col, wkt)``, or st_dwithin within ``distance`` metres;
+    ``wkt`` may still be a template."""
+
+    col: Col
+    op: str
+    wkt: Any
+    distance: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Exists(Pred):
     col: Col
 

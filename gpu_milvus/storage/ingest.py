@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from pymilvus import DataType
 from pymilvus.exceptions import MilvusException
 
-from gpu_milvus import errors
+from gpu_milvus import errors, geometry
 from gpu_milvus.schema import META_FIELD, CollectionSpec, FieldSpec
 from gpu_milvus.storage.table import Batch
 from gpu_milvus.text import term_vectors
@@ -69,6 +69,7 @@ _TYPE_CHECKS: dict[DataType, Callable[[Any], bool]] = {
     DataType.FLOAT: _is_number,
     DataType.DOUBLE: _is_number,
     DataType.VARCHAR: _is_str,
+    DataType.GEOMETRY: _is_str,  # already the server's WKT
     DataType.ARRAY: _is_list,
 }
 
@@ -153,6 +154,8 @@ def build_batch(
             continue
         if f.dtype == DataType.TIMESTAMPTZ:  # to UTC microseconds, before defaults (also so)
             columns[f.name] = _timestamps(f, columns[f.name], timezone)
+        elif f.dtype == DataType.GEOMETRY:
+            columns[f.name] = _geometries(f, columns[f.name])
         values = columns[f.name] = _fill_missing(f, columns[f.name])
         if f.is_vector and not f.is_sparse:  # dense or binary, null rows kept apart
             present = np.fromiter((v is not None for v in values), dtype=bool, count=n)
@@ -207,8 +210,30 @@ def check_values(f: FieldSpec, values: list[Any]) -> None:
         _sparse_column(f, values)
     elif f.dtype == DataType.TIMESTAMPTZ:
         _timestamps(f, values, DEFAULT_TIMEZONE)
+    elif f.dtype == DataType.GEOMETRY:
+        _geometries(f, values)
     else:
         _scalar_column(f, values)
+
+
+def _text_only(f: FieldSpec, v: Any) -> None:
+    """pymilvus's check of a TIMESTAMPTZ or GEOMETRY value (its message has no "Detail")."""
+    if not isinstance(v, str):
+        raise errors.DataNotMatchException(
+            message="The Input data type is inconsistent with defined schema, "
+            f"{{{f.name}}} field should be a {f.type_name}, but got a {{{type(v)}}} instead."
+        )
+
+
+def _geometries(f: FieldSpec, values: list[Any]) -> list[Any]:
+    """GEOMETRY WKT as the server writes it back (missing and None values kept)."""
+    out: list[Any] = []
+    for v in values:
+        if v is not _MISSING and v is not None:
+            _text_only(f, v)
+            v = geometry.normalize(v)
+        out.append(v)
+    return out
 
 
 def _timestamps(f: FieldSpec, values: list[Any], timezone: str) -> list[Any]:
@@ -218,11 +243,7 @@ def _timestamps(f: FieldSpec, values: list[Any], timezone: str) -> list[Any]:
         if v is _MISSING or v is None:
             out.append(v)
             continue
-        if not isinstance(v, str):  # pymilvus's message, without its usual "Detail"
-            raise errors.DataNotMatchException(
-                message="The Input data type is inconsistent with defined schema, "
-                f"{{{f.name}}} field should be a string, but got a {{{type(v)}}} instead."
-            )
+        _text_only(f, v)
         try:
             out.append(parse_timestamp(v, timezone))
         except MilvusException:
