@@ -14,6 +14,7 @@ from pymilvus import DataType
 from gpu_milvus.filter import ast, ir
 from gpu_milvus.filter.binder_funcs import FuncMixin
 from gpu_milvus.filter.exc import FilterError, clip
+from gpu_milvus.filter.lexer import EOF, tokenize
 from gpu_milvus.filter.typed import (
     ARITH,
     ARRAYLEN,
@@ -78,8 +79,15 @@ class Binder(FuncMixin):
         self.timezone = timezone  # of ISO text without an offset
 
     def text(self, node: ast.Node) -> str:
-        """ANTLR ``GetText()``: the node's source with whitespace removed."""
-        return "".join(self.src[node.span[0] : node.span[1]].split())
+        """ANTLR ``GetText()``: the node's tokens joined, so whitespace goes except inside
+        string literals."""
+        part = self.src[node.span[0] : node.span[1]]
+        if "'" not in part and '"' not in part:
+            return "".join(part.split())
+        try:
+            return "".join(tok.text for tok in tokenize(part) if tok.kind != EOF)
+        except FilterError:
+            return "".join(part.split())
 
     # -- entry -----------------------------------------------------------------------------
     def bind(self, node: ast.Node) -> ir.Pred:

@@ -262,3 +262,11 @@ def test_cached_chunks_follow_new_data(client: MilvusClient) -> None:
     client.upsert("c", [{"id": 1, "v": [0.0, 0.0], "g": "POINT(50 50)"}])
     assert _ids(client, "st_dwithin(g, 'POINT(1 1)', 1)") == [2]
     assert np.array_equal(geometry.literal("POINT(1 1)").coords, [(1.0, 1.0)])
+
+
+def test_error_text_keeps_spaces_inside_strings(client: MilvusClient) -> None:
+    """ANTLR's GetText joins tokens: whitespace between them goes, a literal keeps its own."""
+    _create(client)
+    with pytest.raises(MilvusException) as info:
+        client.query("c", "st_within( id , 'POINT(0 0)' )")
+    assert "got: st_within(id,'POINT(0 0)')" in info.value.message
