@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pymilvus import CollectionSchema, DataType
+from pymilvus import CollectionSchema, DataType, Function, FunctionScore
 from pymilvus.client.check import check_id_and_data
 from pymilvus.client.field_ops import normalize_field_ops
 from pymilvus.exceptions import ParamError, PrimaryKeyException
@@ -28,7 +28,7 @@ from gpu_milvus.engine.engine import DEFAULT_DB, Engine, open_engine, release_en
 from gpu_milvus.engine.output import plan_outputs
 from gpu_milvus.index_params import describe as describe_index_dict
 from gpu_milvus.index_params import index_spec
-from gpu_milvus.rankers import Fusion, parse_ranker
+from gpu_milvus.rerank import Ranker, parse_function_ranker
 from gpu_milvus.results import LoadState, query_result, search_result, write_result
 from gpu_milvus.schema import spec_from_schema
 
@@ -441,10 +441,14 @@ class LocalCore(AdminMethods):
         search_params: Any, partition_names: Any, anns_field: Any, ids: Any,
         unsupported: dict[str, Any], kwargs: dict[str, Any],
     ) -> PreparedSearch:  # fmt: skip
-        """pymilvus's client-side checks and the normalised request of one search call."""
+        """pymilvus's client-side checks and the normalised request of one search call
+        (``unsupported``: the keyword features; a ``ranker`` is taken, the others refused)."""
+        ranker = unsupported.get("ranker")
         for name, value in unsupported.items():
-            if value is not None:
+            if value is not None and name != "ranker":
                 raise errors.invalid(f"search with {name} is not supported by gpu_milvus yet")
+        if ranker is not None and not isinstance(ranker, (Function, FunctionScore)):
+            raise ParamError(message="The search ranker must be a Function or FunctionScore.")
         plain = None if ids is not None else _args.plain_dense(data)
         if plain is None:  # plain vectors pass pymilvus's checks anyway
             check_id_and_data(ids, data)
@@ -466,7 +470,12 @@ class LocalCore(AdminMethods):
         group_by = _args.group_by(kwargs, params) if kwargs or params else None
         zone, parts = _args.time_options(kwargs, params) if kwargs or params else (None, ())
         item = reads.SearchItem(req, offset, output_fields, partition_names, group_by, zone, parts)
-        return PreparedSearch(coll, [item], decimals)
+        rerank = None
+        if ranker is not None:
+            if group_by is not None:
+                raise errors.invalid("Current rerank does not support grouping search")
+            rerank = parse_function_ranker(ranker, coll.spec, 1)
+        return PreparedSearch(coll, [item], decimals, rerank=rerank)
 
     def finish_search(
         self, prepared: PreparedSearch, outcomes: list[tuple[list[reads.SearchHits], str]]
@@ -475,6 +484,8 @@ class LocalCore(AdminMethods):
         coll = prepared.coll
         if prepared.fusion is None:
             hits = outcomes[0][0]
+            if prepared.rerank is not None:
+                reads.rerank_pages(coll, prepared.rerank, hits, outcomes[0][1])
         else:
             hits = reads.fuse_and_fetch(
                 coll, outcomes, prepared.fusion, prepared.limit, prepared.offset,
@@ -520,8 +531,8 @@ class LocalCore(AdminMethods):
             requests.append(
                 _args.vector_request(r.data, r.anns_field, r.limit, r.expr, r.expr_params, params)
             )
-        fusion = parse_ranker(ranker, len(requests))
         coll = self._coll(collection_name)
+        fusion = parse_function_ranker(ranker, coll.spec, len(requests))
         reads.check_hybrid(requests, limit, offset)
         zone, parts = _args.time_options(kwargs)
         plan_outputs(coll.spec, output_fields, always_pk=False)
@@ -538,12 +549,13 @@ class PreparedSearch:
     coll: Collection
     items: list[reads.SearchItem]
     round_decimal: int = -1
-    fusion: Fusion | None = None
+    fusion: Ranker | None = None  # a hybrid search's
     limit: int = 10
     offset: int = 0
     output_fields: Any = None
     timezone: str | None = None  # a hybrid search's, for its outputs
     time_parts: tuple[str, ...] = ()
+    rerank: Ranker | None = None  # a plain search's ``ranker``
 
 
 def _quick_schema(

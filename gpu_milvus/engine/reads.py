@@ -24,6 +24,7 @@ from gpu_milvus.engine.collection import Collection
 from gpu_milvus.engine.output import OutputPlan, materialize, plan_outputs
 from gpu_milvus.filter import compile_filter
 from gpu_milvus.rankers import Fusion, Hits, fuse
+from gpu_milvus.rerank import Decay, Ranker
 from gpu_milvus.schema import FieldSpec
 from gpu_milvus.vectors import query_matrix
 
@@ -495,10 +496,34 @@ def check_hybrid(reqs: Sequence[VectorRequest], limit: int, offset: int) -> None
         raise errors.invalid("the nq of all ann search requests should be the same")
 
 
+def field_values(coll: Collection, field: str, pks: Sequence[Any]) -> dict[Any, Any]:
+    """The stored value of ``field`` for each of ``pks`` still present (caller holds a lock)."""
+    table = coll.table
+    rows = table.rows_for_keys(pks)
+    return dict(zip(table.pks[rows].tolist(), table.take_scalars(field, rows), strict=True))
+
+
+def rerank_pages(coll: Collection, ranker: Ranker, pages: list[SearchHits], metric: str) -> None:
+    """A plain search's ``ranker`` applied to each query's page, in place."""
+    with coll.lock.read():
+        for page in pages:
+            hits = list(zip(page.ids, page.distances, strict=True))
+            if isinstance(ranker, Decay):
+                values = field_values(coll, ranker.field, page.ids)
+                hits = [h for h in hits if h[0] in values]  # deleted since the search
+                ranked = ranker.rerank([hits], [metric], values, len(hits))
+            else:
+                ranked = fuse(ranker, [hits], [metric], len(hits))
+            entity = dict(zip(page.ids, page.entities, strict=True))
+            page.ids = [pk for pk, _ in ranked]
+            page.distances = [score for _, score in ranked]
+            page.entities = [entity[pk] for pk in page.ids]
+
+
 def fuse_and_fetch(
     coll: Collection,
     sub_results: Sequence[tuple[list[SearchHits], str]],
-    fusion: Fusion,
+    fusion: Ranker,
     limit: int,
     offset: int,
     output_fields: Sequence[str] | None,
@@ -519,7 +544,12 @@ def fuse_and_fetch(
             for hits, _ in sub_results:
                 h = hits[qi]
                 lists.append(list(zip(h.ids, h.distances, strict=True)))
-            fused = fuse(fusion, lists, metrics, offset + limit)[offset:]
+            if isinstance(fusion, Decay):
+                values = field_values(coll, fusion.field, [pk for h in lists for pk, _ in h])
+                lists = [[h for h in hits if h[0] in values] for hits in lists]
+                fused = fusion.rerank(lists, metrics, values, offset + limit)[offset:]
+            else:
+                fused = fuse(fusion, lists, metrics, offset + limit)[offset:]
             fused = [(pk, s) for pk, s in fused if coll.table.has_key(pk)]
             rows = coll.table.rows_for_keys([pk for pk, _ in fused])
             entities = materialize(coll.table, rows, plan)

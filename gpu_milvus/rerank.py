@@ -1,0 +1,180 @@
+"""Function rerankers (``FunctionType.RERANK``) for search and hybrid_search, as Milvus 2.6's
+``internal/util/function/rerank``: ``rrf`` and ``weighted`` are the fusions of
+:mod:`gpu_milvus.rankers`; ``decay`` multiplies each hit's (normalised) score by how close a
+numeric field is to an origin.
+
+Decay (``decay_function.go``), with ``d = max(0, |v - origin| - offset)``:
+gauss ``exp(d^2 / (scale^2 / ln(decay)))``, exp ``exp(ln(decay) / scale * d)``, linear
+``max(decay, 1 - (1 - decay) / scale * d)`` (floored at ``decay``, as the code does; the docs
+say 0). Scores are first normalised (without ``norm_score`` only smaller-is-better metrics,
+by ``1 - 2 atan(d) / pi``), merged across a hybrid search's sub-results by ``score_mode``
+(max, avg, sum), multiplied by the decay and sorted, best first. A plain search reranks the
+page it returns (the server applies offset before its rerank).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pymilvus import DataType, Function, FunctionScore, FunctionType
+
+from gpu_milvus import errors
+from gpu_milvus.engine.backend import LARGER_IS_BETTER
+from gpu_milvus.rankers import Fusion, Hits, parse_ranker
+from gpu_milvus.schema import FLOAT_TYPES, INT_TYPES, CollectionSpec
+
+DECAY_FIELD_TYPES = INT_TYPES | FLOAT_TYPES | {DataType.TIMESTAMPTZ}
+_FUNCTIONS = ("gauss", "linear", "exp")
+_MODES = ("max", "avg", "sum")
+
+
+@dataclass(frozen=True)
+class Decay:
+    """A validated decay reranker over one numeric field."""
+
+    field: str
+    function: str
+    origin: float
+    scale: float
+    offset: float = 0.0
+    decay: float = 0.5
+    norm_score: bool = False
+    score_mode: str = "max"
+
+    def factor(self, values: np.ndarray) -> np.ndarray:
+        """The decay score of each field value."""
+        d = np.maximum(0.0, np.abs(values.astype(np.float64) - self.origin) - self.offset)
+        if self.function == "gauss":
+            return np.exp(d**2 / (self.scale**2 / math.log(self.decay)))
+        if self.function == "exp":
+            return np.exp(math.log(self.decay) / self.scale * d)
+        return np.maximum(self.decay, 1 - (1 - self.decay) / self.scale * d)
+
+    def normalise(self, distances: Sequence[float], metric: str) -> np.ndarray:
+        """``getNormalizeFunc``: a score where larger is better."""
+        d = np.asarray(distances, dtype=np.float64)
+        if not self.norm_score:
+            return d if metric in LARGER_IS_BETTER else 1 - 2 * np.arctan(d) / math.pi
+        if metric == "COSINE":
+            return (1 + d) * 0.5
+        if metric == "IP":
+            return 0.5 + np.arctan(d) / math.pi
+        if metric == "BM25":
+            return 2 * np.arctan(d) / math.pi
+        return 1 - 2 * np.arctan(d) / math.pi
+
+    def rerank(
+        self, results: Sequence[Hits], metrics: Sequence[str], values: dict[Any, Any], window: int
+    ) -> Hits:
+        """One query's sub-results merged, decayed by each id's ``values`` entry, best first."""
+        merged: dict[Any, list[float]] = {}
+        for hits, metric in zip(results, metrics, strict=True):
+            scores = self.normalise([d for _, d in hits], metric)
+            for (pk, _), score in zip(hits, scores.tolist(), strict=True):
+                merged.setdefault(pk, []).append(score)
+        ids = list(merged)
+        if self.score_mode == "max":
+            base = [max(s) for s in merged.values()]
+        elif self.score_mode == "sum":
+            base = [sum(s) for s in merged.values()]
+        else:
+            base = [sum(s) / len(s) for s in merged.values()]
+        decayed = self.factor(np.array([values[pk] for pk in ids], dtype=np.float64))
+        final = (np.asarray(base) * decayed).astype(np.float32).tolist()
+        out = sorted(zip(ids, final, strict=True), key=lambda item: (-item[1], item[0]))
+        return out[:window]
+
+
+Ranker = Fusion | Decay
+
+
+def _number(params: dict[str, Any], key: str, default: float | None = None) -> float | None:
+    raw = params.get(key)
+    if raw is None:
+        return default
+    try:
+        if isinstance(raw, bool):
+            raise ValueError
+        return float(raw)
+    except (TypeError, ValueError):
+        raise errors.invalid(f"Param {key}:{raw} is not a number") from None
+
+
+def _decay(fn: Function, spec: CollectionSpec) -> Decay:
+    inputs = list(fn.input_field_names)
+    if len(inputs) != 1:
+        raise errors.invalid(
+            f"Decay function only supports single input, but gets [{inputs}] input"
+        )
+    f = spec.field(inputs[0])
+    if f is None:
+        raise errors.invalid(f"function input field not found: {inputs[0]}")
+    if f.nullable:
+        raise errors.invalid(f"function input field cannot be nullable: field {f.name}")
+    if f.dtype not in DECAY_FIELD_TYPES:
+        raise errors.invalid(
+            f"Decay rerank: unsupported input field type:{f.dtype.name.title()}, only support "
+            "numberic field"
+        )
+    params = fn.params
+    function = str(params.get("function", ""))
+    if function not in _FUNCTIONS:
+        raise errors.invalid(
+            f"Invaild decay function: decay, only support [{','.join(_FUNCTIONS)}]"
+        )
+    origin, scale = _number(params, "origin"), _number(params, "scale")
+    for key, value in (("origin", origin), ("scale", scale)):
+        if value is None:
+            raise errors.invalid(f"Decay function lost param: {key}")
+    offset, decay = _number(params, "offset", 0.0), _number(params, "decay", 0.5)
+    assert origin is not None and scale is not None and offset is not None and decay is not None
+    if scale <= 0:
+        raise errors.invalid(f"Decay function param: scale must > 0, but got {scale:f}")
+    if offset < 0:
+        raise errors.invalid(f"Decay function param: offset must >= 0, but got {offset:f}")
+    if not 0 < decay < 1:
+        raise errors.invalid(f"Decay function param: decay must 0 < decay < 1, but got {decay:f}")
+    norm = str(params.get("norm_score", "false")).lower()
+    if norm not in ("true", "false"):
+        raise errors.invalid(
+            f"norm_score params must be true/false, bug got {params['norm_score']}"
+        )
+    mode = str(params.get("score_mode", "max")).lower()
+    if mode not in _MODES:
+        raise errors.invalid(
+            f"Unsupport score mode: [{params['score_mode']}], only supports: [max, avg, sum]"
+        )
+    return Decay(f.name, function, origin, scale, offset, decay, norm == "true", mode)
+
+
+def parse_function_ranker(ranker: Any, spec: CollectionSpec, num_requests: int) -> Ranker:
+    """A search or hybrid_search ``ranker``: RRFRanker / WeightedRanker (hybrid_search), or a
+    RERANK Function (a FunctionScore holding one)."""
+    if isinstance(ranker, FunctionScore):
+        if len(ranker.functions) != 1:
+            raise errors.invalid("Currently only supports one rerank")
+        ranker = ranker.functions[0]
+    if not isinstance(ranker, Function):
+        return parse_ranker(ranker, num_requests)
+    if ranker.type != FunctionType.RERANK:
+        raise errors.invalid(f"{ranker.type.name} function can not be used as a ranker")
+    if ranker.output_field_names:
+        raise errors.invalid("rerank function output field names should be empty")
+    name = str(ranker.params.get("reranker", ""))
+    if name == "decay":
+        return _decay(ranker, spec)
+    if name in ("rrf", "weighted"):
+        params = {k: v for k, v in ranker.params.items() if k != "reranker"}
+        return parse_ranker({"strategy": name, "params": params}, num_requests)
+    if name in ("model", "boost"):
+        raise errors.invalid(
+            f"the {name} reranker is not supported by gpu_milvus"
+            + (" (it calls an external model service)" if name == "model" else "")
+        )
+    raise errors.invalid(
+        f"Unsupported rerank function: [{name}] , list of supported [rrf, weighted, decay]"
+    )

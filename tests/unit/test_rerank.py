@@ -1,0 +1,236 @@
+"""Function rerankers (``FunctionType.RERANK``): decay on search and hybrid_search, rrf and
+weighted as Functions, and the server's parameter checks (``internal/util/function/rerank``).
+
+The reference is computed here from the plain (unranked) searches' own hits: scores
+normalised as the server's ``getNormalizeFunc``, merged by ``score_mode``, times the decay
+written from the Milvus docs' closed forms (gauss ``exp(-d^2 / (2 sigma^2))`` with
+``sigma^2 = -scale^2 / (2 ln decay)``, exp ``exp(ln(decay) / scale * d)``), and the linear
+decay with the code's floor at ``decay``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from pymilvus import AnnSearchRequest, DataType, Function, FunctionScore, FunctionType, RRFRanker
+from pymilvus.exceptions import MilvusException, ParamError
+
+from gpu_milvus import AsyncMilvusClient, MilvusClient
+
+
+def _decay_ref(kind: str, v: float, origin: float, scale: float, offset: float, decay: float):
+    d = max(0.0, abs(v - origin) - offset)
+    if kind == "gauss":
+        sigma2 = -(scale**2) / (2 * math.log(decay))
+        return math.exp(-(d**2) / (2 * sigma2))
+    if kind == "exp":
+        return math.exp(math.log(decay) / scale * d)
+    return max(decay, (scale / (1 - decay) - d) / (scale / (1 - decay)))
+
+
+def _decay(field: str = "t", **params: Any) -> Function:
+    return Function(
+        name="recency", input_field_names=[field], function_type=FunctionType.RERANK,
+        params={"reranker": "decay", **params},
+    )  # fmt: skip
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Any:
+    c = MilvusClient(str(tmp_path / "rr.db"))
+    s = c.create_schema()
+    s.add_field("id", DataType.INT64, is_primary=True)
+    s.add_field("v", DataType.FLOAT_VECTOR, dim=4)
+    s.add_field("w", DataType.FLOAT_VECTOR, dim=4)
+    s.add_field("t", DataType.INT64)
+    s.add_field("x", DataType.DOUBLE)
+    s.add_field("ts", DataType.TIMESTAMPTZ)
+    s.add_field("n", DataType.INT64, nullable=True)
+    s.add_field("s", DataType.VARCHAR, max_length=8)
+    ip = c.prepare_index_params()
+    ip.add_index("v", metric_type="COSINE")
+    ip.add_index("w", metric_type="L2")
+    c.create_collection("c", schema=s, index_params=ip)
+    rng = np.random.default_rng(7)
+    c.insert(
+        "c",
+        [
+            {
+                "id": i, "v": rng.random(4).tolist(), "w": rng.random(4).tolist(),
+                "t": int(rng.integers(0, 200)), "x": float(rng.random()),
+                "ts": f"2025-01-{1 + i % 28:02d}T00:00:00Z", "n": None, "s": "a",
+            }
+            for i in range(60)
+        ],
+    )  # fmt: skip
+    yield c
+    c.close()
+
+
+def _values(client: MilvusClient, field: str) -> dict[int, Any]:
+    rows = client.query("c", "id >= 0", output_fields=[field])
+    return {r["id"]: r[field] for r in rows}
+
+
+def _norm(d: float, metric: str, norm_score: bool) -> float:
+    if not norm_score:
+        return d if metric in ("COSINE", "IP", "BM25") else 1 - 2 * math.atan(d) / math.pi
+    if metric == "COSINE":
+        return (1 + d) * 0.5
+    return 1 - 2 * math.atan(d) / math.pi
+
+
+@pytest.mark.parametrize("kind", ["gauss", "exp", "linear"])
+@pytest.mark.parametrize(("field", "metric"), [("v", "COSINE"), ("w", "L2")])
+@pytest.mark.parametrize("norm_score", [False, True])
+def test_decay_reranks_the_page(
+    client: MilvusClient, kind: str, field: str, metric: str, norm_score: bool
+) -> None:
+    query = [[0.3, 0.1, 0.9, 0.5]]
+    params = {"function": kind, "origin": 100, "scale": 40, "offset": 5, "decay": 0.3}
+    plain = client.search("c", query, anns_field=field, limit=10, offset=3)[0]
+    ranked = client.search(
+        "c", query, anns_field=field, limit=10, offset=3, output_fields=["t"],
+        ranker=_decay(**params, norm_score=norm_score),
+    )[0]  # fmt: skip
+    t = _values(client, "t")
+    want = {
+        h["id"]: _norm(h["distance"], metric, norm_score)
+        * _decay_ref(kind, t[h["id"]], 100, 40, 5, 0.3)
+        for h in plain
+    }
+    assert sorted(h["id"] for h in ranked) == sorted(want)  # the same page, reordered
+    scores = [h["distance"] for h in ranked]
+    assert scores == sorted(scores, reverse=True)
+    for h in ranked:
+        assert h["distance"] == pytest.approx(want[h["id"]], rel=1e-5)
+        assert h["entity"] == {"t": t[h["id"]]}
+
+
+def test_linear_decay_floors_at_decay(client: MilvusClient) -> None:
+    """Within the offset the score is kept; from offset + scale on it is ``decay`` times it
+    (decay_function.go's floor; the docs' curve would reach 0)."""
+    query = [[0.3, 0.1, 0.9, 0.5]]
+    plain = {h["id"]: h["distance"] for h in client.search("c", query, anns_field="v", limit=60)[0]}
+    ranker = _decay(function="linear", origin=100, scale=20, offset=10, decay=0.25)
+    ranked = client.search("c", query, anns_field="v", limit=60, ranker=ranker)[0]
+    t = _values(client, "t")
+    far = [h for h in ranked if abs(t[h["id"]] - 100) >= 30]
+    near = [h for h in ranked if abs(t[h["id"]] - 100) <= 10]
+    assert far and near
+    assert all(h["distance"] == pytest.approx(0.25 * plain[h["id"]], rel=1e-6) for h in far)
+    assert all(h["distance"] == pytest.approx(plain[h["id"]], rel=1e-6) for h in near)
+
+
+@pytest.mark.parametrize("mode", ["max", "avg", "sum"])
+def test_decay_in_hybrid_search(client: MilvusClient, mode: str) -> None:
+    q1, q2 = [[0.9, 0.1, 0.2, 0.4]], [[0.2, 0.8, 0.6, 0.1]]
+    reqs = [AnnSearchRequest(q1, "v", {}, limit=30), AnnSearchRequest(q2, "w", {}, limit=30)]
+    ranker = _decay("x", function="exp", origin=0.5, scale=0.2, score_mode=mode)
+    got = client.hybrid_search("c", reqs, ranker, limit=20, offset=2, output_fields=["x"])[0]
+    x = _values(client, "x")
+    merged: dict[int, list[float]] = {}
+    for q, field, metric in ((q1, "v", "COSINE"), (q2, "w", "L2")):
+        for h in client.search("c", q, anns_field=field, limit=30)[0]:
+            merged.setdefault(h["id"], []).append(_norm(h["distance"], metric, False))
+    combine = {"max": max, "sum": sum, "avg": lambda s: sum(s) / len(s)}[mode]
+    scores = {
+        pk: combine(s) * _decay_ref("exp", x[pk], 0.5, 0.2, 0.0, 0.5) for pk, s in merged.items()
+    }
+    assert sum(len(s) == 2 for s in merged.values()) >= 5  # ids both sub-results hold
+    want = sorted(scores, key=lambda pk: (-np.float32(scores[pk]), pk))[2:22]
+    assert [h["id"] for h in got] == want
+    assert [h["distance"] for h in got] == pytest.approx([scores[pk] for pk in want], rel=1e-5)
+
+
+def test_decay_over_a_timestamptz_field(client: MilvusClient) -> None:
+    origin = 1736899200 * 10**6  # 2025-01-15T00:00:00Z in microseconds, as the field stores it
+    ranker = _decay("ts", function="linear", origin=origin, scale=86400 * 10**6, decay=0.1)
+    hits = client.search("c", [[1, 1, 1, 1]], anns_field="v", limit=60, ranker=ranker)[0]
+    days = {r["id"]: 1 + r["id"] % 28 for r in client.query("c", "id >= 0")}
+    assert [days[h["id"]] for h in hits[:2]] == [15, 15]  # ids 14 and 42 hold Jan 15
+
+
+def test_rrf_and_weighted_as_functions(client: MilvusClient) -> None:
+    q1, q2 = [[0.9, 0.1, 0.2, 0.4]], [[0.2, 0.8, 0.6, 0.1]]
+    reqs = [AnnSearchRequest(q1, "v", {}, limit=10), AnnSearchRequest(q2, "w", {}, limit=10)]
+    rrf = Function(name="f", input_field_names=[], function_type=FunctionType.RERANK,
+                   params={"reranker": "rrf", "k": 20})  # fmt: skip
+    legacy = client.hybrid_search("c", reqs, RRFRanker(20), limit=5)[0]
+    assert client.hybrid_search("c", reqs, rrf, limit=5)[0] == legacy
+    page = client.search("c", q1, anns_field="v", limit=4, ranker=rrf)[0]
+    plain = client.search("c", q1, anns_field="v", limit=4)[0]
+    assert [h["id"] for h in page] == [h["id"] for h in plain]
+    assert [h["distance"] for h in page] == pytest.approx([1 / (20 + r) for r in range(1, 5)])
+    weighted = FunctionScore(
+        Function(name="f", input_field_names=[], function_type=FunctionType.RERANK,
+                 params={"reranker": "weighted", "weights": [0.5], "norm_score": True})
+    )  # fmt: skip
+    page = client.search("c", q1, anns_field="v", limit=4, ranker=weighted)[0]
+    assert [h["distance"] for h in page] == pytest.approx(
+        [0.5 * (1 + h["distance"]) / 2 for h in plain], rel=1e-5
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "params", "message"),
+    [
+        ("t", {"function": "gauss", "scale": 1}, "Decay function lost param: origin"),
+        ("t", {"function": "gauss", "origin": 1}, "Decay function lost param: scale"),
+        ("t", {"function": "gauss", "origin": "a", "scale": 1}, "Param origin:a is not a number"),
+        ("t", {"function": "gauss", "origin": 1, "scale": 0}, "scale must > 0"),
+        ("t", {"function": "gauss", "origin": 1, "scale": 1, "offset": -1}, "offset must >= 0"),
+        ("t", {"function": "gauss", "origin": 1, "scale": 1, "decay": 1}, "decay must 0 < decay"),
+        ("t", {"function": "cubic", "origin": 1, "scale": 1}, "Invaild decay function"),
+        ("t", {"function": "exp", "origin": 1, "scale": 1, "score_mode": "min"}, "score mode"),
+        ("s", {"function": "exp", "origin": 1, "scale": 1}, "only support numberic field"),
+        ("n", {"function": "exp", "origin": 1, "scale": 1}, "cannot be nullable: field n"),
+        ("zz", {"function": "exp", "origin": 1, "scale": 1}, "input field not found: zz"),
+    ],
+)
+def test_decay_errors(client: MilvusClient, field: str, params: dict, message: str) -> None:
+    with pytest.raises(MilvusException, match=message) as info:
+        client.search("c", [[1, 1, 1, 1]], anns_field="v", ranker=_decay(field, **params))
+    assert info.value.code == 1100
+
+
+def test_other_ranker_errors(client: MilvusClient) -> None:
+    query = [[1, 1, 1, 1]]
+    with pytest.raises(ParamError, match="must be a Function or FunctionScore"):
+        client.search("c", query, anns_field="v", ranker=RRFRanker())
+    params = {"reranker": "decay", "function": "exp", "origin": 1, "scale": 1}
+    two = Function(name="d", input_field_names=["t", "x"], function_type=FunctionType.RERANK,
+                   params=params)  # fmt: skip
+    with pytest.raises(MilvusException, match="only supports single input"):
+        client.search("c", query, anns_field="v", ranker=two)
+    for name in ("model", "boost", "nope"):
+        fn = Function(name="m", input_field_names=["s"], function_type=FunctionType.RERANK,
+                      params={"reranker": name})  # fmt: skip
+        with pytest.raises(MilvusException, match=name):
+            client.search("c", query, anns_field="v", ranker=fn)
+    decay = _decay(function="exp", origin=1, scale=1)
+    with pytest.raises(MilvusException, match="does not support grouping search"):
+        client.search("c", query, anns_field="v", ranker=decay, group_by_field="t")
+    with pytest.raises(MilvusException, match="only supports one rerank"):
+        client.search("c", query, anns_field="v", ranker=FunctionScore([decay, decay]))
+
+
+async def test_async_search_with_a_decay_ranker(tmp_path: Path) -> None:
+    client = AsyncMilvusClient(str(tmp_path / "a.db"))
+    s = AsyncMilvusClient.create_schema()
+    s.add_field("id", DataType.INT64, is_primary=True)
+    s.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+    s.add_field("t", DataType.INT64)
+    ip = AsyncMilvusClient.prepare_index_params()
+    ip.add_index("v", metric_type="IP")
+    await client.create_collection("c", schema=s, index_params=ip)
+    await client.insert("c", [{"id": i, "v": [1.0, 0.0], "t": i} for i in range(5)])
+    hits = await client.search(
+        "c", [[1.0, 0.0]], limit=5, ranker=_decay(function="gauss", origin=3, scale=1)
+    )
+    assert [h["id"] for h in hits[0]] == [3, 2, 4, 1, 0]
+    await client.close()
