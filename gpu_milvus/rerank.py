@@ -1,7 +1,8 @@
 """Function rerankers (``FunctionType.RERANK``) for search and hybrid_search, as Milvus 2.6's
 ``internal/util/function/rerank``: ``rrf`` and ``weighted`` are the fusions of
 :mod:`gpu_milvus.rankers`; ``decay`` multiplies each hit's (normalised) score by how close a
-numeric field is to an origin.
+numeric field is to an origin; ``boost`` (search only) multiplies or adds a weight to the raw
+distance of the candidates passing its filter, as segcore's RescoresNode, before paging.
 
 Decay (``decay_function.go``), with ``d = max(0, |v - origin| - offset)``:
 gauss ``exp(d^2 / (scale^2 / ln(decay)))``, exp ``exp(ln(decay) / scale * d)``, linear
@@ -21,9 +22,11 @@ from typing import Any
 
 import numpy as np
 from pymilvus import DataType, Function, FunctionScore, FunctionType
+from pymilvus.exceptions import MilvusException
 
 from gpu_milvus import errors
 from gpu_milvus.engine.backend import LARGER_IS_BETTER
+from gpu_milvus.filter import compile_filter
 from gpu_milvus.rankers import Fusion, Hits, parse_ranker
 from gpu_milvus.schema import FLOAT_TYPES, INT_TYPES, CollectionSpec
 
@@ -151,30 +154,107 @@ def _decay(fn: Function, spec: CollectionSpec) -> Decay:
     return Decay(f.name, function, origin, scale, offset, decay, norm == "true", mode)
 
 
+@dataclass(frozen=True)
+class Boost:
+    """A boost function: rows passing ``filter`` (every row when empty) score ``weight``."""
+
+    filter: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class SearchRanker:
+    """A search's ``ranker``: boosts applied to the candidates' raw distances (segcore's
+    RescoresNode), then at most one reranker of the page (the proxy's)."""
+
+    boosts: tuple[Boost, ...] = ()
+    boost_mode: str = "multiply"
+    function_mode: str = "multiply"
+    ranker: Ranker | None = None
+
+    def boost_factors(self, passes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Per candidate: whether a boost applies, and the boosts combined by function_mode."""
+        n = len(passes[0]) if passes else 0
+        hit, value = np.zeros(n, dtype=bool), np.zeros(n, dtype=np.float32)
+        for boost, mask in zip(self.boosts, passes, strict=True):
+            w = np.float32(boost.weight)
+            both = mask & hit
+            value[both] = value[both] * w if self.function_mode == "multiply" else value[both] + w
+            value[mask & ~hit] = w
+            hit |= mask
+        return hit, value
+
+
+def _boost(fn: Function, spec: CollectionSpec) -> Boost:
+    params = fn.params
+    if params.get("random_score") is not None:
+        raise errors.invalid("the random_score boost is not supported by gpu_milvus")
+    if "weight" not in params:
+        raise errors.invalid("must set weight params for weight scorer")
+    try:
+        weight = float(params["weight"])
+    except (TypeError, ValueError) as e:
+        raise errors.invalid(
+            f"parse function scorer weight params failed with error: {{{e}}}"
+        ) from None
+    expr = str(params.get("filter") or "")
+    try:
+        compile_filter(expr, spec)
+    except MilvusException as e:
+        raise errors.invalid(f"parse expr failed with error: {{{e.message}}}") from None
+    return Boost(expr, weight)
+
+
+def _function(fn: Any, spec: CollectionSpec, num_requests: int) -> Ranker | Boost:
+    if not isinstance(fn, Function):
+        return parse_ranker(fn, num_requests)
+    if fn.type != FunctionType.RERANK:
+        raise errors.invalid(f"{fn.type.name} function can not be used as a ranker")
+    if fn.output_field_names:
+        raise errors.invalid("rerank function output field names should be empty")
+    name = str(fn.params.get("reranker", ""))
+    if name == "decay":
+        return _decay(fn, spec)
+    if name == "boost":
+        return _boost(fn, spec)
+    if name in ("rrf", "weighted"):
+        params = {k: v for k, v in fn.params.items() if k != "reranker"}
+        return parse_ranker({"strategy": name, "params": params}, num_requests)
+    if name == "model":
+        raise errors.invalid(
+            "the model reranker is not supported by gpu_milvus (it calls an external service)"
+        )
+    raise errors.invalid(
+        f"Unsupported rerank function: [{name}] , list of supported [rrf, weighted, decay, boost]"
+    )
+
+
 def parse_function_ranker(ranker: Any, spec: CollectionSpec, num_requests: int) -> Ranker:
-    """A search or hybrid_search ``ranker``: RRFRanker / WeightedRanker (hybrid_search), or a
-    RERANK Function (a FunctionScore holding one)."""
+    """A hybrid_search ``ranker``: RRFRanker / WeightedRanker, or a RERANK Function (a
+    FunctionScore holding one); a boost belongs to a plain search."""
     if isinstance(ranker, FunctionScore):
         if len(ranker.functions) != 1:
             raise errors.invalid("Currently only supports one rerank")
         ranker = ranker.functions[0]
-    if not isinstance(ranker, Function):
-        return parse_ranker(ranker, num_requests)
-    if ranker.type != FunctionType.RERANK:
-        raise errors.invalid(f"{ranker.type.name} function can not be used as a ranker")
-    if ranker.output_field_names:
-        raise errors.invalid("rerank function output field names should be empty")
-    name = str(ranker.params.get("reranker", ""))
-    if name == "decay":
-        return _decay(ranker, spec)
-    if name in ("rrf", "weighted"):
-        params = {k: v for k, v in ranker.params.items() if k != "reranker"}
-        return parse_ranker({"strategy": name, "params": params}, num_requests)
-    if name in ("model", "boost"):
-        raise errors.invalid(
-            f"the {name} reranker is not supported by gpu_milvus"
-            + (" (it calls an external model service)" if name == "model" else "")
-        )
-    raise errors.invalid(
-        f"Unsupported rerank function: [{name}] , list of supported [rrf, weighted, decay]"
-    )
+    out = _function(ranker, spec, num_requests)
+    if isinstance(out, Boost):
+        raise errors.invalid("a boost ranker applies to a search, not to a hybrid search")
+    return out
+
+
+def parse_search_ranker(ranker: Any, spec: CollectionSpec) -> SearchRanker:
+    """A search's Function or FunctionScore: boosts and at most one other reranker."""
+    functions = list(ranker.functions) if isinstance(ranker, FunctionScore) else [ranker]
+    params = (ranker.params or {}) if isinstance(ranker, FunctionScore) else {}
+    modes = {}
+    for key in ("boost_mode", "function_mode"):
+        mode = str(params.get(key, "multiply")).lower()
+        if mode not in ("multiply", "sum"):
+            raise errors.invalid(f"unknown {key.replace('_', ' ')}: {params[key]}")
+        modes[key] = mode
+    parsed = [_function(fn, spec, 1) for fn in functions]
+    others = [p for p in parsed if not isinstance(p, Boost)]
+    if len(others) > 1:
+        raise errors.invalid("Currently only supports one rerank")
+    boosts = tuple(p for p in parsed if isinstance(p, Boost))
+    return SearchRanker(boosts, ranker=others[0] if others else None, **modes)

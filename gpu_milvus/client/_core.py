@@ -8,6 +8,7 @@ pymilvus makes client-side happen here (via ``_args``); the engine does the serv
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,13 +23,13 @@ from gpu_milvus import errors, timestamptz
 from gpu_milvus.client import _args
 from gpu_milvus.client._admin import AdminMethods
 from gpu_milvus.client.describe import describe_collection as _describe
-from gpu_milvus.engine import partial_upsert, reads
+from gpu_milvus.engine import partial_upsert, reads, rescore
 from gpu_milvus.engine.collection import Collection
 from gpu_milvus.engine.engine import DEFAULT_DB, Engine, open_engine, release_engine
 from gpu_milvus.engine.output import plan_outputs
 from gpu_milvus.index_params import describe as describe_index_dict
 from gpu_milvus.index_params import index_spec
-from gpu_milvus.rerank import Ranker, parse_function_ranker
+from gpu_milvus.rerank import Ranker, SearchRanker, parse_function_ranker, parse_search_ranker
 from gpu_milvus.results import LoadState, query_result, search_result, write_result
 from gpu_milvus.schema import spec_from_schema
 
@@ -469,13 +470,18 @@ class LocalCore(AdminMethods):
         )
         group_by = _args.group_by(kwargs, params) if kwargs or params else None
         zone, parts = _args.time_options(kwargs, params) if kwargs or params else (None, ())
+        rerank = parse_search_ranker(ranker, coll.spec) if ranker is not None else None
+        if rerank is not None and group_by is not None:
+            raise errors.invalid(
+                "don't support use segment scorer with group_by or search_iterator"
+                if rerank.boosts
+                else "Current rerank does not support grouping search"
+            )
+        window = (offset, req.limit)
+        if rerank is not None and rerank.boosts:  # every candidate is rescored, then paged
+            req, offset = dataclasses.replace(req, limit=req.limit + offset), 0
         item = reads.SearchItem(req, offset, output_fields, partition_names, group_by, zone, parts)
-        rerank = None
-        if ranker is not None:
-            if group_by is not None:
-                raise errors.invalid("Current rerank does not support grouping search")
-            rerank = parse_function_ranker(ranker, coll.spec, 1)
-        return PreparedSearch(coll, [item], decimals, rerank=rerank)
+        return PreparedSearch(coll, [item], decimals, rerank=rerank, window=window)
 
     def finish_search(
         self, prepared: PreparedSearch, outcomes: list[tuple[list[reads.SearchHits], str]]
@@ -485,7 +491,10 @@ class LocalCore(AdminMethods):
         if prepared.fusion is None:
             hits = outcomes[0][0]
             if prepared.rerank is not None:
-                reads.rerank_pages(coll, prepared.rerank, hits, outcomes[0][1])
+                item = prepared.items[0]
+                rescore.rerank_pages(
+                    coll, prepared.rerank, hits, outcomes[0][1], prepared.window, item.timezone
+                )
         else:
             hits = reads.fuse_and_fetch(
                 coll, outcomes, prepared.fusion, prepared.limit, prepared.offset,
@@ -555,7 +564,8 @@ class PreparedSearch:
     output_fields: Any = None
     timezone: str | None = None  # a hybrid search's, for its outputs
     time_parts: tuple[str, ...] = ()
-    rerank: Ranker | None = None  # a plain search's ``ranker``
+    rerank: SearchRanker | None = None  # a plain search's ``ranker``
+    window: tuple[int, int] = (0, 10)  # its (offset, limit)
 
 
 def _quick_schema(

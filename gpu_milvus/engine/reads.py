@@ -22,6 +22,7 @@ from gpu_milvus.engine.backend import QueryMasks, Valid
 from gpu_milvus.engine.bm25 import TextQueries
 from gpu_milvus.engine.collection import Collection
 from gpu_milvus.engine.output import OutputPlan, materialize, plan_outputs
+from gpu_milvus.engine.rescore import field_values
 from gpu_milvus.filter import compile_filter
 from gpu_milvus.rankers import Fusion, Hits, fuse
 from gpu_milvus.rerank import Decay, Ranker
@@ -494,30 +495,6 @@ def check_hybrid(reqs: Sequence[VectorRequest], limit: int, offset: int) -> None
         _check_topk(req.limit, 0)
     if len({req.data.shape[0] for req in reqs}) != 1:
         raise errors.invalid("the nq of all ann search requests should be the same")
-
-
-def field_values(coll: Collection, field: str, pks: Sequence[Any]) -> dict[Any, Any]:
-    """The stored value of ``field`` for each of ``pks`` still present (caller holds a lock)."""
-    table = coll.table
-    rows = table.rows_for_keys(pks)
-    return dict(zip(table.pks[rows].tolist(), table.take_scalars(field, rows), strict=True))
-
-
-def rerank_pages(coll: Collection, ranker: Ranker, pages: list[SearchHits], metric: str) -> None:
-    """A plain search's ``ranker`` applied to each query's page, in place."""
-    with coll.lock.read():
-        for page in pages:
-            hits = list(zip(page.ids, page.distances, strict=True))
-            if isinstance(ranker, Decay):
-                values = field_values(coll, ranker.field, page.ids)
-                hits = [h for h in hits if h[0] in values]  # deleted since the search
-                ranked = ranker.rerank([hits], [metric], values, len(hits))
-            else:
-                ranked = fuse(ranker, [hits], [metric], len(hits))
-            entity = dict(zip(page.ids, page.entities, strict=True))
-            page.ids = [pk for pk, _ in ranked]
-            page.distances = [score for _, score in ranked]
-            page.entities = [entity[pk] for pk in page.ids]
 
 
 def fuse_and_fetch(

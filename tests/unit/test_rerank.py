@@ -207,7 +207,7 @@ def test_other_ranker_errors(client: MilvusClient) -> None:
                    params=params)  # fmt: skip
     with pytest.raises(MilvusException, match="only supports single input"):
         client.search("c", query, anns_field="v", ranker=two)
-    for name in ("model", "boost", "nope"):
+    for name in ("model", "nope"):
         fn = Function(name="m", input_field_names=["s"], function_type=FunctionType.RERANK,
                       params={"reranker": name})  # fmt: skip
         with pytest.raises(MilvusException, match=name):
@@ -234,3 +234,88 @@ async def test_async_search_with_a_decay_ranker(tmp_path: Path) -> None:
     )
     assert [h["id"] for h in hits[0]] == [3, 2, 4, 1, 0]
     await client.close()
+
+
+def _boost(weight: Any = 0.5, **params: Any) -> Function:
+    return Function(
+        name="boost", input_field_names=[], function_type=FunctionType.RERANK,
+        params={"reranker": "boost", "weight": weight, **params},
+    )  # fmt: skip
+
+
+def _boosted_reference(
+    client: MilvusClient, field: str, metric: str, boosts: list[tuple[str, float]],
+    limit: int, offset: int, function_mode: str = "multiply", boost_mode: str = "multiply",
+) -> list[tuple[int, float]]:  # fmt: skip
+    """RescoresNode by hand over the unboosted candidates [0, offset + limit)."""
+    query = [[0.3, 0.1, 0.9, 0.5]]
+    plain = client.search("c", query, anns_field=field, limit=offset + limit)[0]
+    out = []
+    for h in plain:
+        d, combined = np.float32(h["distance"]), None
+        for expr, weight in boosts:
+            if not expr or client.query("c", f"id == {h['id']} and ({expr})"):
+                w = np.float32(weight)
+                if combined is None:
+                    combined = w
+                else:
+                    combined = combined * w if function_mode == "multiply" else combined + w
+        if combined is not None:
+            d = d * combined if boost_mode == "multiply" else d + combined
+        out.append((h["id"], float(d)))
+    sign = -1 if metric == "COSINE" else 1
+    return sorted(out, key=lambda x: (sign * x[1], x[0]))[offset : offset + limit]
+
+
+@pytest.mark.parametrize(("field", "metric"), [("v", "COSINE"), ("w", "L2")])
+@pytest.mark.parametrize(
+    "modes", [("multiply", "multiply"), ("sum", "multiply"), ("multiply", "sum")]
+)
+def test_boost_rescores_candidates_then_pages(
+    client: MilvusClient, field: str, metric: str, modes: tuple[str, str]
+) -> None:
+    function_mode, boost_mode = modes
+    boosts = [("t < 80", 0.5), ("x > 0.5", 1.5), ("", 0.9)]
+    ranker = FunctionScore(
+        [_boost(w, filter=f) if f else _boost(w) for f, w in boosts],
+        params={"function_mode": function_mode, "boost_mode": boost_mode},
+    )
+    got = client.search(
+        "c", [[0.3, 0.1, 0.9, 0.5]], anns_field=field, limit=8, offset=3, ranker=ranker
+    )[0]
+    want = _boosted_reference(client, field, metric, boosts, 8, 3, function_mode, boost_mode)
+    assert [h["id"] for h in got] == [pk for pk, _ in want]
+    assert [h["distance"] for h in got] == pytest.approx([d for _, d in want], rel=1e-6)
+
+
+def test_boost_then_decay(client: MilvusClient) -> None:
+    ranker = FunctionScore(
+        [_boost(0.2, filter="t < 100"), _decay(function="exp", origin=0, scale=100)]
+    )
+    got = client.search("c", [[0.3, 0.1, 0.9, 0.5]], anns_field="v", limit=6, ranker=ranker)[0]
+    page = _boosted_reference(client, "v", "COSINE", [("t < 100", 0.2)], 6, 0)
+    t = _values(client, "t")
+    scores = {pk: d * _decay_ref("exp", t[pk], 0, 100, 0, 0.5) for pk, d in page}
+    want = sorted(scores, key=lambda pk: (-np.float32(scores[pk]), pk))
+    assert [h["id"] for h in got] == want
+
+
+def test_boost_errors(client: MilvusClient) -> None:
+    query = [[1, 1, 1, 1]]
+    cases = [
+        (_boost(None), "must set weight params"),
+        (_boost("heavy"), "parse function scorer weight params failed"),
+        (_boost(1.0, filter="nope > 1"), "parse expr failed with error"),
+        (_boost(1.0, random_score={"seed": 1}), "random_score"),
+        (FunctionScore([_boost()], params={"boost_mode": "max"}), "unknown boost mode: max"),
+    ]
+    for ranker, message in cases:
+        if isinstance(ranker, Function) and ranker.params["weight"] is None:
+            del ranker.params["weight"]
+        with pytest.raises(MilvusException, match=message):
+            client.search("c", query, anns_field="v", ranker=ranker)
+    with pytest.raises(MilvusException, match="segment scorer with group_by"):
+        client.search("c", query, anns_field="v", ranker=_boost(), group_by_field="t")
+    reqs = [AnnSearchRequest(query, "v", {}, limit=3)]
+    with pytest.raises(MilvusException, match="not to a hybrid search"):
+        client.hybrid_search("c", reqs, _boost(), limit=3)

@@ -1,0 +1,83 @@
+"""Rankers applied to search hits: a plain search's boosts and reranker (segcore's
+RescoresNode, then the proxy's rerank), and the stored field values a decay reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from gpu_milvus.engine.backend import LARGER_IS_BETTER
+from gpu_milvus.engine.collection import Collection
+from gpu_milvus.filter import compile_filter
+from gpu_milvus.rankers import Hits, fuse
+from gpu_milvus.rerank import Decay, SearchRanker
+
+if TYPE_CHECKING:
+    from gpu_milvus.engine.reads import SearchHits
+
+
+def field_values(coll: Collection, field: str, pks: Sequence[Any]) -> dict[Any, Any]:
+    """The stored value of ``field`` for each of ``pks`` still present (caller holds a lock)."""
+    table = coll.table
+    rows = table.rows_for_keys(pks)
+    return dict(zip(table.pks[rows].tolist(), table.take_scalars(field, rows), strict=True))
+
+
+def rerank_pages(
+    coll: Collection,
+    ranker: SearchRanker,
+    pages: list[SearchHits],
+    metric: str,
+    window: tuple[int, int],
+    timezone: str | None = None,
+) -> None:
+    """A plain search's ``ranker``, in place on each query's hits: its boosts rescore the
+    candidates (fetched without the offset), which are then paged by ``window`` (offset,
+    limit); the reranker, if any, reorders the page."""
+    offset, limit = window
+    with coll.lock.read():
+        for page in pages:
+            hits = list(zip(page.ids, page.distances, strict=True))
+            if ranker.boosts:
+                hits = _boosted(coll, ranker, hits, metric, timezone)[offset : offset + limit]
+            if isinstance(ranker.ranker, Decay):
+                values = field_values(coll, ranker.ranker.field, [pk for pk, _ in hits])
+                hits = [h for h in hits if h[0] in values]  # deleted since the search
+                hits = ranker.ranker.rerank([hits], [metric], values, len(hits))
+            elif ranker.ranker is not None:
+                hits = fuse(ranker.ranker, [hits], [metric], len(hits))
+            entity = dict(zip(page.ids, page.entities, strict=True))
+            page.ids = [pk for pk, _ in hits]
+            page.distances = [score for _, score in hits]
+            page.entities = [entity[pk] for pk in page.ids]
+
+
+def _boosted(
+    coll: Collection, ranker: SearchRanker, hits: Hits, metric: str, timezone: str | None
+) -> Hits:
+    """RescoresNode: each boost's filter over the candidates, distances times (or plus) the
+    combined boost, then sorted again in the metric's direction."""
+    table = coll.table
+    rows = table.rows_for_keys([pk for pk, _ in hits])
+    where = dict(zip(table.pks[rows].tolist(), range(len(rows)), strict=True))
+    hits = [h for h in hits if h[0] in where]
+    take = np.array([where[pk] for pk, _ in hits], dtype=np.int64)
+    passes = []
+    for boost in ranker.boosts:
+        plan = compile_filter(boost.filter, coll.spec, None, timezone or coll.timezone)
+        if plan.always_true:
+            passes.append(np.ones(len(hits), dtype=bool))
+            continue
+        columns = table.arrow(sorted(plan.columns)).take(rows[take])
+        passes.append(plan.evaluate(columns))
+    hit, value = ranker.boost_factors(passes)
+    scores = np.array([d for _, d in hits], dtype=np.float32)
+    if ranker.boost_mode == "multiply":
+        scores[hit] *= value[hit]
+    else:
+        scores[hit] += value[hit]
+    sign = -1.0 if metric in LARGER_IS_BETTER else 1.0
+    out = [(pk, float(score)) for (pk, _), score in zip(hits, scores.tolist(), strict=True)]
+    return sorted(out, key=lambda item: (sign * item[1], item[0]))
