@@ -15,27 +15,52 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+
+from gpu_milvus.text import RE2_ALNUM
 
 _CACHED_CHUNKS = 16
+# The tokenizer's separators (anything but an alphanumeric run) as RE2 classes.
+_ASCII_SPLIT = "[^A-Za-z0-9]+"
+_SPLIT = f"[^{RE2_ALNUM}]+"
+
+
+def _runs(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """The tokenizer's runs of every text in ``chunk``: row, position in the row, text."""
+    ascii_only = pc.all(pc.string_is_ascii(chunk)).as_py() is not False
+    parts = pc.split_pattern_regex(chunk, _ASCII_SPLIT if ascii_only else _SPLIT)
+    words = pc.list_flatten(parts)
+    rows = np.asarray(pc.list_parent_indices(parts), dtype=np.int32)
+    keep = np.asarray(pc.greater(pc.binary_length(words), 0), dtype=bool)
+    rows, words = rows[keep], words.filter(pa.array(keep))
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else rows
+    first = np.repeat(starts, np.diff(np.r_[starts, len(rows)]))
+    return rows, (np.arange(len(rows)) - first).astype(np.int32), words
 
 
 class ChunkPostings:
     """Per token of one chunk: the rows holding it and its positions there, by row."""
 
-    def __init__(self, texts: list[str | None], analyzer: Any) -> None:
-        seqs = [analyzer.sequence(text) if text else [] for text in texts]
-        lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
-        tokens = pa.array([t for seq in seqs for t, _ in seq], type=pa.string())
-        positions = np.fromiter((p for seq in seqs for _, p in seq), np.int32, len(tokens))
-        encoded = tokens.dictionary_encode()  # Arrow assigns the token ids
-        ids = encoded.indices.to_numpy(zero_copy_only=False)
+    def __init__(self, chunk: pa.Array, analyzer: Any) -> None:
+        rows, positions, raw = _runs(chunk)
+        encoded = raw.dictionary_encode()  # Arrow assigns the raw tokens' ids
+        vocab: dict[str, int] = {}
+        remap = np.array(  # each distinct raw token through the filters, once
+            [
+                -1 if (t := analyzer._kept(w)) is None else vocab.setdefault(t, len(vocab))
+                for w in encoded.dictionary.to_pylist()
+            ],
+            dtype=np.int64,
+        )
+        ids = remap[encoded.indices.to_numpy(zero_copy_only=False)] if len(remap) else remap
+        kept = ids >= 0
+        ids, rows, positions = ids[kept], rows[kept], positions[kept]
         order = np.argsort(ids, kind="stable")  # rows, then positions, stay in order
-        self.rows = np.repeat(np.arange(len(seqs), dtype=np.int32), lengths)[order]
+        self.rows = rows[order]
         self.positions = positions[order]
-        words = encoded.dictionary.to_pylist()
-        self.starts = np.searchsorted(ids[order], np.arange(len(words) + 1))
-        self.vocab = {w: i for i, w in enumerate(words)}
-        self.size = len(texts)
+        self.starts = np.searchsorted(ids[order], np.arange(len(vocab) + 1))
+        self.vocab = vocab
+        self.size = len(chunk)
 
     def of(self, token: str) -> tuple[np.ndarray, np.ndarray]:
         """Rows (sorted, repeated per occurrence) and positions of ``token``."""
@@ -77,7 +102,7 @@ def chunk_postings(chunk: pa.Array, analyzer: Any) -> ChunkPostings:
         if found is not None:
             _cache.move_to_end(key)
             return found[1]
-    built = ChunkPostings(chunk.to_pylist(), analyzer)
+    built = ChunkPostings(chunk, analyzer)
     with _lock:
         _cache[key] = (chunk, built)
         while len(_cache) > _CACHED_CHUNKS:
