@@ -34,6 +34,8 @@ def _hybrid_hits(hits: SearchHits, pk_name: str) -> HybridHits:
         hit["entity"] = entity
         hit._pk_name = pk_name
         items.append(hit)
+    for hit, highlight in zip(items, hits.highlights or [], strict=False):
+        hit["highlight"] = highlight
     list.__init__(obj, items)
     obj.ids = list(hits.ids)
     obj.distances = list(hits.distances)
@@ -51,7 +53,8 @@ def search_result(
     """A pymilvus SearchResult with one HybridHits per query (distances rounded if asked)."""
     if round_decimal >= 0:
         per_query = [
-            SearchHits(h.ids, rounded(h.distances, round_decimal), h.entities) for h in per_query
+            SearchHits(h.ids, rounded(h.distances, round_decimal), h.entities, h.highlights)
+            for h in per_query
         ]
     result = SearchResult.__new__(SearchResult)
     # Cyclic GC's passes over a million fresh, acyclic Hits cost more than building them

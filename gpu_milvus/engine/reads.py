@@ -39,6 +39,7 @@ class SearchHits:
     ids: list[Any]
     distances: list[float]
     entities: list[dict[str, Any]]
+    highlights: list[dict[str, Any]] | None = None  # per hit, when a highlighter asks
 
 
 @dataclass(slots=True)
@@ -145,7 +146,7 @@ def query(
         return materialize(coll.table, rows, plan, wrap_bytes)
 
 
-def _anns_field(coll: Collection, name: str | None) -> FieldSpec:
+def anns_field(coll: Collection, name: str | None) -> FieldSpec:
     vectors = coll.spec.vector_fields
     if not name:
         if len(vectors) > 1:
@@ -268,7 +269,7 @@ def _field_checks(
         coll.spec, item.output_fields, always_pk=False, timezone=zone, time_parts=item.time_parts
     )
     pids = check_loaded(coll, item.partitions)
-    f = _anns_field(coll, item.req.anns_field)
+    f = anns_field(coll, item.req.anns_field)
     index = coll.index_for_field(f.name)
     if index is None:  # a vector field added to the loaded collection, not indexed yet
         raise errors.no_vector_index(f.name)

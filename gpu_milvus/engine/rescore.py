@@ -11,6 +11,7 @@ import numpy as np
 from gpu_milvus.engine.backend import LARGER_IS_BETTER
 from gpu_milvus.engine.collection import Collection
 from gpu_milvus.filter import compile_filter
+from gpu_milvus.highlight import Highlight
 from gpu_milvus.rankers import Hits, fuse
 from gpu_milvus.rerank import Decay, SearchRanker
 
@@ -23,6 +24,24 @@ def field_values(coll: Collection, field: str, pks: Sequence[Any]) -> dict[Any, 
     table = coll.table
     rows = table.rows_for_keys(pks)
     return dict(zip(table.pks[rows].tolist(), table.take_scalars(field, rows), strict=True))
+
+
+def highlight_pages(coll: Collection, plan: Highlight, pages: list[SearchHits]) -> None:
+    """Each hit's highlight: per field, its fragments (pymilvus's ``{"fragments": [...],
+    "scores": [...]}``; a lexical highlight has no scores)."""
+    with coll.lock.read():
+        for query, page in enumerate(pages):
+            texts = {t.name: field_values(coll, t.name, page.ids) for t in plan.tasks}
+            page.highlights = [
+                {
+                    t.name: {
+                        "fragments": plan.fragments(t, texts[t.name].get(pk), query),
+                        "scores": [],
+                    }
+                    for t in plan.tasks
+                }
+                for pk in page.ids
+            ]
 
 
 def rerank_pages(

@@ -11,7 +11,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "gpu_milvus"
 TOOLING = PACKAGE / "benchmarks"
 MAX_MODULE_LINES = 600
-MAX_PACKAGE_CODE_LINES = 12105  # 8000; 9000 durable storage; 9200 16-bit GPU scan; 9300 its GEMM;
+MAX_PACKAGE_CODE_LINES = 12315  # 8000; 9000 durable storage; 9200 16-bit GPU scan; 9300 its GEMM;
 # 9450 upsert in merge mode (partial_update, field_ops); 9720 aliases, properties, truncate and
 # pymilvus's other methods as code 10; 9780 add_collection_field; 10050 full-text search;
 # 10170 text_match / phrase_match; 10240 alter_collection_field and properties that act;
@@ -26,7 +26,8 @@ MAX_PACKAGE_CODE_LINES = 12105  # 8000; 9000 durable storage; 9200 16-bit GPU sc
 # INTERVAL filters with calendar arithmetic, time_fields); 11750 GEOMETRY (go-geom's WKT, the
 # st_* predicates through shapely/GEOS, st_dwithin in metres); 11955 RERANK Functions on
 # search and hybrid_search (decay, rrf, weighted); 12085 boost functions on search;
-# 12105 column-wise token postings (3-4x faster builds)
+# 12105 column-wise token postings (3-4x faster builds); 12315 the lexical highlighter, and
+# search's methods in their own module
 
 
 def _code_lines(path: Path) -> int:
