@@ -37,7 +37,7 @@ class SearchMethods:
         search_aggregation: Any = None, **kwargs: Any,
     ) -> Any:  # fmt: skip
         """Exact top-k per query vector; returns pymilvus's SearchResult."""
-        unsupported = {
+        features = {
             "ranker": ranker,
             "function_chains": function_chains,
             "highlighter": highlighter,
@@ -45,7 +45,7 @@ class SearchMethods:
         }
         prepared = self.prepare_search(
             collection_name, data, filter, limit, output_fields, search_params,
-            partition_names, anns_field, ids, unsupported, kwargs,
+            partition_names, anns_field, ids, features, kwargs,
         )  # fmt: skip
         outcome = reads.search_batch(prepared.coll, prepared.items)[0]
         if isinstance(outcome, Exception):
@@ -55,13 +55,13 @@ class SearchMethods:
     def prepare_search(
         self, collection_name: str, data: Any, filter: Any, limit: Any, output_fields: Any,
         search_params: Any, partition_names: Any, anns_field: Any, ids: Any,
-        unsupported: dict[str, Any], kwargs: dict[str, Any],
+        features: dict[str, Any], kwargs: dict[str, Any],
     ) -> PreparedSearch:  # fmt: skip
         """pymilvus's client-side checks and the normalised request of one search call
-        (``unsupported``: the keyword features; a ``ranker`` and a ``highlighter`` are taken,
-        the others refused)."""
-        ranker, highlighter = unsupported.get("ranker"), unsupported.get("highlighter")
-        for name, value in unsupported.items():
+        (``features``: the keyword features given; a ``ranker`` and a ``highlighter`` are
+        taken, the others refused)."""
+        ranker, highlighter = features.get("ranker"), features.get("highlighter")
+        for name, value in features.items():
             if value is not None and name not in ("ranker", "highlighter"):
                 raise errors.invalid(f"search with {name} is not supported by gpu_milvus yet")
         if ranker is not None and not isinstance(ranker, (Function, FunctionScore)):

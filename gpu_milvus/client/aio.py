@@ -19,7 +19,7 @@ from gpu_milvus.client import _facade
 from gpu_milvus.client._core import LocalCore
 from gpu_milvus.scheduler import DEFAULT_MAX_BATCH, SearchScheduler
 
-_NOTHING: dict[str, Any] = {}  # no unsupported search argument was given
+_NOTHING: dict[str, Any] = {}  # no keyword feature (ranker, ...) was given to a search
 
 
 class AsyncMilvusClient(_facade.LocalClient):
@@ -114,7 +114,7 @@ class AsyncMilvusClient(_facade.LocalClient):
     ) -> Any:
         """Exact top-k per query vector; returns pymilvus's SearchResult. Concurrent calls are
         batched by the client's scheduler."""
-        unsupported = (
+        features = (
             _NOTHING
             if ranker is None and function_chains is None and search_aggregation is None
             else {"ranker": ranker, "function_chains": function_chains,
@@ -122,7 +122,7 @@ class AsyncMilvusClient(_facade.LocalClient):
         )  # fmt: skip
         prepared = _facade.guarded(
             self._core.prepare_search, collection_name, data, filter, limit, output_fields,
-            search_params, partition_names, anns_field, ids, unsupported, kwargs,
+            search_params, partition_names, anns_field, ids, features, kwargs,
         )  # fmt: skip
         outcome = await self._scheduler.submit(prepared.coll, prepared.items[0])
         return _facade.guarded(self._core.finish_search, prepared, [outcome])

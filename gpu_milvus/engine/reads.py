@@ -22,10 +22,10 @@ from gpu_milvus.engine.backend import QueryMasks, Valid
 from gpu_milvus.engine.bm25 import TextQueries
 from gpu_milvus.engine.collection import Collection
 from gpu_milvus.engine.output import OutputPlan, materialize, plan_outputs
-from gpu_milvus.engine.rescore import field_values
+from gpu_milvus.engine.rescore import rank
 from gpu_milvus.filter import compile_filter
-from gpu_milvus.rankers import Fusion, Hits, fuse
-from gpu_milvus.rerank import Decay, Ranker
+from gpu_milvus.rankers import Fusion, Hits
+from gpu_milvus.rerank import Ranker
 from gpu_milvus.schema import FieldSpec
 from gpu_milvus.vectors import query_matrix
 
@@ -94,6 +94,20 @@ def _mask(
     return mask
 
 
+def _outputs(
+    coll: Collection,
+    fields: Sequence[str] | None,
+    always_pk: bool,
+    timezone: str | None,
+    time_parts: tuple[str, ...],
+) -> OutputPlan:
+    """A read's output plan; TIMESTAMPTZ values in ``timezone``, else the collection's."""
+    zone = timezone or coll.timezone
+    return plan_outputs(
+        coll.spec, fields, always_pk=always_pk, timezone=zone, time_parts=time_parts
+    )
+
+
 def _by_pk(coll: Collection, rows: np.ndarray) -> np.ndarray:
     order = np.argsort(coll.table.pks[rows], kind="stable")
     return rows[order]
@@ -129,13 +143,10 @@ def query(
     """Rows matching ``expr`` (or ``ids``) in primary-key order, paged by offset/limit;
     byte vectors wrapped in a list, as pymilvus's query results hold them. TIMESTAMPTZ
     values are text in ``timezone`` (by default the collection's), or ``time_parts``."""
-    zone = timezone or coll.timezone
-    plan = plan_outputs(
-        coll.spec, output_fields, always_pk=True, timezone=zone, time_parts=time_parts
-    )
+    plan = _outputs(coll, output_fields, True, timezone, time_parts)
     with coll.lock.read():
         pids = check_loaded(coll, partitions)
-        mask = _mask(coll, pids, expr, params, timezone=zone)
+        mask = _mask(coll, pids, expr, params, timezone=timezone)
         if ids is not None:
             keep = np.zeros_like(mask)
             keep[coll.table.rows_for_keys(ids)] = True
@@ -264,10 +275,7 @@ def _field_checks(
     coll: Collection, item: SearchItem
 ) -> tuple[OutputPlan, tuple[int, ...], FieldSpec, str]:
     """Output plan, loaded partitions, vector field and metric of a request."""
-    zone = item.timezone or coll.timezone
-    plan = plan_outputs(
-        coll.spec, item.output_fields, always_pk=False, timezone=zone, time_parts=item.time_parts
-    )
+    plan = _outputs(coll, item.output_fields, False, item.timezone, item.time_parts)
     pids = check_loaded(coll, item.partitions)
     f = anns_field(coll, item.req.anns_field)
     index = coll.index_for_field(f.name)
@@ -509,10 +517,7 @@ def fuse_and_fetch(
     time_parts: tuple[str, ...] = (),
 ) -> list[SearchHits]:
     """Fuse each query's sub-results, keep [offset:offset+limit], then fetch the outputs."""
-    zone = timezone or coll.timezone
-    plan = plan_outputs(
-        coll.spec, output_fields, always_pk=False, timezone=zone, time_parts=time_parts
-    )
+    plan = _outputs(coll, output_fields, False, timezone, time_parts)
     metrics = [metric for _, metric in sub_results]
     nq = len(sub_results[0][0])
     out = []
@@ -522,12 +527,7 @@ def fuse_and_fetch(
             for hits, _ in sub_results:
                 h = hits[qi]
                 lists.append(list(zip(h.ids, h.distances, strict=True)))
-            if isinstance(fusion, Decay):
-                values = field_values(coll, fusion.field, [pk for h in lists for pk, _ in h])
-                lists = [[h for h in hits if h[0] in values] for hits in lists]
-                fused = fusion.rerank(lists, metrics, values, offset + limit)[offset:]
-            else:
-                fused = fuse(fusion, lists, metrics, offset + limit)[offset:]
+            fused = rank(coll, fusion, lists, metrics, offset + limit)[offset:]
             fused = [(pk, s) for pk, s in fused if coll.table.has_key(pk)]
             rows = coll.table.rows_for_keys([pk for pk, _ in fused])
             entities = materialize(coll.table, rows, plan)

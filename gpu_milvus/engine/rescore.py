@@ -13,7 +13,7 @@ from gpu_milvus.engine.collection import Collection
 from gpu_milvus.filter import compile_filter
 from gpu_milvus.highlight import Highlight
 from gpu_milvus.rankers import Hits, fuse
-from gpu_milvus.rerank import Decay, SearchRanker
+from gpu_milvus.rerank import Decay, Ranker, SearchRanker
 
 if TYPE_CHECKING:
     from gpu_milvus.engine.reads import SearchHits
@@ -24,6 +24,18 @@ def field_values(coll: Collection, field: str, pks: Sequence[Any]) -> dict[Any, 
     table = coll.table
     rows = table.rows_for_keys(pks)
     return dict(zip(table.pks[rows].tolist(), table.take_scalars(field, rows), strict=True))
+
+
+def rank(
+    coll: Collection, ranker: Ranker, results: Sequence[Hits], metrics: Sequence[str], window: int
+) -> Hits:
+    """One query's sub-results ranked by ``ranker`` (a decay reads its field from the store;
+    rows deleted since the search drop out). The caller holds a read lock."""
+    if not isinstance(ranker, Decay):
+        return fuse(ranker, results, metrics, window)
+    values = field_values(coll, ranker.field, [pk for hits in results for pk, _ in hits])
+    results = [[h for h in hits if h[0] in values] for hits in results]
+    return ranker.rerank(results, metrics, values, window)
 
 
 def highlight_pages(coll: Collection, plan: Highlight, pages: list[SearchHits]) -> None:
@@ -61,12 +73,8 @@ def rerank_pages(
             hits = list(zip(page.ids, page.distances, strict=True))
             if ranker.boosts:
                 hits = _boosted(coll, ranker, hits, metric, timezone)[offset : offset + limit]
-            if isinstance(ranker.ranker, Decay):
-                values = field_values(coll, ranker.ranker.field, [pk for pk, _ in hits])
-                hits = [h for h in hits if h[0] in values]  # deleted since the search
-                hits = ranker.ranker.rerank([hits], [metric], values, len(hits))
-            elif ranker.ranker is not None:
-                hits = fuse(ranker.ranker, [hits], [metric], len(hits))
+            if ranker.ranker is not None:
+                hits = rank(coll, ranker.ranker, [hits], [metric], len(hits))
             entity = dict(zip(page.ids, page.entities, strict=True))
             page.ids = [pk for pk, _ in hits]
             page.distances = [score for _, score in hits]

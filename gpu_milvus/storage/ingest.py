@@ -155,7 +155,7 @@ def build_batch(
         if f.dtype == DataType.TIMESTAMPTZ:  # to UTC microseconds, before defaults (also so)
             columns[f.name] = _timestamps(f, columns[f.name], timezone)
         elif f.dtype == DataType.GEOMETRY:
-            columns[f.name] = _geometries(f, columns[f.name])
+            columns[f.name] = _from_text(f, columns[f.name], geometry.normalize)
         values = columns[f.name] = _fill_missing(f, columns[f.name])
         if f.is_vector and not f.is_sparse:  # dense or binary, null rows kept apart
             present = np.fromiter((v is not None for v in values), dtype=bool, count=n)
@@ -211,47 +211,41 @@ def check_values(f: FieldSpec, values: list[Any]) -> None:
     elif f.dtype == DataType.TIMESTAMPTZ:
         _timestamps(f, values, DEFAULT_TIMEZONE)
     elif f.dtype == DataType.GEOMETRY:
-        _geometries(f, values)
+        _from_text(f, values, geometry.normalize)
     else:
         _scalar_column(f, values)
 
 
-def _text_only(f: FieldSpec, v: Any) -> None:
-    """pymilvus's check of a TIMESTAMPTZ or GEOMETRY value (its message has no "Detail")."""
-    if not isinstance(v, str):
-        raise errors.DataNotMatchException(
-            message="The Input data type is inconsistent with defined schema, "
-            f"{{{f.name}}} field should be a {f.type_name}, but got a {{{type(v)}}} instead."
-        )
-
-
-def _geometries(f: FieldSpec, values: list[Any]) -> list[Any]:
-    """GEOMETRY WKT as the server writes it back (missing and None values kept)."""
+def _from_text(f: FieldSpec, values: list[Any], convert: Callable[[str], Any]) -> list[Any]:
+    """TIMESTAMPTZ or GEOMETRY text values converted (missing and None values kept), after
+    pymilvus's check that each is a string (its message, without the usual "Detail")."""
     out: list[Any] = []
     for v in values:
         if v is not _MISSING and v is not None:
-            _text_only(f, v)
-            v = geometry.normalize(v)
+            if not isinstance(v, str):
+                raise errors.DataNotMatchException(
+                    message="The Input data type is inconsistent with defined schema, "
+                    f"{{{f.name}}} field should be a {f.type_name}, but got a {{{type(v)}}} "
+                    "instead."
+                )
+            v = convert(v)
         out.append(v)
     return out
 
 
 def _timestamps(f: FieldSpec, values: list[Any], timezone: str) -> list[Any]:
-    """TIMESTAMPTZ text as UTC microseconds (missing and None values kept)."""
-    out: list[Any] = []
-    for v in values:
-        if v is _MISSING or v is None:
-            out.append(v)
-            continue
-        _text_only(f, v)
+    """TIMESTAMPTZ text as UTC microseconds, read in ``timezone`` when it has no offset."""
+
+    def micros(text: str) -> int:
         try:
-            out.append(parse_timestamp(v, timezone))
+            return parse_timestamp(text, timezone)
         except MilvusException:
             raise errors.invalid(
-                f"got invalid timestamptz string '{v}': invalid timezone name; must be a valid "
-                "IANA Time Zone ID (e.g., 'Asia/Shanghai' or 'UTC')"
+                f"got invalid timestamptz string '{text}': invalid timezone name; must be a "
+                "valid IANA Time Zone ID (e.g., 'Asia/Shanghai' or 'UTC')"
             ) from None
-    return out
+
+    return _from_text(f, values, micros)
 
 
 def _fill_missing(f: FieldSpec, values: list[Any]) -> list[Any]:

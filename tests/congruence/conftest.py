@@ -119,6 +119,11 @@ class Pair:
             )
         return ref.value, sub.value
 
+    def assert_same_ids(self, collection: str, expr: str) -> None:
+        """``expr`` selects the same primary keys (``id``) on both sides."""
+        ref, sub = self.both(lambda c: c.query(collection, expr, output_fields=["id"]))
+        assert sorted(r["id"] for r in sub) == sorted(r["id"] for r in ref), self.ctx(expr)
+
     def create(self, name: str, schema: CollectionSchema, specs: list[IndexSpec]) -> None:
         """Create, index and load a collection on both sides.
 
