@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import math
 import re
-import threading
-from collections import OrderedDict
 from functools import lru_cache
 from typing import Any
 
@@ -23,6 +21,7 @@ import pyarrow as pa
 import shapely
 
 from gpu_milvus import errors
+from gpu_milvus.chunk_cache import ChunkCache
 
 EARTH_RADIUS_M = 6371000.0
 METERS_PER_DEGREE_LAT = 111320.0
@@ -40,7 +39,6 @@ _NAMES = {
     6: "MULTIPOLYGON",
     7: "GEOMETRYCOLLECTION",
 }
-_CACHED_CHUNKS = 16
 _NUM = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
 _PLAIN_POINT = re.compile(rf"\s*POINT\s*\(\s*{_NUM}\s+{_NUM}\s*\)\s*", re.IGNORECASE)
 
@@ -127,24 +125,11 @@ class _Chunk:
         self.y = shapely.get_y(np.where(self.points, self.geoms, None))
 
 
-_cache: OrderedDict[tuple[int, int, int], tuple[pa.Array, _Chunk]] = OrderedDict()
-_lock = threading.Lock()
+_cache: ChunkCache[_Chunk] = ChunkCache(max_rows=5_000_000)  # GEOS objects: ~1 GB at most
 
 
 def _chunk(chunk: pa.Array) -> _Chunk:
-    buffers = chunk.buffers()
-    key = (buffers[2].address if buffers[2] is not None else 0, chunk.offset, len(chunk))
-    with _lock:
-        found = _cache.get(key)
-        if found is not None:
-            _cache.move_to_end(key)
-            return found[1]
-    built = _Chunk(chunk.to_pylist())
-    with _lock:
-        _cache[key] = (chunk, built)
-        while len(_cache) > _CACHED_CHUNKS:
-            _cache.popitem(last=False)
-    return built
+    return _cache.get(chunk, None, lambda c: _Chunk(c.to_pylist()))
 
 
 def _relate(c: _Chunk, op: str, lit: Any) -> np.ndarray:

@@ -25,6 +25,7 @@ TIMEZONE_KEY = "timezone"
 _MAX_OFFSET_HOURS, _MIN_OFFSET_HOURS = 14, -12
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = 1_000_000
+_ONE_MICROSECOND = timedelta(microseconds=1)
 _DATE_TIME = r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?"
 _AWARE = (  # Go's RFC3339Nano, then "2006-01-02 15:04:05Z07:00" and "...Z07"
     re.compile(_DATE_TIME.replace("[T ]", "T") + r"(Z|[+-]\d{2}:\d{2})"),
@@ -97,6 +98,16 @@ def _micros(moment: datetime) -> int:
 
 def parse(text: str, default_tz: str = DEFAULT_TIMEZONE) -> int:
     """``ValidateAndReturnUnixMicroTz``: UTC microseconds of an ISO 8601 timestamp."""
+    if _AWARE[0].fullmatch(text):  # RFC 3339, the common case: Python's own parser
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:  # a field out of range, or Python < 3.11 and a "Z": below
+            moment = None
+        offset = moment.utcoffset() if moment is not None else None
+        if offset is not None and _MIN_OFFSET_HOURS * 3600 <= offset.total_seconds() <= (
+            _MAX_OFFSET_HOURS * 3600
+        ):
+            return (moment - _EPOCH) // _ONE_MICROSECOND  # type: ignore[operator]
     for layout in _AWARE:
         match = layout.fullmatch(text)
         naive = _checked(match) if match else None

@@ -3,23 +3,20 @@ regular expression over the raw text cannot answer: an analyzer whose tokens the
 not show (a stemmer), and phrases needing positions (slop, or tokens a filter removed).
 
 A chunk's postings (per token: the rows holding it and the positions there) are built once
-and kept in a small LRU keyed by the chunk's buffer address; an entry holds the chunk, so
-the address cannot be reused while it is cached. Arrow chunks never change.
+and kept while cached (:mod:`gpu_milvus.chunk_cache`).
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gpu_milvus.chunk_cache import ChunkCache
 from gpu_milvus.text import RE2_ALNUM
 
-_CACHED_CHUNKS = 16
 # The tokenizer's separators (anything but an alphanumeric run) as RE2 classes.
 _ASCII_SPLIT = "[^A-Za-z0-9]+"
 _SPLIT = f"[^{RE2_ALNUM}]+"
@@ -89,22 +86,10 @@ class ChunkPostings:
         return out
 
 
-_cache: OrderedDict[tuple[Any, ...], tuple[pa.Array, ChunkPostings]] = OrderedDict()
-_lock = threading.Lock()
+# about 0.6 kB a text of 60 tokens: some 600 MB at most
+_cache: ChunkCache[ChunkPostings] = ChunkCache(max_rows=1_000_000)
 
 
 def chunk_postings(chunk: pa.Array, analyzer: Any) -> ChunkPostings:
     """The postings of ``chunk`` under ``analyzer``, built once while cached."""
-    buffers = chunk.buffers()
-    key = (buffers[1].address if buffers[1] is not None else 0, chunk.offset, len(chunk), analyzer)
-    with _lock:
-        found = _cache.get(key)
-        if found is not None:
-            _cache.move_to_end(key)
-            return found[1]
-    built = ChunkPostings(chunk, analyzer)
-    with _lock:
-        _cache[key] = (chunk, built)
-        while len(_cache) > _CACHED_CHUNKS:
-            _cache.popitem(last=False)
-    return built
+    return _cache.get(chunk, analyzer, lambda c: ChunkPostings(c, analyzer))
