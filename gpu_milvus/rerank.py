@@ -219,6 +219,8 @@ def _function(fn: Any, spec: CollectionSpec, num_requests: int) -> Ranker | Boos
         return _boost(fn, spec)
     if name in ("rrf", "weighted"):
         params = {k: v for k, v in fn.params.items() if k != "reranker"}
+        if name == "weighted":  # a Function's norm_score is off unless asked for
+            params["norm_score"] = str(params.get("norm_score", False)).lower() == "true"
         return parse_ranker({"strategy": name, "params": params}, num_requests)
     if name == "model":
         raise errors.invalid(

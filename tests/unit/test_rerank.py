@@ -16,7 +16,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pymilvus import AnnSearchRequest, DataType, Function, FunctionScore, FunctionType, RRFRanker
+from pymilvus import (
+    AnnSearchRequest,
+    DataType,
+    Function,
+    FunctionScore,
+    FunctionType,
+    RRFRanker,
+    WeightedRanker,
+)
 from pymilvus.exceptions import MilvusException, ParamError
 
 from gpu_milvus import AsyncMilvusClient, MilvusClient
@@ -162,6 +170,13 @@ def test_rrf_and_weighted_as_functions(client: MilvusClient) -> None:
                    params={"reranker": "rrf", "k": 20})  # fmt: skip
     legacy = client.hybrid_search("c", reqs, RRFRanker(20), limit=5)[0]
     assert client.hybrid_search("c", reqs, rrf, limit=5)[0] == legacy
+    plain_weights = Function(name="f", input_field_names=[], function_type=FunctionType.RERANK,
+                             params={"reranker": "weighted", "weights": [0.4, 0.6]})  # fmt: skip
+    unnormed = WeightedRanker(0.4, 0.6, norm_score=False)  # a Function's default, unlike this
+    assert (
+        client.hybrid_search("c", reqs, plain_weights, limit=5)[0]
+        == client.hybrid_search("c", reqs, unnormed, limit=5)[0]
+    )
     page = client.search("c", q1, anns_field="v", limit=4, ranker=rrf)[0]
     plain = client.search("c", q1, anns_field="v", limit=4)[0]
     assert [h["id"] for h in page] == [h["id"] for h in plain]
