@@ -17,6 +17,7 @@ from pymilvus import DataType
 from gpu_milvus import errors
 from gpu_milvus.engine.backend import METRICS_BINARY, METRICS_DENSE, METRICS_SPARSE
 from gpu_milvus.schema import CollectionSpec, FieldSpec
+from gpu_milvus.structs import EMB_LIST_INDEXES, MAX_SIM_METRICS
 
 DENSE_INDEX_TYPES = frozenset(
     {
@@ -79,6 +80,19 @@ def index_spec(spec: CollectionSpec, index_param: Any) -> IndexSpec:
         _check_type(f, index_type, INDEX_TYPES[f.dtype])
         metric = metric or ("HAMMING" if f.is_binary else "COSINE")
         _check_metric(f, metric, METRICS_BINARY if f.is_binary else METRICS_DENSE)
+    elif f.dtype == DataType._ARRAY_OF_VECTOR:  # a struct array's vector sub-field
+        index_type = index_type or "AUTOINDEX"
+        if index_type not in EMB_LIST_INDEXES:
+            raise errors.invalid(
+                f"data type ArrayOfVector can't build with this index {index_type}: "
+                "invalid parameter"
+            )
+        metric = metric or "MAX_SIM_COSINE"
+        if metric not in MAX_SIM_METRICS:
+            raise errors.invalid(
+                f"array of vectors index does not support metric type: {metric}: invalid "
+                f"parameter[expected={' '.join(MAX_SIM_METRICS)}][actual={metric}]"
+            )
     elif f.is_sparse:
         index_type = index_type or "AUTOINDEX"
         _check_type(f, index_type, SPARSE_INDEX_TYPES)

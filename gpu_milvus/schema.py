@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 from pymilvus import CollectionSchema, DataType
 
-from gpu_milvus import errors, geometry, timestamptz
+from gpu_milvus import errors, geometry, structs, timestamptz
 from gpu_milvus.text import Analyzer, analyzer_for
 from gpu_milvus.vectors import BYTE_VECTOR_TYPES
 
@@ -101,6 +101,11 @@ class FieldSpec:
     is_clustering_key: bool = False
     params: dict[str, Any] = field(default_factory=dict)
     is_function_output: bool = False  # a BM25 function's output (term frequencies)
+    struct_fields: tuple[FieldSpec, ...] = ()  # an array of structs' sub-fields
+
+    @property
+    def is_struct(self) -> bool:
+        return self.element_type == DataType.STRUCT
 
     @property
     def is_vector(self) -> bool:
@@ -145,6 +150,8 @@ class FieldSpec:
         """Arrow type of this field's column (see ``has_column``)."""
         if self.is_binary:
             return pa.binary((self.dim or 0) // 8)
+        if self.is_struct:
+            return structs.arrow_type(self)
         if self.dtype == DataType.ARRAY:
             assert self.element_type is not None
             return pa.list_(_ARROW_TYPES[self.element_type])
@@ -185,9 +192,16 @@ class CollectionSpec:
         return self.primary.auto_id
 
     def field(self, name: str) -> FieldSpec | None:
+        """A field by name; ``parent[sub]`` names a struct array's vector sub-field."""
         for f in self.fields:
             if f.name == name:
                 return f
+        parts = structs.split_name(name) if "[" in name else None
+        parent = self.field(parts[0]) if parts else None
+        if parts and parent is not None and parent.is_struct:
+            for sub in parent.struct_fields:
+                if sub.name == parts[1] and sub.dtype == DataType.FLOAT_VECTOR:
+                    return structs.vector_field(parent, sub)
         return None
 
     @property
@@ -361,125 +375,6 @@ def _field_spec(
     return out
 
 
-MAX_FIELDS = 64
-
-
-def with_added_field(
-    spec: CollectionSpec,
-    field: Any,
-    *,
-    nullable_only: bool = True,
-    zone: str = timestamptz.DEFAULT_TIMEZONE,
-) -> CollectionSpec:
-    """``spec`` plus a field added to the live collection (add_collection_field's rules;
-    a function's output field is the one that is not nullable)."""
-    name = field.name
-    if spec.field(name) is not None or name == META_FIELD:
-        raise errors.invalid(f"duplicated field name {name}: invalid parameter")
-    if nullable_only and not getattr(field, "nullable", False):
-        raise errors.invalid(
-            f"added field must be nullable, please check it, field name = {name}: invalid parameter"
-        )
-    if getattr(field, "is_partition_key", False):
-        raise errors.invalid(
-            f"not support to add partition key field, field name  = {name}: invalid parameter"
-        )
-    if getattr(field, "is_clustering_key", False) and any(f.is_clustering_key for f in spec.fields):
-        raise errors.invalid(
-            f"already has another clustering key field, field name: {name}: invalid parameter"
-        )
-    if len(spec.fields) >= MAX_FIELDS:
-        raise errors.invalid(
-            f"The number of fields has reached the maximum value {MAX_FIELDS}: invalid parameter"
-        )
-    new = _field_spec(field, max(f.field_id for f in spec.fields) + 1, False, zone)
-    return dataclasses.replace(spec, fields=(*spec.fields, new), version=spec.version + 1)
-
-
-def with_function_field(spec: CollectionSpec, field: Any, fn: Any) -> CollectionSpec:
-    """``spec`` after add_function_field: a new BM25 function and its new output field (not
-    nullable) over an existing analyzed VARCHAR field (Milvus 3.0's rules)."""
-    if list(fn.output_field_names) != [field.name]:
-        raise errors.invalid(
-            f"function {fn.name} must output the new field {field.name}: invalid parameter"
-        )
-    if getattr(field, "nullable", False):
-        raise errors.invalid(
-            f"function output field {field.name} can not be nullable: invalid parameter"
-        )
-    if any(f.name == fn.name for f in spec.functions):
-        raise errors.invalid(f"duplicate function name: {fn.name}: invalid parameter")
-    grown = with_added_field(spec, field, nullable_only=False)
-    function = _bm25_function(fn, grown.fields)
-    fields = tuple(
-        dataclasses.replace(f, is_function_output=True) if f.name == field.name else f
-        for f in grown.fields
-    )
-    return dataclasses.replace(grown, fields=fields, functions=(*spec.functions, function))
-
-
-def without_function(spec: CollectionSpec, name: str) -> CollectionSpec:
-    """``spec`` after drop_function_field: the function and its output field gone."""
-    fn = next((f for f in spec.functions if f.name == name), None)
-    if fn is None:
-        raise errors.invalid(f"function {name} not found: invalid parameter")
-    rest = dataclasses.replace(spec, functions=tuple(f for f in spec.functions if f is not fn))
-    return without_field(rest, fn.output)
-
-
-def without_field(spec: CollectionSpec, name: str) -> CollectionSpec:
-    """``spec`` after drop_collection_field (Milvus 3.0's rules: not the primary key, the
-    partition or clustering key, a function's input or output, nor the last vector field)."""
-    f = spec.field(name)
-    if f is None:
-        raise errors.field_not_exist(name)
-    role = (
-        "primary key" if f.is_primary else "partition key" if f.is_partition_key
-        else "clustering key" if f.is_clustering_key else None
-    )  # fmt: skip
-    if role is not None:
-        raise errors.invalid(f"can not drop the {role} field {name}: invalid parameter")
-    for fn in spec.functions:
-        if name in (fn.input, fn.output):
-            raise errors.invalid(
-                f"field {name} is an input or output of function {fn.name}, drop the function "
-                "instead: invalid parameter"
-            )
-    if f.is_vector and len(spec.vector_fields) == 1:
-        raise errors.invalid(f"can not drop the last vector field {name}: invalid parameter")
-    fields = tuple(x for x in spec.fields if x is not f)
-    return dataclasses.replace(spec, fields=fields, version=spec.version + 1)
-
-
-def with_altered_field(
-    spec: CollectionSpec, name: str, params: dict[str, Any], loaded: bool
-) -> CollectionSpec:
-    """``spec`` after alter_collection_field: max_length (strings, and arrays of them),
-    max_capacity (arrays), mmap.enabled and field.description; only the first and the last
-    while the collection is loaded (rootcoord's alter-field checks)."""
-    f = spec.field(name)
-    if f is None:
-        raise errors.field_not_exist(name)
-    if loaded and set(params) - {"max_length", "field.description"}:
-        raise errors.invalid("can not alter collection field properties if collection loaded")
-    changes: dict[str, Any] = {"params": dict(f.params)}
-    for key, value in params.items():
-        if key == "max_length":
-            if DataType.VARCHAR not in (f.dtype, f.element_type):
-                raise errors.invalid("can not modify the maxlength for non-string types")
-            changes["max_length"] = changes["params"]["max_length"] = _bounded(name, key, value)
-        elif key == "max_capacity" and f.dtype == DataType.ARRAY:
-            changes["max_capacity"] = changes["params"]["max_capacity"] = _bounded(name, key, value)
-        elif key == "mmap.enabled":
-            changes["params"]["mmap.enabled"] = str(value)
-        elif key == "field.description":
-            changes["description"] = str(value)
-        else:
-            raise errors.invalid(f"{key} does not allow update in collection field param")
-    fields = tuple(dataclasses.replace(x, **changes) if x is f else x for x in spec.fields)
-    return dataclasses.replace(spec, fields=fields, version=spec.version + 1)
-
-
 def spec_from_schema(
     name: str,
     schema: CollectionSchema,
@@ -489,8 +384,6 @@ def spec_from_schema(
     """Validate a pymilvus CollectionSchema as the server would and freeze it (TIMESTAMPTZ
     defaults without an offset are read in the time zone ``zone``)."""
     fields = list(schema.fields)
-    if getattr(schema, "struct_fields", None):
-        raise errors.invalid("struct array fields are not supported by gpu_milvus")
     primaries = [f for f in fields if f.is_primary]
     if not primaries:
         raise errors.server(errors.ILLEGAL_SCHEMA, "primary key is not specified")
@@ -504,10 +397,11 @@ def spec_from_schema(
             raise errors.invalid(f"Invalid field name: {n}")
     schema_auto_id = bool(getattr(schema, "auto_id", False))
     specs = tuple(_field_spec(f, 100 + i, schema_auto_id, zone) for i, f in enumerate(fields))
+    specs += _struct_specs(getattr(schema, "struct_fields", None) or [], 100 + len(specs))
     functions = tuple(_bm25_function(fn, specs) for fn in getattr(schema, "functions", None) or [])
     outputs = {fn.output for fn in functions}
     specs = tuple(dataclasses.replace(f, is_function_output=f.name in outputs) for f in specs)
-    if not any(s.is_vector for s in specs):
+    if not any(s.is_vector or any(f.is_vector for f in s.struct_fields) for s in specs):
         raise errors.invalid("schema does not contain vector field: invalid parameter")
     if sum(s.is_partition_key for s in specs) > 1:
         raise errors.invalid("there are more than one partition key")
@@ -519,6 +413,27 @@ def spec_from_schema(
         version=version,
         functions=functions,
     )
+
+
+def _struct_specs(structs_: list[Any], first_id: int) -> tuple[FieldSpec, ...]:
+    """Arrays of structs (Milvus 2.6.4+: not nullable, no default, 2.6's sub-field types)."""
+    out: list[FieldSpec] = []
+    next_id = first_id + len(structs_)
+    for i, st in enumerate(structs_):
+        if getattr(st, "nullable", False):
+            raise errors.invalid(f"struct array field {st.name} cannot be nullable in Milvus 2.6")
+        capacity = _bounded(st.name, "max_capacity", st.max_capacity)
+        subs = []
+        for sub in st.fields:
+            spec = _field_spec(sub, next_id, False)
+            structs.check_sub_field(st.name, spec)
+            subs.append(spec)
+            next_id += 1
+        out.append(FieldSpec(
+            st.name, DataType.ARRAY, first_id + i, description=st.description or "",
+            element_type=DataType.STRUCT, max_capacity=capacity, struct_fields=tuple(subs),
+        ))  # fmt: skip
+    return tuple(out)
 
 
 def _bm25_function(fn: Any, fields: tuple[FieldSpec, ...]) -> FunctionSpec:

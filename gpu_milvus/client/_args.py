@@ -12,12 +12,14 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from pymilvus.client.check import check_pass_param
+from pymilvus.client.embedding_list import EmbeddingList
 from pymilvus.exceptions import InvalidConsistencyLevel
 
 from gpu_milvus import errors, timestamptz
 from gpu_milvus.engine.bm25 import TextQueries
 from gpu_milvus.engine.reads import GroupBy, VectorRequest
 from gpu_milvus.storage.ingest import sparse_matrix
+from gpu_milvus.structs import EmbeddingLists
 from gpu_milvus.vectors import ByteQueries, byte_queries
 
 _CONSISTENCY = {"strong": 0, "session": 1, "bounded": 2, "eventually": 3, "customized": 4}
@@ -113,6 +115,8 @@ def search_vectors(data: Any) -> np.ndarray | sp.csr_matrix | TextQueries | Byte
     byte vector type, after pymilvus's checks."""
     if isinstance(data, np.ndarray) and data.ndim == 2 and data.dtype == np.float32:
         return np.ascontiguousarray(data)  # pymilvus accepts these as they are
+    if isinstance(data, list) and data and all(isinstance(q, EmbeddingList) for q in data):
+        return EmbeddingLists(np.asarray(q.to_flat_array(), dtype=np.float32) for q in data)
     plain = plain_dense(data)
     if plain is not None:
         return plain

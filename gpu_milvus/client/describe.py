@@ -7,7 +7,7 @@ from typing import Any
 from pymilvus import DataType, FunctionType
 from pymilvus.grpc_gen import schema_pb2
 
-from gpu_milvus import timestamptz
+from gpu_milvus import structs, timestamptz
 from gpu_milvus.client._args import consistency_name
 from gpu_milvus.engine.collection import Collection
 from gpu_milvus.schema import FieldSpec
@@ -28,6 +28,8 @@ _DEFAULT_SLOT = {
 def field_dict(f: FieldSpec, zone: str = timestamptz.DEFAULT_TIMEZONE) -> dict[str, Any]:
     """One field as pymilvus's FieldSchema.dict(): fixed keys, then only-when-true keys (a
     TIMESTAMPTZ default as text in the collection's time zone ``zone``)."""
+    if f.is_struct:
+        return structs.describe(f)
     out: dict[str, Any] = {
         "field_id": f.field_id,
         "name": f.name,

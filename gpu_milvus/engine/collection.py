@@ -22,8 +22,8 @@ from gpu_milvus.engine.journal import NULL_JOURNAL, Journal
 from gpu_milvus.engine.locks import RWLock
 from gpu_milvus.filter import compile_filter
 from gpu_milvus.index_params import IndexSpec, index_spec
-from gpu_milvus.schema import (
-    CollectionSpec,
+from gpu_milvus.schema import CollectionSpec
+from gpu_milvus.schema_changes import (
     with_added_field,
     with_altered_field,
     with_function_field,

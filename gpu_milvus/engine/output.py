@@ -18,7 +18,7 @@ import numpy as np
 import orjson
 from pymilvus import DataType
 
-from gpu_milvus import errors, timestamptz
+from gpu_milvus import errors, structs, timestamptz
 from gpu_milvus.schema import META_FIELD, CollectionSpec
 from gpu_milvus.storage.table import Table
 from gpu_milvus.timestamptz import DEFAULT_TIMEZONE
@@ -35,6 +35,7 @@ class OutputPlan:
     requested: tuple[str, ...] = field(default_factory=tuple)
     timezone: str = DEFAULT_TIMEZONE  # TIMESTAMPTZ values are text in this zone...
     time_parts: tuple[str, ...] = ()  # ...or these components of it (``time_fields``)
+    struct_keys: tuple[tuple[str, tuple[str, ...]], ...] = ()  # ``field[sub]`` outputs
 
     @property
     def empty(self) -> bool:
@@ -54,6 +55,7 @@ def plan_outputs(
     if always_pk and not names:
         names = ["*"]
     wanted: set[str] = set()
+    subsets: dict[str, list[str]] = {}
     dynamic: list[str] = []
     all_dynamic = False
     for name in names:
@@ -63,6 +65,8 @@ def plan_outputs(
         if name == "*":  # every field whose raw data the server returns
             wanted |= {f.name for f in spec.fields if not f.is_function_output}
             all_dynamic = spec.enable_dynamic_field
+        elif (sub := _struct_part(spec, name)) is not None:  # subsets: not in ``wanted``
+            subsets.setdefault(sub[0], []).append(sub[1])
         elif name == META_FIELD:
             if not spec.enable_dynamic_field:
                 raise errors.field_not_exist(name)
@@ -77,9 +81,21 @@ def plan_outputs(
             raise errors.field_not_exist(name)
     if always_pk:
         wanted.add(spec.primary.name)
-    ordered = tuple(f.name for f in spec.fields if f.name in wanted)
+    picked = tuple((k, tuple(dict.fromkeys(v))) for k, v in subsets.items() if k not in wanted)
+    ordered = tuple(f.name for f in spec.fields if f.name in wanted or f.name in subsets)
     keys = () if all_dynamic else tuple(dict.fromkeys(dynamic))
-    return OutputPlan(ordered, all_dynamic, keys, tuple(names), timezone, time_parts)
+    return OutputPlan(ordered, all_dynamic, keys, tuple(names), timezone, time_parts, picked)
+
+
+def _struct_part(spec: CollectionSpec, name: str) -> tuple[str, str] | None:
+    """``("clips", "text")`` for an output ``clips[text]`` of a struct array's sub-field."""
+    parts = structs.split_name(name) if "[" in name else None
+    parent = spec.field(parts[0]) if parts else None
+    if parts is None or parent is None or not parent.is_struct:
+        return None
+    if parts[1] not in {s.name for s in parent.struct_fields}:
+        raise errors.field_not_exist(name)
+    return parts
 
 
 def _is_plain_key(name: str) -> bool:
@@ -118,6 +134,8 @@ def materialize(
                 values = timestamptz.to_parts(values, plan.timezone, plan.time_parts)
             elif f.dtype == DataType.TIMESTAMPTZ:
                 values = timestamptz.to_text(values, plan.timezone)
+            elif f.is_struct and (keys := dict(plan.struct_keys).get(name)):
+                values = structs.select(values, keys)
         if f.valid_column:  # a nullable dense or sparse vector: None where it holds none
             present = table.present(name)[rows]  # type: ignore[index]
             values = [v if ok else None for v, ok in zip(values, present, strict=True)]

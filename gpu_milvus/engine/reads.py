@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from pymilvus import DataType
 from pymilvus.exceptions import MilvusException
 
-from gpu_milvus import errors
+from gpu_milvus import errors, structs
 from gpu_milvus.engine import binary, bm25
 from gpu_milvus.engine.backend import QueryMasks, Valid
 from gpu_milvus.engine.bm25 import TextQueries
@@ -168,7 +169,7 @@ def anns_field(coll: Collection, name: str | None) -> FieldSpec:
     f = coll.spec.field(name)
     if f is None:
         raise errors.invalid(f"failed to get field schema by name: fieldName({name}) not found")
-    if not f.is_vector:
+    if not f.is_vector and f.dtype != DataType._ARRAY_OF_VECTOR:
         raise errors.invalid(f"field {name} is not a vector field: invalid parameter")
     return f
 
@@ -228,6 +229,8 @@ def _prepare(
     data = req.data
     if f.is_dense or f.is_binary:  # a matrix of the field's type
         data = query_matrix(f.name, f.dtype, f.dim or 0, data)
+    elif f.dtype == DataType._ARRAY_OF_VECTOR:  # a struct array's vectors: embedding lists
+        data = structs.queries(data, f.dim or 0)
     elif f.is_function_output != isinstance(req.data, TextQueries):
         raise errors.invalid(
             f"search data for field {f.name} must be text: it is a BM25 function's output"
@@ -306,6 +309,19 @@ def _backend_call(
         table = np.stack([every if m is None else m for m in distinct.values()])
         valid = QueryMasks(table, np.repeat([slot[id(m)] for m in masks], sizes))
     bounds = (first.item.req.radius, first.item.req.range_filter)
+    if first.field.dtype == DataType._ARRAY_OF_VECTOR:
+        parent, sub = first.field.name[:-1].split("[")
+        if bounds != (None, None):
+            raise errors.invalid(
+                "range search is not supported for vector array (embedding list) fields, "
+                f"fieldName: {first.field.name}"
+            )
+        lists = [q for p in group for q in p.data]
+        per_query = valid if not isinstance(valid, QueryMasks) else valid[np.arange(len(lists)), :]
+        return structs.search(
+            coll.table.column(parent), sub, first.field.dim or 0, lists, first.metric, k,
+            per_query,
+        )  # fmt: skip
     if first.metric == "BM25":
         index = coll.index_for_field(first.field.name)
         return bm25.search(

@@ -141,6 +141,10 @@ class Binder(FuncMixin):
             path = () if name == META_FIELD else (name,)
             col = ir.Col(META_FIELD, ir.JSON, "JSON", path=path)
             return Typed(COLUMN, "JSON", True, col=col)
+        if field.is_struct:
+            raise FilterError(
+                f"struct array field {name} and its sub-fields cannot be used in a filter"
+            )
         dtype = dtype_name(field.dtype)
         if field.dtype == DataType.ARRAY:
             kind = ir.ARRAY

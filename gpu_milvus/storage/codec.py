@@ -124,14 +124,17 @@ def spec_to_json(spec: CollectionSpec) -> dict[str, Any]:
     }
 
 
+def _field_from_json(f: dict[str, Any]) -> FieldSpec:
+    f = dict(f)
+    f["dtype"] = DataType(f["dtype"])
+    if f.get("element_type") is not None:
+        f["element_type"] = DataType(f["element_type"])
+    f["struct_fields"] = tuple(_field_from_json(s) for s in f.get("struct_fields", ()))
+    return FieldSpec(**f)
+
+
 def spec_from_json(d: dict[str, Any]) -> CollectionSpec:
-    fields = []
-    for f in d["fields"]:
-        f = dict(f)
-        f["dtype"] = DataType(f["dtype"])
-        if f.get("element_type") is not None:
-            f["element_type"] = DataType(f["element_type"])
-        fields.append(FieldSpec(**f))
+    fields = [_field_from_json(f) for f in d["fields"]]
     functions = tuple(FunctionSpec(**fn) for fn in d.get("functions", ()))
     return CollectionSpec(
         d["name"], tuple(fields), d["description"], d["enable_dynamic_field"], d["version"],

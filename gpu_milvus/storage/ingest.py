@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from pymilvus import DataType
 from pymilvus.exceptions import MilvusException
 
-from gpu_milvus import errors, geometry
+from gpu_milvus import errors, geometry, structs
 from gpu_milvus.schema import META_FIELD, CollectionSpec, FieldSpec
 from gpu_milvus.storage.table import Batch
 from gpu_milvus.text import term_vectors
@@ -261,6 +261,8 @@ def _fill_missing(f: FieldSpec, values: list[Any]) -> list[Any]:
                 v = None
             elif v is _MISSING:
                 raise errors.insert_missed_field(f.name)
+            elif f.is_struct:  # pymilvus's own check of a struct array
+                raise structs.mismatch(f.name, v, f"Field '{f.name}': Expected list, got NoneType")
             else:
                 raise errors.invalid(
                     f"the num_rows ({len(values) - 1}) of field ({f.name}) is not equal to "
@@ -271,6 +273,8 @@ def _fill_missing(f: FieldSpec, values: list[Any]) -> list[Any]:
 
 
 def _scalar_column(f: FieldSpec, values: list[Any]) -> pa.Array:
+    if f.is_struct:
+        return structs.column(f, values)
     if f.dtype == DataType.JSON:
         texts = [None if v is None else to_json_text(v) for v in values]
         return pa.array(texts, type=pa.string())
