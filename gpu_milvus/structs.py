@@ -22,6 +22,7 @@ import pyarrow as pa
 from pymilvus import DataType
 
 from gpu_milvus import errors
+from gpu_milvus.chunk_cache import ChunkCache
 
 SUB_SCALARS = frozenset(
     {DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64}
@@ -180,59 +181,92 @@ def queries(data: Any, dim: int) -> EmbeddingLists:
     return EmbeddingLists(out)
 
 
-def elements(column: pa.ChunkedArray, sub: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """All element vectors of a struct array column (n_elements, dim) and each one's row."""
-    vectors, rows, base = [], [], 0
-    for chunk in column.chunks:
-        flat = chunk.flatten()
-        values = flat.field(sub).flatten().to_numpy(zero_copy_only=False)
-        vectors.append(np.asarray(values, dtype=np.float32).reshape(-1, dim))
-        parents = np.asarray(chunk.value_parent_indices(), dtype=np.int64)
-        rows.append(parents + base)
-        base += len(chunk)
-    if not vectors:
-        return np.zeros((0, dim), np.float32), np.zeros(0, np.int64)
-    return np.concatenate(vectors), np.concatenate(rows)
+class _Elements:
+    """One chunk's element vectors of a sub-field (float32, and unit length for cosine),
+    each row's range of them, and the rows that hold any."""
+
+    def __init__(self, chunk: pa.Array, sub: str, dim: int) -> None:
+        values = chunk.flatten().field(sub).flatten().to_numpy(zero_copy_only=False)
+        self.vectors = np.asarray(values, dtype=np.float32).reshape(-1, dim)
+        offsets = np.asarray(chunk.offsets, dtype=np.int64)
+        self.offsets = offsets - offsets[0]
+        counts = np.diff(self.offsets)
+        self.rows = np.flatnonzero(counts)  # chunk rows holding elements
+        self.starts = self.offsets[:-1][self.rows]
+        self._unit: np.ndarray | None = None
+
+    def unit(self) -> np.ndarray:
+        if self._unit is None:
+            norms = np.linalg.norm(self.vectors, axis=1, keepdims=True)
+            self._unit = self.vectors / np.maximum(norms, np.float32(1e-30))
+        return self._unit
 
 
-def max_sim(
-    vectors: np.ndarray, rows: np.ndarray, n_rows: int, query: np.ndarray, metric: str
-) -> np.ndarray:
-    """Each row's score for one query (float64; NaN for rows without elements)."""
-    e, q = vectors.astype(np.float64), query.astype(np.float64)
-    if metric == "MAX_SIM_COSINE":
-        e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-30)
-        q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-30)
-    sims = e @ q.T  # (n_elements, m)
+_cache: ChunkCache[_Elements] = ChunkCache(max_rows=2_000_000)
+
+
+def _score(e: np.ndarray, q: np.ndarray, metric: str) -> np.ndarray:
+    """Similarities (or squared L2 distances) of elements ``e`` to query vectors ``q``."""
+    sims = e @ q.T
     if metric == "MAX_SIM_L2":
         sims = (e * e).sum(1)[:, None] - 2 * sims + (q * q).sum(1)[None, :]
-    best = np.full((n_rows, q.shape[0]), np.nan)
-    if len(rows):
-        order = np.argsort(rows, kind="stable")
-        rs, s = rows[order], sims[order]
-        starts = np.flatnonzero(np.r_[True, rs[1:] != rs[:-1]])
-        reduce = np.minimum if metric == "MAX_SIM_L2" else np.maximum
-        best[rs[starts]] = reduce.reduceat(s, starts, axis=0)
-    return best.sum(axis=1)
+    return sims
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-30)
+
+
+def _approx(parts: list[_Elements], bases: list[int], n: int, q: np.ndarray, metric: str):
+    """Every row's score in float32 (NaN for rows without elements)."""
+    out = np.full(n, np.nan, dtype=np.float32)
+    qq = _unit(q) if metric == "MAX_SIM_COSINE" else q
+    reduce = np.minimum if metric == "MAX_SIM_L2" else np.maximum
+    for part, base in zip(parts, bases, strict=True):
+        if not len(part.rows):
+            continue
+        e = part.unit() if metric == "MAX_SIM_COSINE" else part.vectors
+        best = reduce.reduceat(_score(e, qq, metric), part.starts, axis=0)
+        out[base + part.rows] = best.sum(axis=1)
+    return out
+
+
+def _exact(part: _Elements, row: int, q: np.ndarray, metric: str) -> float:
+    """One row's score in float64."""
+    e = part.vectors[part.offsets[row] : part.offsets[row + 1]].astype(np.float64)
+    q = q.astype(np.float64)
+    if metric == "MAX_SIM_COSINE":
+        e, q = _unit(e), _unit(q)
+    sims = _score(e, q, metric)
+    return float((sims.min(0) if metric == "MAX_SIM_L2" else sims.max(0)).sum())
 
 
 def search(
     column: pa.ChunkedArray, sub: str, dim: int, qs: Sequence[np.ndarray], metric: str,
     k: int, valid: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Top ``k`` rows per query: (rows, scores), -1 / NaN padded, best first, ties by row."""
-    vectors, rows = elements(column, sub, dim)
+    """Top ``k`` rows per query: (rows, scores), -1 / NaN padded, best first, ties by row.
+    Every row is scored in float32; the best ``k + 32`` are scored again in float64 and
+    ordered by that."""
+    parts = [_cache.get(c, (sub, dim), lambda c: _Elements(c, sub, dim)) for c in column.chunks]
+    bases = list(np.cumsum([0] + [len(c) for c in column.chunks])[:-1])
+    chunk_of = np.repeat(np.arange(len(parts)), [len(c) for c in column.chunks])
     n = len(column)
+    sign = 1.0 if metric == "MAX_SIM_L2" else -1.0
     out_rows = np.full((len(qs), k), -1, dtype=np.int64)
     out_dist = np.full((len(qs), k), np.nan, dtype=np.float32)
     for i, q in enumerate(qs):
-        score = max_sim(vectors, rows, n, q, metric)
-        ok = ~np.isnan(score)
+        approx = _approx(parts, bases, n, q, metric)
+        ok = ~np.isnan(approx)
         if valid is not None:
             ok &= valid if valid.ndim == 1 else valid[i]
         cand = np.flatnonzero(ok)
-        key = score[cand] if metric == "MAX_SIM_L2" else -score[cand]
-        top = cand[np.lexsort((cand, key))][:k]
-        out_rows[i, : len(top)] = top
-        out_dist[i, : len(top)] = score[top]
+        keep = min(len(cand), k + 32)
+        if keep < len(cand):
+            cand = cand[np.argpartition(sign * approx[cand], keep - 1)[:keep]]
+        where = zip(cand, chunk_of[cand], strict=True)
+        exact = np.array([_exact(parts[c], r - bases[c], q, metric) for r, c in where])
+        order = np.lexsort((cand, sign * exact))[:k]
+        out_rows[i, : len(order)] = cand[order]
+        out_dist[i, : len(order)] = exact[order]
     return out_rows, out_dist
