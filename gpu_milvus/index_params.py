@@ -66,7 +66,7 @@ class IndexSpec:
 def index_spec(spec: CollectionSpec, index_param: Any) -> IndexSpec:
     """Validate one pymilvus IndexParam against the collection as the server does."""
     field_name = index_param.field_name
-    f = spec.field(field_name) if isinstance(field_name, str) else None
+    f = spec.search_field(field_name) if isinstance(field_name, str) else None
     if f is None:
         raise errors.invalid(f"cannot create index on non-exist field: {field_name}")
     configs = dict(getattr(index_param, "_configs", {}) or {})
@@ -80,7 +80,7 @@ def index_spec(spec: CollectionSpec, index_param: Any) -> IndexSpec:
         _check_type(f, index_type, INDEX_TYPES[f.dtype])
         metric = metric or ("HAMMING" if f.is_binary else "COSINE")
         _check_metric(f, metric, METRICS_BINARY if f.is_binary else METRICS_DENSE)
-    elif f.dtype == DataType._ARRAY_OF_VECTOR:  # a struct array's vector sub-field
+    elif f.struct_vector:
         index_type = index_type or "AUTOINDEX"
         if index_type not in EMB_LIST_INDEXES:
             raise errors.invalid(

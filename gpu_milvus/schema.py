@@ -108,6 +108,11 @@ class FieldSpec:
         return self.element_type == DataType.STRUCT
 
     @property
+    def struct_vector(self) -> bool:
+        """A struct array's vector sub-field, as an index or a search names it."""
+        return self.dtype == DataType._ARRAY_OF_VECTOR
+
+    @property
     def is_vector(self) -> bool:
         return self.dtype in VECTOR_TYPES
 
@@ -192,16 +197,21 @@ class CollectionSpec:
         return self.primary.auto_id
 
     def field(self, name: str) -> FieldSpec | None:
-        """A field by name; ``parent[sub]`` names a struct array's vector sub-field."""
         for f in self.fields:
             if f.name == name:
                 return f
+        return None
+
+    def search_field(self, name: str) -> FieldSpec | None:
+        """A field an index or a search names: a field, or ``parent[sub]``, a struct array's
+        vector sub-field (as an array of vectors)."""
         parts = structs.split_name(name) if "[" in name else None
         parent = self.field(parts[0]) if parts else None
-        if parts and parent is not None and parent.is_struct:
-            for sub in parent.struct_fields:
-                if sub.name == parts[1] and sub.dtype == DataType.FLOAT_VECTOR:
-                    return structs.vector_field(parent, sub)
+        if parts is None or parent is None or not parent.is_struct:
+            return self.field(name)
+        for sub in parent.struct_fields:
+            if sub.name == parts[1] and sub.dtype == DataType.FLOAT_VECTOR:
+                return structs.vector_field(parent, sub)
         return None
 
     @property

@@ -248,8 +248,8 @@ class Collection:
             index = self.indexes.get(index_name)
             if index is None:
                 return
-            f = self.spec.field(index.field_name)
-            if self.loaded and f is not None and f.is_vector:
+            f = self.spec.search_field(index.field_name)
+            if self.loaded and f is not None and (f.is_vector or f.struct_vector):
                 raise errors.invalid(
                     "index cannot be dropped, collection is loaded, please release it first"
                 )
@@ -398,7 +398,7 @@ class Collection:
         """Log and apply a schema change (the caller holds the write lock); the indexes on
         fields the new schema lacks go with them."""
         current = self.indexes if indexes is None else indexes
-        kept = {n: i for n, i in current.items() if spec.field(i.field_name) is not None}
+        kept = {n: i for n, i in current.items() if spec.search_field(i.field_name) is not None}
         self.change_meta(spec=spec_to_json(spec), indexes=kept)
 
     def add_field(self, field: Any) -> None:

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from pymilvus import DataType
 from pymilvus.exceptions import MilvusException
 
 from gpu_milvus import errors, structs
@@ -166,10 +165,10 @@ def anns_field(coll: Collection, name: str | None) -> FieldSpec:
                 "multiple anns_fields exist, please specify a anns_field in search_params"
             )
         return vectors[0]
-    f = coll.spec.field(name)
+    f = coll.spec.search_field(name)
     if f is None:
         raise errors.invalid(f"failed to get field schema by name: fieldName({name}) not found")
-    if not f.is_vector and f.dtype != DataType._ARRAY_OF_VECTOR:
+    if not f.is_vector and not f.struct_vector:
         raise errors.invalid(f"field {name} is not a vector field: invalid parameter")
     return f
 
@@ -229,7 +228,7 @@ def _prepare(
     data = req.data
     if f.is_dense or f.is_binary:  # a matrix of the field's type
         data = query_matrix(f.name, f.dtype, f.dim or 0, data)
-    elif f.dtype == DataType._ARRAY_OF_VECTOR:  # a struct array's vectors: embedding lists
+    elif f.struct_vector:  # a struct array's vectors: embedding lists
         data = structs.queries(data, f.dim or 0)
     elif f.is_function_output != isinstance(req.data, TextQueries):
         raise errors.invalid(
@@ -309,8 +308,8 @@ def _backend_call(
         table = np.stack([every if m is None else m for m in distinct.values()])
         valid = QueryMasks(table, np.repeat([slot[id(m)] for m in masks], sizes))
     bounds = (first.item.req.radius, first.item.req.range_filter)
-    if first.field.dtype == DataType._ARRAY_OF_VECTOR:
-        parent, sub = first.field.name[:-1].split("[")
+    if first.field.struct_vector:
+        parent, sub = structs.split_name(first.field.name) or ("", "")
         if bounds != (None, None):
             raise errors.invalid(
                 "range search is not supported for vector array (embedding list) fields, "

@@ -137,6 +137,18 @@ def test_describe_as_pymilvus_shows_a_struct_array(client: MilvusClient) -> None
     ]
 
 
+def test_the_index_outlives_schema_changes_and_blocks_a_loaded_drop(client: MilvusClient) -> None:
+    rows = _create(client)
+    client.add_collection_field("c", "note", DataType.VARCHAR, max_length=8, nullable=True)
+    el = _lists(7, [2])
+    scores = _max_sim(rows, el[0].to_numpy(), "MAX_SIM_COSINE")
+    hits = client.search("c", el, anns_field="clips[emb]", limit=4)[0]
+    assert [h["id"] for h in hits] == sorted(scores, key=lambda pk: (-scores[pk], pk))[:4]
+    with pytest.raises(MilvusException, match="please release it first"):
+        client.drop_index("c", "clips[emb]")
+    assert client.list_indexes("c", field_name="clips[emb]") == ["clips[emb]"]
+
+
 def test_values_survive_reopen_and_deletes(tmp_path: Path) -> None:
     path = str(tmp_path / "st.db")
     client = MilvusClient(path)
