@@ -13,22 +13,13 @@ Run: ``python bench/binary_bench.py [--rows 1000000 --bits 256]``.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import os
-import platform
-import shlex
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from host_record import write_record  # a sibling: bench/ is sys.path[0] in a script
 from pymilvus import DataType
 
 from gpu_milvus import MilvusClient
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def copy_rate(nbytes: int) -> float:
@@ -95,21 +86,8 @@ def _check(client: MilvusClient, name: str, codes: np.ndarray, query: bytes, met
 
 
 def _write(args: argparse.Namespace, metrics: dict[str, float]) -> None:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    record = {
-        "device": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, no GPU",
-        "date": stamp,
-        "commit": commit,
-        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
-        "metrics": {k: round(v, 4) for k, v in metrics.items()},
-    }
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"binary_{args.rows}x{args.bits}_{stamp}.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    print(json.dumps(record["metrics"], indent=2))
+    rounded = {k: round(v, 4) for k, v in metrics.items()}
+    write_record(f"binary_{args.rows}x{args.bits}", vars(args), rounded)
 
 
 if __name__ == "__main__":

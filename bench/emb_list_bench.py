@@ -13,25 +13,17 @@ Run: ``python bench/emb_list_bench.py [--rows 100000]``.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import os
-import platform
-import shlex
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
+from host_record import write_record  # a sibling: bench/ is sys.path[0] in a script
 from pymilvus import DataType
 from pymilvus import MilvusClient as PyMilvusClient
 from pymilvus.client.embedding_list import EmbeddingList
 
 from gpu_milvus import MilvusClient
 
-RESULTS = Path(__file__).resolve().parent / "results"
 METRICS = ("MAX_SIM_COSINE", "MAX_SIM_IP", "MAX_SIM_L2")
 
 
@@ -124,20 +116,7 @@ def main() -> None:
             metrics[metric] = {"ms_per_query": ours * 1e3, "numpy_ms_per_query": numpy * 1e3,
                                "ratio_vs_numpy": numpy / ours, "top_k_exact": agree}  # fmt: skip
         client.close()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent).stdout.strip()  # fmt: skip
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    record = {
-        "device": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, no GPU",
-        "date": stamp, "commit": commit,
-        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
-        "config": vars(args), "metrics": metrics,
-    }  # fmt: skip
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"emb_list_{args.rows}x{args.dim}_{stamp}.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    print(json.dumps(metrics, indent=2))
-    print(path)
+    write_record(f"emb_list_{args.rows}x{args.dim}", vars(args), metrics)
 
 
 if __name__ == "__main__":

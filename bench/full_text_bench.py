@@ -13,25 +13,16 @@ Run: ``python bench/full_text_bench.py [--docs 50000]``.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import logging
-import os
-import platform
-import shlex
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
+from host_record import write_record  # a sibling: bench/ is sys.path[0] in a script
 from pymilvus import DataType, Function, FunctionType
 from pymilvus import MilvusClient as LiteClient
 
 from gpu_milvus import MilvusClient
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def corpus(args: argparse.Namespace, rng: np.random.Generator) -> tuple[list[str], list[str]]:
@@ -132,20 +123,7 @@ def main() -> None:
     metrics["insert_ratio"] = (
         metrics["gpu_milvus_insert_rows_per_s"] / metrics["milvus_lite_insert_rows_per_s"]
     )
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent).stdout.strip()  # fmt: skip
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    record = {
-        "device": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, no GPU",
-        "date": stamp, "commit": commit,
-        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
-        "config": vars(args), "metrics": metrics,
-    }  # fmt: skip
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"full_text_{args.docs}_{stamp}.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    print(json.dumps(metrics, indent=2))
-    print(path)
+    write_record(f"full_text_{args.docs}", vars(args), metrics)
 
 
 if __name__ == "__main__":

@@ -15,24 +15,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import logging
-import os
-import platform
-import shlex
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
+from host_record import write_record  # a sibling: bench/ is sys.path[0] in a script
 from pymilvus import DataType, Function, FunctionType
 from pymilvus import MilvusClient as LiteClient
 
 from gpu_milvus import MilvusClient
 
-RESULTS = Path(__file__).resolve().parent / "results"
 SHARED = {
     "iso_range": "ts >= ISO '2025-03-01T00:00:00+08:00' and ts < ISO '2025-06-01T00:00:00Z'",
     "iso_reverse": "ISO '2025-09-15T12:00:00-05:00' <= ts",
@@ -137,20 +130,7 @@ def main() -> None:
         metrics[f"{key}_speedup"] = (
             metrics[f"milvus_lite_{key}_ms"] / metrics[f"gpu_milvus_{key}_ms"]
         )
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent).stdout.strip()  # fmt: skip
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    record = {
-        "device": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, no GPU",
-        "date": stamp, "commit": commit,
-        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
-        "config": vars(args), "metrics": metrics,
-    }  # fmt: skip
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"time_geo_{args.rows}_{stamp}.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    print(json.dumps(metrics, indent=2))
-    print(path)
+    write_record(f"time_geo_{args.rows}", vars(args), metrics)
 
 
 if __name__ == "__main__":

@@ -31,16 +31,6 @@ SUB_SCALARS = frozenset(
 MAX_SIM_METRICS = ("MAX_SIM_COSINE", "MAX_SIM_IP", "MAX_SIM_L2")
 EMB_LIST_INDEXES = frozenset({"AUTOINDEX", "HNSW", "EMB_LIST_HNSW"})
 _SUB_NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\[([A-Za-z_][A-Za-z0-9_]*)\]$")
-_ARROW = {
-    DataType.BOOL: pa.bool_(),
-    DataType.INT8: pa.int8(),
-    DataType.INT16: pa.int16(),
-    DataType.INT32: pa.int32(),
-    DataType.INT64: pa.int64(),
-    DataType.FLOAT: pa.float32(),
-    DataType.DOUBLE: pa.float64(),
-    DataType.VARCHAR: pa.string(),
-}
 
 
 class EmbeddingLists(tuple):
@@ -61,11 +51,8 @@ def arrow_type(f: Any) -> pa.DataType:
     """A struct array field's Arrow type."""
     members = []
     for sub in f.struct_fields:
-        kind = (
-            pa.list_(pa.float32(), sub.dim)
-            if sub.dtype == DataType.FLOAT_VECTOR
-            else _ARROW[sub.dtype]
-        )
+        vector = sub.dtype == DataType.FLOAT_VECTOR
+        kind = pa.list_(pa.float32(), sub.dim) if vector else sub.arrow_type
         members.append(pa.field(sub.name, kind))
     return pa.list_(pa.struct(members))
 
