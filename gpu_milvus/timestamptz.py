@@ -26,6 +26,8 @@ _MAX_OFFSET_HOURS, _MIN_OFFSET_HOURS = 14, -12
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = 1_000_000
 _ONE_MICROSECOND = timedelta(microseconds=1)
+_FIRST_YEAR_1 = -62_135_596_800 * 1_000_000  # 0001-01-01T00:00:00Z
+_LAST_YEAR_9999 = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
 _DATE_TIME = r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?"
 _AWARE = (  # Go's RFC3339Nano, then "2006-01-02 15:04:05Z07:00" and "...Z07"
     re.compile(_DATE_TIME.replace("[T ]", "T") + r"(Z|[+-]\d{2}:\d{2})"),
@@ -139,7 +141,7 @@ def parse(text: str, default_tz: str = DEFAULT_TIMEZONE) -> int:
 
 def _go_text(moment: datetime) -> str:
     """Go's RFC3339Nano: fraction without trailing zeros, ``Z`` for a zero offset."""
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    text = f"{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%S")  # Go pads the year
     if moment.microsecond:
         text += f".{moment.microsecond:06d}".rstrip("0")
     offset = moment.utcoffset() or timedelta(0)
@@ -157,7 +159,18 @@ def _moment(micros: int, tz: ZoneInfo | timezone) -> datetime:
 def to_text(values: list[Any], tz_name: str) -> list[str | None]:
     """Stored microseconds as the server returns them (``ConvertUnixMicroToTimezoneString``)."""
     tz = zone(tz_name)
+    if tz is timezone.utc and values and None not in values:
+        micros = np.asarray(values, dtype=np.int64)
+        if micros.min() >= _FIRST_YEAR_1 and micros.max() <= _LAST_YEAR_9999:
+            return _utc_texts(micros)
     return [None if v is None else _go_text(_moment(v, tz)) for v in values]
+
+
+def _utc_texts(micros: np.ndarray) -> list[str]:
+    """``_go_text`` in UTC for years 1-9999, vectorised: ISO text without trailing zeros."""
+    text = np.datetime_as_string(micros.astype("datetime64[us]"), unit="us")
+    trimmed = np.char.rstrip(np.char.rstrip(text, "0"), ".")
+    return [t + "Z" for t in trimmed.tolist()]
 
 
 def to_parts(values: list[Any], tz_name: str, parts: tuple[str, ...]) -> list[list[int] | None]:

@@ -414,3 +414,18 @@ async def test_concurrent_async_searches_keep_their_own_zone(tmp_path: Path) -> 
     got = [[h["entity"]["ts"] for h in r[0]] for r in results]
     assert got == [["2025-01-01T09:00:00+09:00"], [], ["2025-01-01T09:00:00+09:00"], []]
     await client.close()
+
+
+def test_utc_text_in_bulk_equals_the_per_value_text() -> None:
+    """The vectorised UTC formatting (years 1-9999) against the per-value Go writer, whose
+    year is zero-padded to four digits as Go's is."""
+    rng = np.random.default_rng(0)
+    first, last = timestamptz._FIRST_YEAR_1, timestamptz._LAST_YEAR_9999
+    values = [*rng.integers(first, last, 50_000).tolist(), first, last, 0, -1, 1]
+    utc = timestamptz.zone("UTC")
+    slow = [timestamptz._go_text(timestamptz._moment(v, utc)) for v in values]
+    assert timestamptz.to_text(values, "UTC") == slow
+    assert timestamptz.to_text([first], "UTC") == ["0001-01-01T00:00:00Z"]
+    assert timestamptz.to_text([_ref_micros("0410-09-11T17:26:40.09Z")], "UTC") == [
+        "0410-09-11T17:26:40.09Z"
+    ]
