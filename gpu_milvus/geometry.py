@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from gpu_milvus import errors
@@ -114,26 +115,56 @@ def literal(text: str) -> Any:
 
 
 class _Chunk:
-    """One Arrow chunk's geometries (None for nulls), and its points' coordinates."""
+    """One Arrow chunk's geometries (None for nulls), and its points' coordinates. A chunk
+    of stored points only is read from its text without parsing WKT; its GEOS points are
+    made only for the predicates that need them."""
 
-    def __init__(self, texts: list[str | None]) -> None:
-        self.geoms = shapely.from_wkt(np.array(texts, dtype=object))
-        self.valid = np.array([t is not None for t in texts], dtype=bool)
-        kind = shapely.get_type_id(self.geoms)
-        self.points = (kind == 0) & ~shapely.is_empty(self.geoms)
-        self.x = shapely.get_x(np.where(self.points, self.geoms, None))
-        self.y = shapely.get_y(np.where(self.points, self.geoms, None))
+    def __init__(self, chunk: pa.Array) -> None:
+        self.valid = np.asarray(chunk.is_valid(), dtype=bool)
+        xy = _point_coordinates(chunk)
+        self.all_points = xy is not None
+        self._geoms: np.ndarray | None = None
+        if xy is not None:
+            self.x, self.y = xy
+            self.points = self.valid.copy()
+            return
+        self._geoms = shapely.from_wkt(np.array(chunk.to_pylist(), dtype=object))
+        kind = shapely.get_type_id(self._geoms)
+        self.points = (kind == 0) & ~shapely.is_empty(self._geoms)
+        self.x = shapely.get_x(np.where(self.points, self._geoms, None))
+        self.y = shapely.get_y(np.where(self.points, self._geoms, None))
+
+    @property
+    def geoms(self) -> np.ndarray:
+        if self._geoms is None:
+            self._geoms = np.where(self.valid, shapely.points(self.x, self.y), None)
+        return self._geoms
+
+
+def _point_coordinates(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """x and y of a chunk whose values are all stored 2-D points (nulls read as 0), else None."""
+    text = pc.fill_null(chunk, "POINT (0 0)")
+    if not pc.all(pc.match_substring_regex(text, r"^POINT \([^ ()]+ [^ ()]+\)$")).as_py():
+        return None
+    inner = pc.utf8_slice_codeunits(text, 7, -1)  # between "POINT (" and ")"
+    parts = pc.split_pattern(inner, " ")
+    flat = pc.list_flatten(parts).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    return flat[0::2], flat[1::2]
 
 
 _cache: ChunkCache[_Chunk] = ChunkCache(max_rows=5_000_000)  # GEOS objects: ~1 GB at most
 
 
 def _chunk(chunk: pa.Array) -> _Chunk:
-    return _cache.get(chunk, None, lambda c: _Chunk(c.to_pylist()))
+    return _cache.get(chunk, None, _Chunk)
 
 
 def _relate(c: _Chunk, op: str, lit: Any) -> np.ndarray:
     """``stored.op(literal)`` per row, with the prepared literal first where GEOS allows."""
+    if c.all_points and op == "st_within":  # a point within L == L contains the point
+        return np.asarray(shapely.contains_xy(lit, c.x, c.y))
+    if c.all_points and op == "st_intersects":
+        return np.asarray(shapely.intersects_xy(lit, c.x, c.y))
     geoms = c.geoms
     if op == "st_within":  # g within L == L contains g
         return np.asarray(shapely.contains(lit, geoms))

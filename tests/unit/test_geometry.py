@@ -270,3 +270,22 @@ def test_error_text_keeps_spaces_inside_strings(client: MilvusClient) -> None:
     with pytest.raises(MilvusException) as info:
         client.query("c", "st_within( id , 'POINT(0 0)' )")
     assert "got: st_within(id,'POINT(0 0)')" in info.value.message
+
+
+POINTS = ["POINT (0 0)", "POINT (10 5)", None, "POINT (5 5)", "POINT (-1 -1)", "POINT (2.5 10)"]
+
+
+@pytest.mark.parametrize("op", sorted(METHODS))
+@pytest.mark.parametrize("wkt", LITERALS)
+def test_point_only_chunks_read_without_wkt_parsing(op: str, wkt: str) -> None:
+    """A chunk of stored points is read from its text (and st_within / st_intersects use
+    the x-y forms); boundary points and nulls must come out as GEOS's own predicates."""
+    wkt = wkt.replace("5 0, 5 5, 0 5", "10 0, 10 10, 0 10")  # points on this boundary
+    column = pa.chunked_array([pa.array(POINTS)])
+    got = geometry.evaluate(column, op, wkt, None)
+    lit = shapely.from_wkt(wkt)
+    want = [
+        False if s is None else bool(getattr(shapely.from_wkt(s), METHODS[op])(lit)) for s in POINTS
+    ]
+    assert got.tolist() == want
+    assert geometry._chunk(column.chunks[0]).all_points
