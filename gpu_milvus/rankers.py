@@ -68,14 +68,15 @@ def parse_ranker(ranker: Any, num_requests: int) -> Fusion:
     raise errors.invalid(f"unsupported rank strategy: {strategy}: invalid parameter")
 
 
-def _normalise(d: float, metric: str) -> float:
+def normalise(d: Any, metric: str) -> Any:
+    """The server's score normalisation (a float or an array): larger is better, in [0, 1]."""
     if metric == "COSINE":
         return (1 + d) / 2
     if metric == "IP":
-        return 0.5 + math.atan(d) / math.pi
+        return 0.5 + np.arctan(d) / math.pi
     if metric == "BM25":
-        return 2 * math.atan(d) / math.pi
-    return 1 - 2 * math.atan(d) / math.pi
+        return 2 * np.arctan(d) / math.pi
+    return 1 - 2 * np.arctan(d) / math.pi
 
 
 def fuse(fusion: Fusion, results: Sequence[Hits], metrics: Sequence[str], window: int) -> Hits:
@@ -92,7 +93,7 @@ def fuse(fusion: Fusion, results: Sequence[Hits], metrics: Sequence[str], window
         for hits, weight, metric in zip(results, fusion.weights, metrics, strict=True):
             for pk, d in hits:
                 if fusion.norm_score or (mixed and metric not in LARGER_IS_BETTER):
-                    value = _normalise(float(np.float32(d)), metric)
+                    value = float(normalise(float(np.float32(d)), metric))
                 else:
                     value = float(d)
                 scores[pk] = scores.get(pk, 0.0) + weight * value

@@ -27,7 +27,7 @@ from pymilvus.exceptions import MilvusException
 from gpu_milvus import errors
 from gpu_milvus.engine.backend import LARGER_IS_BETTER
 from gpu_milvus.filter import compile_filter
-from gpu_milvus.rankers import Fusion, Hits, parse_ranker
+from gpu_milvus.rankers import Fusion, Hits, normalise, parse_ranker
 from gpu_milvus.schema import FLOAT_TYPES, INT_TYPES, CollectionSpec
 
 DECAY_FIELD_TYPES = INT_TYPES | FLOAT_TYPES | {DataType.TIMESTAMPTZ}
@@ -60,15 +60,9 @@ class Decay:
     def normalise(self, distances: Sequence[float], metric: str) -> np.ndarray:
         """``getNormalizeFunc``: a score where larger is better."""
         d = np.asarray(distances, dtype=np.float64)
-        if not self.norm_score:
-            return d if metric in LARGER_IS_BETTER else 1 - 2 * np.arctan(d) / math.pi
-        if metric == "COSINE":
-            return (1 + d) * 0.5
-        if metric == "IP":
-            return 0.5 + np.arctan(d) / math.pi
-        if metric == "BM25":
-            return 2 * np.arctan(d) / math.pi
-        return 1 - 2 * np.arctan(d) / math.pi
+        if not self.norm_score and metric in LARGER_IS_BETTER:
+            return d
+        return normalise(d, metric)  # without norm_score only distances are turned round
 
     def rerank(
         self, results: Sequence[Hits], metrics: Sequence[str], values: dict[Any, Any], window: int

@@ -23,6 +23,7 @@ from pymilvus import DataType
 
 from gpu_milvus import errors
 from gpu_milvus.chunk_cache import ChunkCache
+from gpu_milvus.engine.cpu import best_by_row
 
 SUB_SCALARS = frozenset(
     {DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64}
@@ -253,7 +254,7 @@ def search(
             cand = cand[np.argpartition(sign * approx[cand], keep - 1)[:keep]]
         where = zip(cand, chunk_of[cand], strict=True)
         exact = np.array([_exact(parts[c], r - bases[c], q, metric) for r, c in where])
-        order = np.lexsort((cand, sign * exact))[:k]
+        order = best_by_row(-sign * exact, cand, k)
         out_rows[i, : len(order)] = cand[order]
         out_dist[i, : len(order)] = exact[order]
     return out_rows, out_dist

@@ -94,8 +94,7 @@ def _offset(text: str) -> timedelta | None:
 
 
 def _micros(moment: datetime) -> int:
-    delta = moment - _EPOCH
-    return (delta.days * 86400 + delta.seconds) * _US + delta.microseconds
+    return (moment - _EPOCH) // _ONE_MICROSECOND
 
 
 def parse(text: str, default_tz: str = DEFAULT_TIMEZONE) -> int:
@@ -109,7 +108,7 @@ def parse(text: str, default_tz: str = DEFAULT_TIMEZONE) -> int:
         if offset is not None and _MIN_OFFSET_HOURS * 3600 <= offset.total_seconds() <= (
             _MAX_OFFSET_HOURS * 3600
         ):
-            return (moment - _EPOCH) // _ONE_MICROSECOND  # type: ignore[operator]
+            return _micros(moment)  # type: ignore[arg-type]
     for layout in _AWARE:
         match = layout.fullmatch(text)
         naive = _checked(match) if match else None

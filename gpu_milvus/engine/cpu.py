@@ -195,7 +195,7 @@ def no_hits(nq: int) -> tuple[np.ndarray, np.ndarray]:
     return np.empty((nq, 0), dtype=np.int64), np.empty((nq, 0), dtype=np.float32)
 
 
-def _best_by_row(vals: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+def best_by_row(vals: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
     """Positions of the k largest ``vals``, best first; equal values go to lower rows (also
     at the cut), as the dense path orders them."""
     if len(vals) > k:
@@ -457,7 +457,7 @@ def best_of_scores(
         rows, vals = rows[keep], vals[keep]
         if len(rows) == 0:
             continue
-        picked = _best_by_row(vals, rows, k)
+        picked = best_by_row(vals, rows, k)
         out_rows[i, : len(picked)] = rows[picked]
         out_scores[i, : len(picked)] = vals[picked]
     width_used = int((out_rows >= 0).sum(axis=1).max(initial=0))

@@ -10,7 +10,7 @@ import numpy as np
 
 from gpu_milvus.engine.backend import LARGER_IS_BETTER
 from gpu_milvus.engine.collection import Collection
-from gpu_milvus.filter import compile_filter
+from gpu_milvus.filter import CompiledFilter, compile_filter
 from gpu_milvus.highlight import Highlight
 from gpu_milvus.rankers import Hits, fuse
 from gpu_milvus.rerank import Decay, Ranker, SearchRanker
@@ -68,11 +68,13 @@ def rerank_pages(
     candidates (fetched without the offset), which are then paged by ``window`` (offset,
     limit); the reranker, if any, reorders the page."""
     offset, limit = window
+    zone = timezone or coll.timezone
+    plans = [compile_filter(b.filter, coll.spec, None, zone) for b in ranker.boosts]
     with coll.lock.read():
         for page in pages:
             hits = list(zip(page.ids, page.distances, strict=True))
             if ranker.boosts:
-                hits = _boosted(coll, ranker, hits, metric, timezone)[offset : offset + limit]
+                hits = _boosted(coll, ranker, plans, hits, metric)[offset : offset + limit]
             if ranker.ranker is not None:
                 hits = rank(coll, ranker.ranker, [hits], [metric], len(hits))
             entity = dict(zip(page.ids, page.entities, strict=True))
@@ -82,7 +84,7 @@ def rerank_pages(
 
 
 def _boosted(
-    coll: Collection, ranker: SearchRanker, hits: Hits, metric: str, timezone: str | None
+    coll: Collection, ranker: SearchRanker, plans: list[CompiledFilter], hits: Hits, metric: str
 ) -> Hits:
     """RescoresNode: each boost's filter over the candidates, distances times (or plus) the
     combined boost, then sorted again in the metric's direction."""
@@ -92,8 +94,7 @@ def _boosted(
     hits = [h for h in hits if h[0] in where]
     take = np.array([where[pk] for pk, _ in hits], dtype=np.int64)
     passes = []
-    for boost in ranker.boosts:
-        plan = compile_filter(boost.filter, coll.spec, None, timezone or coll.timezone)
+    for plan in plans:  # each boost's filter
         if plan.always_true:
             passes.append(np.ones(len(hits), dtype=bool))
             continue
