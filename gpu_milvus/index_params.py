@@ -35,9 +35,11 @@ INDEX_TYPES: dict[DataType, frozenset[str]] = {
     DataType.BFLOAT16_VECTOR: DENSE_INDEX_TYPES - _GPU,
     DataType.INT8_VECTOR: frozenset(_HNSW | _GPU - {"GPU_BRUTE_FORCE"}),
     DataType.BINARY_VECTOR: frozenset(
-        {"BIN_FLAT", "BIN_IVF_FLAT", "HNSW", "GPU_CAGRA", "AUTOINDEX"}
+        {"BIN_FLAT", "BIN_IVF_FLAT", "HNSW", "GPU_CAGRA", "AUTOINDEX", "MINHASH_LSH"}
     ),
 }
+# MinHash signatures: MHJACCARD on these indexes only, and MINHASH_LSH with no other metric
+_MHJACCARD_INDEXES = frozenset({"BIN_FLAT", "MINHASH_LSH", "AUTOINDEX"})
 SPARSE_INDEX_TYPES = frozenset({"SPARSE_INVERTED_INDEX", "SPARSE_WAND", "AUTOINDEX"})
 SCALAR_INDEX_TYPES = frozenset(
     {"INVERTED", "STL_SORT", "Trie", "BITMAP", "AUTOINDEX", "NGRAM", "RTREE"}
@@ -75,11 +77,16 @@ def index_spec(spec: CollectionSpec, index_param: Any) -> IndexSpec:
     metric = str(metric).upper() if metric not in (None, "") else None
     name = index_param.index_name or field_name
     params = {k: v for k, v in configs.items() if k not in ("index_type", "metric_type")}
-    if f.is_dense or f.is_binary:
+    if f.is_binary:
         index_type = index_type or "AUTOINDEX"
         _check_type(f, index_type, INDEX_TYPES[f.dtype])
-        metric = metric or ("HAMMING" if f.is_binary else "COSINE")
-        _check_metric(f, metric, METRICS_BINARY if f.is_binary else METRICS_DENSE)
+        metric = metric or ("MHJACCARD" if f.is_function_output else "HAMMING")
+        _check_binary(f, index_type, metric, params)
+    elif f.is_dense:
+        index_type = index_type or "AUTOINDEX"
+        _check_type(f, index_type, INDEX_TYPES[f.dtype])
+        metric = metric or "COSINE"
+        _check_metric(f, metric, METRICS_DENSE)
     elif f.struct_vector:
         index_type = index_type or "AUTOINDEX"
         if index_type not in EMB_LIST_INDEXES:
@@ -125,6 +132,36 @@ def _check_metric(f: FieldSpec, metric: str, allowed: tuple[str, ...]) -> None:
         raise errors.invalid(
             f"{kind} vector index does not support metric type: {metric}: invalid parameter"
             f"[expected={' '.join(allowed)}][actual={metric}]"
+        )
+
+
+def _check_binary(f: FieldSpec, index_type: str, metric: str, params: dict[str, Any]) -> None:
+    """A binary index's metric, and a MinHash one's hash width (knowhere's range, whole bytes
+    dividing the dimension)."""
+    if f.is_function_output and metric != "MHJACCARD":
+        raise errors.invalid(
+            "index metric type of MinHash function output field must be MHJACCARD, got "
+            f"{metric}: invalid parameter"
+        )
+    if index_type == "MINHASH_LSH":
+        _check_metric(f, metric, ("MHJACCARD",))
+    elif metric == "MHJACCARD" and index_type not in _MHJACCARD_INDEXES:
+        _check_metric(f, metric, tuple(m for m in METRICS_BINARY if m != "MHJACCARD"))
+    _check_metric(f, metric, METRICS_BINARY)
+    if metric != "MHJACCARD":
+        return
+    width = params.get("mh_element_bit_width", 8)
+    try:
+        bits = int(str(width))
+    except ValueError:
+        raise errors.invalid(
+            f"wrong data type in json, key: 'mh_element_bit_width', value: '{width}': invalid "
+            "parameter"
+        ) from None
+    if not 8 <= bits <= 256 or bits % 8 or (f.dim or 0) % bits:
+        raise errors.invalid(
+            f"mh_element_bit_width {bits} must be a multiple of 8 in [8, 256] that divides the "
+            f"dim {f.dim} of field {f.name}: invalid parameter"
         )
 
 

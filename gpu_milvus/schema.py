@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 from pymilvus import CollectionSchema, DataType
 
-from gpu_milvus import errors, geometry, structs, timestamptz
+from gpu_milvus import errors, geometry, minhash, structs, timestamptz
 from gpu_milvus.text import Analyzer, analyzer_for
 from gpu_milvus.vectors import BYTE_VECTOR_TYPES
 
@@ -169,12 +169,18 @@ class FieldSpec:
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """A BM25 function: ``output`` holds the term frequencies of the text in ``input``."""
+    """A schema function: BM25 (``output`` holds the term frequencies of the text in
+    ``input``) or MINHASH (``output`` holds its MinHash signature; ``params`` as given)."""
 
     name: str
     input: str
     output: str
     description: str = ""
+    kind: str = "BM25"
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def minhash_params(self, dim: int) -> minhash.MinHashParams:
+        return minhash.parse_params(self.params, dim, self.output)
 
 
 @dataclass(frozen=True)
@@ -238,7 +244,7 @@ class CollectionSpec:
         return next((fn for fn in self.functions if fn.output == output), None)
 
     def function_analyzer(self, output: str) -> Analyzer:
-        """The analyzer of the text field a BM25 output field is computed from."""
+        """The analyzer of the text field a function's output field is computed from."""
         fn = self.function_for(output)
         source = self.field(fn.input) if fn is not None else None
         assert source is not None, output
@@ -408,7 +414,7 @@ def spec_from_schema(
     schema_auto_id = bool(getattr(schema, "auto_id", False))
     specs = tuple(_field_spec(f, 100 + i, schema_auto_id, zone) for i, f in enumerate(fields))
     specs += _struct_specs(getattr(schema, "struct_fields", None) or [], 100 + len(specs))
-    functions = tuple(_bm25_function(fn, specs) for fn in getattr(schema, "functions", None) or [])
+    functions = tuple(schema_function(fn, specs) for fn in getattr(schema, "functions", None) or [])
     outputs = {fn.output for fn in functions}
     specs = tuple(dataclasses.replace(f, is_function_output=f.name in outputs) for f in specs)
     if not any(s.is_vector or any(f.is_vector for f in s.struct_fields) for s in specs):
@@ -446,13 +452,23 @@ def _struct_specs(structs_: list[Any], first_id: int) -> tuple[FieldSpec, ...]:
     return tuple(out)
 
 
-def _bm25_function(fn: Any, fields: tuple[FieldSpec, ...]) -> FunctionSpec:
-    """A schema Function as the server checks a BM25 one; other kinds are not available."""
+def schema_function(fn: Any, fields: tuple[FieldSpec, ...]) -> FunctionSpec:
+    """A schema Function as the server checks a BM25 or a MINHASH one; other kinds are not
+    available."""
     kind = getattr(fn.type, "name", str(fn.type))
-    if kind != "BM25":
-        raise errors.invalid(f"function type {kind} is not supported by gpu_milvus: only BM25 is")
     by_name = {f.name: f for f in fields}
     inputs, outputs = list(fn.input_field_names), list(fn.output_field_names)
+    description = getattr(fn, "description", "") or ""
+    if kind == "MINHASH":
+        source, target = (by_name.get(n[0]) if n else None for n in (inputs, outputs))
+        minhash.check_fields(source, target, inputs, outputs)
+        params = dict(getattr(fn, "params", None) or {})
+        minhash.parse_params(params, target.dim or 0, target.name)  # type: ignore[union-attr]
+        return FunctionSpec(fn.name, inputs[0], outputs[0], description, kind, params)
+    if kind != "BM25":
+        raise errors.invalid(
+            f"function type {kind} is not supported by gpu_milvus: only BM25 and MINHASH are"
+        )
     if len(inputs) != 1 or len(outputs) != 1:
         raise errors.invalid(
             f"BM25 function should have exactly one input field and one output field, "
@@ -472,7 +488,7 @@ def _bm25_function(fn: Any, fields: tuple[FieldSpec, ...]) -> FunctionSpec:
             f"BM25 function output field must be a SPARSE_FLOAT_VECTOR field, field: "
             f"{target.name}: invalid parameter"
         )
-    return FunctionSpec(fn.name, source.name, target.name, getattr(fn, "description", "") or "")
+    return FunctionSpec(fn.name, source.name, target.name, description)
 
 
 def check_collection_name(name: Any, noun: str = "collection name") -> None:

@@ -1,5 +1,5 @@
 """Changes to a live collection's schema (Milvus's Alter Collection Schema rules): add,
-drop and alter a field, add and drop a BM25 function. Each returns the new spec."""
+drop and alter a field, add and drop a BM25 or MINHASH function. Each returns the new spec."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from gpu_milvus import errors, timestamptz
 from gpu_milvus.schema import (
     META_FIELD,
     CollectionSpec,
-    _bm25_function,
     _bounded,
     _field_spec,
+    schema_function,
 )
 
 MAX_FIELDS = 64
@@ -53,8 +53,8 @@ def with_added_field(
 
 
 def with_function_field(spec: CollectionSpec, field: Any, fn: Any) -> CollectionSpec:
-    """``spec`` after add_function_field: a new BM25 function and its new output field (not
-    nullable) over an existing analyzed VARCHAR field (Milvus 3.0's rules)."""
+    """``spec`` after add_function_field: a new BM25 or MINHASH function and its new output
+    field (not nullable) over an existing VARCHAR field (Milvus 3.0's rules)."""
     if list(fn.output_field_names) != [field.name]:
         raise errors.invalid(
             f"function {fn.name} must output the new field {field.name}: invalid parameter"
@@ -66,7 +66,7 @@ def with_function_field(spec: CollectionSpec, field: Any, fn: Any) -> Collection
     if any(f.name == fn.name for f in spec.functions):
         raise errors.invalid(f"duplicate function name: {fn.name}: invalid parameter")
     grown = with_added_field(spec, field, nullable_only=False)
-    function = _bm25_function(fn, grown.fields)
+    function = schema_function(fn, grown.fields)
     fields = tuple(
         dataclasses.replace(f, is_function_output=True) if f.name == field.name else f
         for f in grown.fields

@@ -69,13 +69,14 @@ def _param_text(value: Any) -> Any:
 
 
 def function_dicts(coll: Collection) -> list[dict[str, Any]]:
-    """The schema's BM25 functions, as pymilvus describes a server's."""
+    """The schema's functions, as pymilvus describes a server's (params as the strings
+    pymilvus sent)."""
     ids = {f.name: f.field_id for f in coll.spec.fields}
     out = []
     for i, fn in enumerate(coll.spec.functions):
         out.append({
             "name": fn.name, "id": 100 + i, "description": fn.description,
-            "type": FunctionType.BM25, "params": {},
+            "type": FunctionType[fn.kind], "params": {k: str(v) for k, v in fn.params.items()},
             "input_field_names": [fn.input], "input_field_ids": [ids[fn.input]],
             "output_field_names": [fn.output], "output_field_ids": [ids[fn.output]],
         })  # fmt: skip

@@ -26,8 +26,8 @@ from gpu_milvus import errors
 
 METRICS_DENSE = ("L2", "IP", "COSINE")
 METRICS_SPARSE = ("IP",)
-METRICS_BINARY = ("HAMMING", "JACCARD")
-LARGER_IS_BETTER = frozenset({"IP", "COSINE", "BM25"})
+METRICS_BINARY = ("HAMMING", "JACCARD", "MHJACCARD")
+LARGER_IS_BETTER = frozenset({"IP", "COSINE", "BM25", "MHJACCARD"})
 
 
 class QueryMasks:

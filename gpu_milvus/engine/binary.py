@@ -1,10 +1,13 @@
-"""Exact HAMMING and JACCARD search over packed binary vectors (on the host, either backend).
+"""Exact HAMMING, JACCARD and MHJACCARD search over packed binary vectors (on the host).
 
-Distances are those of knowhere's binary flat index: HAMMING counts the differing bits;
-JACCARD is ``(|a | b| - |a & b|) / |a | b|`` in float32, and 1.0 when both are all zeros.
-Smaller is better. Hits are ordered by distance and equal distances by row number: each
-candidate's key, its distance's float32 bits above its row number, is unique, so which rows
-are kept never depends on the block size or on the other queries of a batch.
+Distances are those of knowhere's binary indexes: HAMMING counts the differing bits;
+JACCARD is ``(|a | b| - |a & b|) / |a | b|`` in float32, and 1.0 when both are all zeros;
+smaller is better. MHJACCARD (MinHash signatures of ``element_bytes``-byte hashes) is
+knowhere's ``MinHashVecSearch``: with ``mh_search_with_jaccard`` the share of equal hashes,
+else the LSH hit flag, 1.0 when any of the ``mh_lsh_band`` bands is equal; larger is better
+and rows scoring 0 are no hits. Hits are ordered by distance and equal distances by row
+number: each candidate's key, its distance's float32 bits above its row number, is unique,
+so which rows are kept never depends on the block size or on the other queries of a batch.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +24,16 @@ from gpu_milvus.engine.backend import Valid
 from gpu_milvus.engine.cpu import Bounds, in_bounds, no_hits
 
 _BLOCK_ROWS = 1 << 16
+_UINTS = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+@dataclass(frozen=True)
+class MinHashSearch:
+    """How an MHJACCARD search reads the signatures (knowhere's defaults)."""
+
+    element_bytes: int = 1  # mh_element_bit_width / 8
+    band: int = 1  # mh_lsh_band
+    with_jaccard: bool = False  # mh_search_with_jaccard
 
 
 @functools.cache
@@ -59,8 +73,33 @@ def _popcounts(words: np.ndarray) -> np.ndarray:
     return total
 
 
-def distances(codes: np.ndarray, query: np.ndarray, metric: str) -> np.ndarray:
+def _hashes(codes: np.ndarray, width: int) -> np.ndarray:
+    """Rows of ``width``-byte hashes: one integer each, or a byte run (axis 2) each."""
+    if width in _UINTS:
+        return np.ascontiguousarray(codes).view(_UINTS[width])
+    return codes.reshape(len(codes), -1, width)
+
+
+def _minhash(codes: np.ndarray, query: np.ndarray, mh: MinHashSearch) -> np.ndarray:
+    """The share of equal hashes, or the LSH hit flag (knowhere's band split: ``b`` bands
+    of ``r`` hashes, the hashes past ``b * r`` left out)."""
+    x, q = _hashes(codes, mh.element_bytes), _hashes(query[None, :], mh.element_bytes)
+    equal = x == q if x.ndim == 2 else (x == q).all(axis=2)
+    length = equal.shape[1]
+    if mh.with_jaccard:
+        return equal.sum(axis=1, dtype=np.int64).astype(np.float32) / np.float32(length)
+    bands = min(max(mh.band, 1), length)
+    per_band = length // bands
+    hit = equal[:, : bands * per_band].reshape(len(x), bands, per_band).all(axis=2).any(axis=1)
+    return hit.astype(np.float32)
+
+
+def distances(
+    codes: np.ndarray, query: np.ndarray, metric: str, mh: MinHashSearch | None = None
+) -> np.ndarray:
     """float32 distances from one packed ``query`` to each packed row of ``codes``."""
+    if metric == "MHJACCARD":
+        return _minhash(codes, query, mh or MinHashSearch())
     x, q = _words(codes), _words(query[None, :])[0]
     if metric == "HAMMING":
         return _popcounts(x ^ q).astype(np.float32)
@@ -77,8 +116,10 @@ def search(
     k: int,
     valid: Valid,
     bounds: Bounds = (None, None),
+    mh: MinHashSearch | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k nearest rows of each packed query (rows -1 past the candidates), best first."""
+    larger = metric == "MHJACCARD"
     nq, n = len(queries), len(column)
     if n == 0 or k <= 0:
         return no_hits(nq)
@@ -91,20 +132,25 @@ def search(
     for i, query in enumerate(queries):
 
         def fill(j: int, query: np.ndarray = query) -> None:
-            dist[starts[j] : starts[j] + len(blocks[j])] = distances(blocks[j], query, metric)
+            dist[starts[j] : starts[j] + len(blocks[j])] = distances(blocks[j], query, metric, mh)
 
         list(_pool().map(fill, range(len(blocks))))  # NumPy's ufuncs release the GIL
         ok = None if valid is None else (valid[:n] if valid.ndim == 1 else valid[i, :n])
         if bounds != (None, None):
             inside = in_bounds(dist, metric, bounds)
             ok = inside if ok is None else ok & inside
+        if larger:  # a similarity: rows scoring 0 are no hits
+            ok = dist > 0 if ok is None else ok & (dist > 0)
         rows = np.arange(n) if ok is None else np.flatnonzero(ok)
         d = dist if ok is None else dist[rows]
+        rank = -d if larger else d
         if len(d) > k:  # the rows up to the k-th distance, then exact order among them
-            near = np.flatnonzero(d <= np.partition(d, k - 1)[k - 1])
+            near = np.flatnonzero(rank <= np.partition(rank, k - 1)[k - 1])
             rows, d = rows[near], d[near]
-        keys = (d.view(np.uint32).astype(np.uint64) << np.uint64(32)) | rows.astype(np.uint64)
+        bits = d.view(np.uint32) ^ np.uint32(0xFFFFFFFF if larger else 0)  # nonnegative floats
+        keys = (bits.astype(np.uint64) << np.uint64(32)) | rows.astype(np.uint64)
         best = np.sort(keys)[:k]
         out_rows[i, : len(best)] = (best & np.uint64(0xFFFFFFFF)).astype(np.int64)
-        out_dist[i, : len(best)] = (best >> np.uint64(32)).astype(np.uint32).view(np.float32)
+        bits = (best >> np.uint64(32)).astype(np.uint32) ^ np.uint32(0xFFFFFFFF if larger else 0)
+        out_dist[i, : len(best)] = bits.view(np.float32)
     return out_rows, out_dist

@@ -63,7 +63,7 @@ def plan_outputs(
             raise errors.invalid(f"output field {name!r} must be a string")
         name = name.strip()
         if name == "*":  # every field whose raw data the server returns
-            wanted |= {f.name for f in spec.fields if not f.is_function_output}
+            wanted |= {f.name for f in spec.fields if not (f.is_function_output and f.is_sparse)}
             all_dynamic = spec.enable_dynamic_field
         elif (sub := _struct_part(spec, name)) is not None:  # subsets: not in ``wanted``
             subsets.setdefault(sub[0], []).append(sub[1])
@@ -72,7 +72,7 @@ def plan_outputs(
                 raise errors.field_not_exist(name)
             all_dynamic = True
         elif (f := spec.field(name)) is not None:
-            if f.is_function_output:  # the proxy's CanRetrieveRawFieldData
+            if f.is_function_output and f.is_sparse:  # the proxy's CanRetrieveRawFieldData
                 raise errors.server(65535, f"not allowed to retrieve raw data of field {name}")
             wanted.add(name)
         elif spec.enable_dynamic_field and _is_plain_key(name):

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from pymilvus.exceptions import MilvusException
 
-from gpu_milvus import errors, structs
+from gpu_milvus import errors, minhash, structs
 from gpu_milvus.engine import binary, bm25
 from gpu_milvus.engine.backend import QueryMasks, Valid
 from gpu_milvus.engine.bm25 import TextQueries
@@ -54,6 +54,7 @@ class VectorRequest:
     metric_type: str | None = None
     radius: float | None = None
     range_filter: float | None = None
+    mh_search_with_jaccard: bool = False  # MHJACCARD: the exact share, not the LSH hit flag
 
 
 def check_loaded(coll: Collection, partition_names: Sequence[str] | None) -> list[int]:
@@ -226,7 +227,11 @@ def _prepare(
             shared[key] = found
     plan, pids, f, metric = found
     data = req.data
-    if f.is_dense or f.is_binary:  # a matrix of the field's type
+    if f.is_binary and f.is_function_output and isinstance(data, TextQueries):
+        fn = coll.spec.function_for(f.name)  # a MINHASH output: the texts' signatures
+        params = fn.minhash_params(f.dim or 0)  # type: ignore[union-attr]
+        data = minhash.signatures(list(data), params, coll.spec.function_analyzer(f.name))
+    elif f.is_dense or f.is_binary:  # a matrix of the field's type
         data = query_matrix(f.name, f.dtype, f.dim or 0, data)
     elif f.struct_vector:  # a struct array's vectors: embedding lists
         data = structs.queries(data, f.dim or 0)
@@ -331,8 +336,9 @@ def _backend_call(
         )  # fmt: skip
     if first.field.is_binary:
         codes = np.vstack([p.data for p in group])
+        mh = _minhash_search(coll, first) if first.metric == "MHJACCARD" else None
         return binary.search(
-            coll.table.column(first.field.name), codes, first.metric, k, valid, bounds
+            coll.table.column(first.field.name), codes, first.metric, k, valid, bounds, mh
         )
     if first.field.is_sparse:
         parts = [p.data for p in group]
@@ -350,6 +356,18 @@ def _backend_call(
     queries = np.vstack([p.data for p in group])
     return coll.backend.search_dense(
         coll.table.dense[first.field.name], queries, first.metric, k, valid, bounds
+    )
+
+
+def _minhash_search(coll: Collection, p: _Prepared) -> binary.MinHashSearch:
+    """An MHJACCARD search's reading of the signatures: its index's hash width and bands
+    (32-bit hashes for a MinHash function's output, else knowhere's 8), and the request's
+    ``mh_search_with_jaccard``."""
+    index = coll.index_for_field(p.field.name)
+    params = index.params if index is not None else {}
+    width = params.get("mh_element_bit_width", 32 if p.field.is_function_output else 8)
+    return binary.MinHashSearch(
+        int(width) // 8, int(params.get("mh_lsh_band", 1)), p.item.req.mh_search_with_jaccard
     )
 
 
@@ -401,7 +419,8 @@ def search_batch(
                 except MilvusException as exc:
                     results[at] = exc
                 continue
-            key = (p.field.name, p.metric, item.req.radius, item.req.range_filter)
+            req = item.req
+            key = (p.field.name, p.metric, req.radius, req.range_filter, req.mh_search_with_jaccard)
             groups.setdefault(key, []).append(p)
         for group in groups.values():
             for p, hits in zip(group, _run_group(coll, group), strict=True):

@@ -22,8 +22,7 @@ from pymilvus.exceptions import MilvusException
 
 from gpu_milvus import errors, geometry, structs
 from gpu_milvus.schema import META_FIELD, CollectionSpec, FieldSpec
-from gpu_milvus.storage.table import Batch
-from gpu_milvus.text import term_vectors
+from gpu_milvus.storage.table import Batch, binary_array, function_outputs
 from gpu_milvus.timestamptz import DEFAULT_TIMEZONE
 from gpu_milvus.timestamptz import parse as parse_timestamp
 from gpu_milvus.vectors import BYTE_VECTOR_TYPES, insert_column
@@ -163,10 +162,7 @@ def build_batch(
             if f.is_binary:
                 codes = np.zeros((n, (f.dim or 0) // 8), dtype=np.uint8)
                 codes[present] = insert_column(f.name, f.dtype, f.dim or 0, given)
-                validity = None if present.all() else pa.array(present).buffers()[1]
-                scalars[f.name] = pa.FixedSizeBinaryArray.from_buffers(
-                    f.arrow_type, n, [validity, pa.py_buffer(codes.tobytes())]
-                )
+                scalars[f.name] = binary_array(f, codes, present)
                 continue
             matrix = np.zeros((n, f.dim or 0), dtype=np.float32)
             matrix[present] = _dense_column(f, given) if given else matrix[:0]
@@ -181,7 +177,7 @@ def build_batch(
         else:
             scalars[f.name] = _scalar_column(f, values)
     for fn in spec.functions:
-        sparse[fn.output] = term_vectors(columns[fn.input], spec.function_analyzer(fn.output))
+        scalars.update(function_outputs(spec, fn, columns[fn.input], sparse))
     if meta is not None:
         scalars[META_FIELD] = pa.array(meta, type=pa.string())
     if pk.auto_id:

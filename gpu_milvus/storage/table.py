@@ -21,12 +21,36 @@ import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
 
+from gpu_milvus import minhash
 from gpu_milvus.engine.backend import Backend, DenseStore, SparseStore
-from gpu_milvus.schema import META_FIELD, VALID_PREFIX, CollectionSpec
+from gpu_milvus.schema import META_FIELD, VALID_PREFIX, CollectionSpec, FieldSpec, FunctionSpec
 from gpu_milvus.storage.growing import GrowingArray
 from gpu_milvus.text import term_vectors
 
 _MAX_CHUNKS = 32
+
+
+def binary_array(f: FieldSpec, codes: np.ndarray, present: np.ndarray | None = None) -> pa.Array:
+    """Packed binary vectors (uint8 rows) as the field's Arrow column, absent rows null."""
+    validity = None if present is None or present.all() else pa.array(present).buffers()[1]
+    return pa.FixedSizeBinaryArray.from_buffers(
+        f.arrow_type, len(codes), [validity, pa.py_buffer(codes.tobytes())]
+    )
+
+
+def function_outputs(
+    spec: CollectionSpec, fn: FunctionSpec, texts: list[Any], sparse: dict[str, Any]
+) -> dict[str, pa.Array]:
+    """A function's output for ``texts``: a BM25 one's term vectors go into ``sparse``; a
+    MINHASH one's signatures come back as its binary column."""
+    analyzer = spec.function_analyzer(fn.output)
+    if fn.kind != "MINHASH":
+        sparse[fn.output] = term_vectors(texts, analyzer)
+        return {}
+    f = spec.field(fn.output)
+    assert f is not None, fn.output
+    codes = minhash.signatures(texts, fn.minhash_params(f.dim or 0), analyzer)
+    return {fn.output: binary_array(f, codes)}
 
 
 @dataclass
@@ -73,9 +97,9 @@ class Table:
         row so far; an added vector field is null (zeros, marked absent) there."""
         self.spec = spec
         self._arrow_schema = spec.arrow_schema()
-        for name in self._arrow_schema.names:
-            if name not in self._columns:
-                self._columns[name] = [self._filler(name, self.num_rows)]
+        added = [name for name in self._arrow_schema.names if name not in self._columns]
+        for name in added:
+            self._columns[name] = [self._filler(name, self.num_rows)]
         for gone in set(self._columns) - set(self._arrow_schema.names):  # dropped fields
             del self._columns[gone]
             self.dropped_fields = True
@@ -83,6 +107,10 @@ class Table:
             for gone in [name for name in stores if spec.field(name) is None]:
                 del stores[gone]
                 self.dropped_fields = True
+        for fn in spec.functions:  # a MINHASH output added: backfilled
+            if fn.kind == "MINHASH" and fn.output in added and self.num_rows:
+                texts = self.arrow().column(fn.input).to_pylist()
+                self._columns[fn.output] = [function_outputs(spec, fn, texts, {})[fn.output]]
         for f in spec.fields:
             if f.is_dense and f.name not in self.dense:
                 self.dense[f.name] = self._backend.dense_store(f.dim or 0)
