@@ -106,12 +106,15 @@ def min_hashes(bases: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = np.full(len(a), 0xFFFFFFFF, dtype=np.uint32)
     p = np.uint64(MERSENNE_PRIME)
     step = max(1, _CELLS // max(1, len(a)))
-    for s in range(0, len(bases), step):
+    for s in range(0, len(bases), step):  # in place: a document's cells stay in cache
         with np.errstate(over="ignore"):
-            t = np.multiply.outer(bases[s : s + step], a) + b
-        t = (t & p) + (t >> np.uint64(61))
-        t = np.where(t >= p, t - p, t)
-        np.minimum(out, (t & np.uint64(0xFFFFFFFF)).astype(np.uint32).min(axis=0), out=out)
+            t = np.multiply.outer(bases[s : s + step], a)
+            t += b
+        high = t >> np.uint64(61)
+        t &= p
+        t += high
+        t[t >= p] -= p
+        np.minimum(out, t.astype(np.uint32).min(axis=0), out=out)  # the low 32 bits
     return out
 
 
