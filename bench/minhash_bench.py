@@ -104,8 +104,8 @@ def main() -> None:
         expected = []
         for i in copies:
             share = (stored == stored[i]).mean(axis=1)
-            near = np.argpartition(-share, args.limit)[: args.limit + 64]
-            near = near[share[near] > 0]
+            kth = np.partition(share, len(share) - args.limit)[len(share) - args.limit]
+            near = np.flatnonzero((share >= kth) & (share > 0))  # every row tied at the k-th
             expected.append(sorted(near.tolist(), key=lambda r: (-share[r], r))[: args.limit])
         numpy = (time.perf_counter() - t0) / len(copies)
         agree = all([h["id"] for h in got] == e for got, e in zip(hits, expected, strict=True))
