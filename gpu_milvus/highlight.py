@@ -54,7 +54,7 @@ class Highlight:
             wanted |= set(task.analyzer.tokens(self.texts[query]))
         spans: list[list[int]] = []
         starts = _char_starts(text)
-        for token, start, end, _ in task.analyzer.positioned(text):
+        for token, start, end, *_ in task.analyzer.positioned(text):
             if token in wanted:
                 span = [starts[start], starts[end]]
                 if spans and span[0] <= spans[-1][1]:  # overlapping or touching: one span

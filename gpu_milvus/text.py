@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import unicodedata
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 import snowballstemmer
 
-from gpu_milvus import errors
+from gpu_milvus import errors, jieba_tokens
 
 
 def _extra_alnum() -> list[tuple[int, int]]:
@@ -55,8 +56,15 @@ ENGLISH_STOP_WORDS = frozenset(
      "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
      "they", "this", "to", "was", "will", "with")
 )  # fmt: skip
-_UNSUPPORTED = ("asciifolding", "cncharonly", "cnalphanumonly", "regex", "synonym",
-                "decompounder", "chinese")  # fmt: skip
+_UNSUPPORTED = ("asciifolding", "regex", "synonym", "decompounder")
+# Unicode's Han script (\p{Han}, Unicode 15), for the cncharonly and cnalphanumonly filters
+_HAN = (
+    "\u2e80-\u2e99\u2e9b-\u2ef3\u2f00-\u2fd5\u3005\u3007\u3021-\u3029\u3038-\u303b"
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufa6d\ufa70-\ufad9\U00016fe2\U00016fe3"
+    "\U00016ff0\U00016ff1\U00020000-\U0002a6df\U0002a700-\U0002ebef"
+    "\U0002f800-\U0002fa1d\U00030000-\U000323af"
+)
+_KEEPS = {"cncharonly": re.compile(f"[{_HAN}]"), "cnalphanumonly": re.compile(f"[{_HAN}a-zA-Z0-9]")}
 # tantivy's stemmer languages (Milvus's stemmer_filter.rs), all Snowball algorithms
 _STEMMED = ("arabic", "danish", "dutch", "english", "finnish", "french", "german", "greek",
             "hungarian", "italian", "norwegian", "portuguese", "romanian", "russian",
@@ -65,12 +73,15 @@ _STEMMED = ("arabic", "danish", "dutch", "english", "finnish", "french", "german
 
 @dataclass(frozen=True)
 class Analyzer:
-    """The standard tokenizer and a chain of token filters, in order: ``("lowercase",)``,
-    ``("stop", words)``, ``("length", max_bytes)``, ``("stem", language)`` (Snowball's
-    algorithm, as tantivy's Stemmer) or ``("alphanumonly",)``. A position
-    counts the tokenizer's tokens, so a token a filter removes leaves a gap (tantivy's)."""
+    """A tokenizer, the standard one or ``jieba``, and a chain of token filters, in order:
+    ``("lowercase",)``, ``("stop", words)``, ``("length", max_bytes)``, ``("stem",
+    language)`` (Snowball's algorithm, as tantivy's Stemmer), ``("alphanumonly",)``,
+    ``("cncharonly",)``, ``("cnalphanumonly",)`` or ``("removepunct",)``. A standard
+    position counts the tokenizer's tokens, a jieba one is the token's first character, so a
+    token a filter removes leaves a gap (tantivy's)."""
 
     steps: tuple[tuple[Any, ...], ...] = (("lowercase",),)
+    jieba: jieba_tokens.JiebaConfig | None = None
 
     @property
     def lowercases(self) -> bool:
@@ -85,15 +96,30 @@ class Analyzer:
         """Whether a token's text can differ from its lowercased source (a stemmer)."""
         return any(step[0] == "stem" for step in self.steps)
 
+    @property
+    def plain_runs(self) -> bool:
+        """Whether the tokens are the text's alphanumeric runs, as they read (lowercased):
+        a regular expression over the text finds them."""
+        return self.jieba is None and not self.rewrites
+
     def tokens(self, text: str) -> list[str]:
-        if self.steps == STANDARD.steps:  # the common case, without positions
+        if self.steps == STANDARD.steps and self.jieba is None:  # the common case
             if text.isascii():  # lowercasing first changes no ASCII run
                 return _ASCII_TOKEN.findall(text.lower())
             return [t.lower() for t in _TOKEN.findall(text)]
         return [t for t, _ in self.sequence(text)]
 
+    def raw_tokens(self, text: str) -> list[tuple[str, int]]:
+        """The tokenizer's tokens (before the filters) with their positions."""
+        if self.jieba is not None:
+            return [(t, start) for t, start, _ in jieba_tokens.tokenize(self.jieba, text)]
+        return [(t, pos) for pos, t in enumerate(_runs(text).findall(text))]
+
     def sequence(self, text: str) -> list[tuple[str, int]]:
         """Each kept token with its position (``positioned`` without the offsets)."""
+        if self.jieba is not None:
+            kept = ((self._kept(t), pos) for t, pos in self.raw_tokens(text))
+            return [(t, pos) for t, pos in kept if t is not None]
         runs = _runs(text).findall(text)
         if self.steps == STANDARD.steps:
             return [(t.lower(), i) for i, t in enumerate(runs)]
@@ -108,8 +134,14 @@ class Analyzer:
             token = _filtered(step, token)
         return token
 
-    def positioned(self, text: str) -> list[tuple[str, int, int, int]]:
-        """Each kept token with its UTF-8 byte offsets in ``text`` and its position."""
+    def positioned(self, text: str) -> list[tuple[str, int, int, int, int]]:
+        """Each kept token with its UTF-8 byte offsets in ``text``, its position and its
+        position length (a jieba token's: its characters)."""
+        if self.jieba is not None:
+            ends = np.cumsum([0] + [len(c.encode()) for c in text]).tolist()
+            pieces = jieba_tokens.tokenize(self.jieba, text)
+            kept = ((self._kept(t), a, b) for t, a, b in pieces)
+            return [(t, ends[a], ends[b], a, b - a) for t, a, b in kept if t is not None]
         out, at, byte = [], 0, 0
         for pos, m in enumerate(_runs(text).finditer(text)):
             byte += len(text[at : m.start()].encode())
@@ -117,7 +149,7 @@ class Analyzer:
             at, start, byte = m.end(), byte, end
             token = self._kept(m.group())
             if token is not None:
-                out.append((token, start, end, pos))
+                out.append((token, start, end, pos, 1))
         return out
 
 
@@ -131,7 +163,15 @@ def _filtered(step: tuple[Any, ...], token: str) -> str | None:
         return token if len(token.encode()) <= step[1] else None
     if kind == "stem":
         return _stem(step[1], token)
+    if kind in _KEEPS:  # the server's unanchored regex: one such character keeps it
+        return token if _KEEPS[kind].search(token) else None
+    if kind == "removepunct":  # [\p{Punct}\s]+ anywhere in it removes it
+        return None if any(c.isspace() or _is_punct(c) for c in token) else token
     return token if token.isascii() and token.isalnum() else None  # alphanumonly
+
+
+def _is_punct(char: str) -> bool:
+    return unicodedata.category(char).startswith("P")
 
 
 STANDARD = Analyzer()
@@ -160,18 +200,24 @@ def _parsed(text: str) -> Analyzer:
         kind = conf["type"]
         if not isinstance(kind, str):
             raise ValueError("analyzer type shoud be string")
-        if kind not in ("standard", "english"):
+        if kind not in ("standard", "english", "chinese"):
             _refuse(kind, f"unknown build-in analyzer type: {kind}")
         steps: list[tuple[Any, ...]] = [("lowercase",)]
         if kind == "english":  # build_in_analyzer.rs: stem, then the English stop words
             steps += [("stem", "english"), ("stop", ENGLISH_STOP_WORDS)]
+        config = None
+        if kind == "chinese":  # jieba's defaults, then cnalphanumonly (no lowercasing)
+            steps, config = [("cnalphanumonly",)], jieba_tokens.JiebaConfig()
         words = _stop_words(conf.get("stop_words", []))
-        return Analyzer(tuple([*steps, ("stop", words)] if words else steps))
+        return Analyzer(tuple([*steps, ("stop", words)] if words else steps), config)
     tokenizer = conf.get("tokenizer")
     if tokenizer is None:
         raise ValueError("tokenizer name or type must be set")
     name = tokenizer.get("type") if isinstance(tokenizer, dict) else tokenizer
-    if name != "standard" or (isinstance(tokenizer, dict) and tokenizer.get("uax29")):
+    config = None
+    if name == "jieba":
+        config = jieba_tokens.parse(tokenizer if isinstance(tokenizer, dict) else {})
+    elif name != "standard" or (isinstance(tokenizer, dict) and tokenizer.get("uax29")):
         _refuse(str(name), f"unsupported tokenizer: {name}")
     steps = []
     for key, value in conf.items():
@@ -180,16 +226,16 @@ def _parsed(text: str) -> Analyzer:
         if key == "filter":
             if not isinstance(value, list):
                 raise ValueError("filter params should be array")
-            steps = [step for item in value if (step := _filter_step(item)) is not None]
-    return Analyzer(tuple(steps))
+            steps = [step for item in value if (step := _filter_step(item, config)) is not None]
+    return Analyzer(tuple(steps), config)
 
 
-def _filter_step(item: Any) -> tuple[Any, ...] | None:
+def _filter_step(item: Any, jieba: Any = None) -> tuple[Any, ...] | None:
     if isinstance(item, str):
-        if item in ("lowercase", "alphanumonly"):
+        if item in ("lowercase", "alphanumonly", "cncharonly", "cnalphanumonly"):
             return (item,)
-        if item == "removepunct":  # standard tokens hold no punctuation
-            return None
+        if item == "removepunct":  # standard tokens hold no punctuation: nothing to do
+            return (item,) if jieba is not None else None
         _refuse(item, f"build analyzer failed, filter not found :{item}")
     if not isinstance(item, dict):
         return None
@@ -235,7 +281,7 @@ def _stop_words(words: Any) -> frozenset[str]:
 
 def _refuse(name: str, server_error: str) -> None:
     """An analyzer part Milvus has and gpu_milvus does not, or one neither knows."""
-    if name in _UNSUPPORTED or name in ("whitespace", "jieba", "lindera", "icu", "standard"):
+    if name in _UNSUPPORTED or name in ("whitespace", "lindera", "icu", "standard"):
         raise errors.invalid(f"analyzer {name} is not supported by gpu_milvus (use Milvus for it)")
     raise ValueError(server_error)
 

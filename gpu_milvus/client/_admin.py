@@ -188,9 +188,9 @@ class AdminMethods:
             tokens = [
                 milvus_pb2.AnalyzerToken(
                     token=token, start_offset=start, end_offset=end, position=pos,
-                    position_length=1, hash=server_hash(token) if with_hash else 0,
+                    position_length=span, hash=server_hash(token) if with_hash else 0,
                 )
-                for token, start, end, pos in analyzer.positioned(text)
+                for token, start, end, pos, span in analyzer.positioned(text)
             ]  # fmt: skip
             result = milvus_pb2.AnalyzerResult(tokens=tokens)
             results.append(AnalyzeResult(result, with_hash, with_detail))

@@ -8,6 +8,7 @@ and kept while cached (:mod:`gpu_milvus.chunk_cache`).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -35,11 +36,25 @@ def _runs(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     return rows, (np.arange(len(rows)) - first).astype(np.int32), words
 
 
+def _tokens(chunk: pa.Array, analyzer: Any) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """``_runs`` for a tokenizer that is not the standard one: text by text."""
+    rows: list[int] = []
+    positions: list[int] = []
+    words: list[str] = []
+    for row, text in enumerate(chunk.to_pylist()):
+        for word, pos in analyzer.raw_tokens(text) if text else ():
+            rows.append(row)
+            positions.append(pos)
+            words.append(word)
+    as32 = functools.partial(np.array, dtype=np.int32)
+    return as32(rows), as32(positions), pa.array(words, type=pa.string())
+
+
 class ChunkPostings:
     """Per token of one chunk: the rows holding it and its positions there, by row."""
 
     def __init__(self, chunk: pa.Array, analyzer: Any) -> None:
-        rows, positions, raw = _runs(chunk)
+        rows, positions, raw = _runs(chunk) if analyzer.jieba is None else _tokens(chunk, analyzer)
         encoded = raw.dictionary_encode()  # Arrow assigns the raw tokens' ids
         vocab: dict[str, int] = {}
         remap = np.array(  # each distinct raw token through the filters, once

@@ -40,7 +40,7 @@ def text_match(
     text = _searched(column, analyzer)
     if not terms:
         hits = np.zeros(len(column), dtype=bool)
-    elif analyzer.rewrites:  # stems are not in the text: the chunks' postings
+    elif not analyzer.plain_runs:  # stems or jieba words: the chunks' postings
         hits = _per_chunk(column, analyzer, lambda p: p.holding(terms) >= least)
     elif least <= 1:
         hits = _has(text, f"{_START}(?:{'|'.join(terms)}){_END}")
@@ -58,7 +58,7 @@ def phrase_match(
     if not query:
         return _with_nulls(np.zeros(len(column), dtype=bool), column)
     terms = [t for t, _ in query]
-    if slop == 0 and not analyzer.removes:
+    if slop == 0 and not analyzer.removes and analyzer.plain_runs:
         text = _searched(column, analyzer)
         return _with_nulls(_has(text, _START + f"{_NON_WORD}+".join(terms) + _END), column)
 
