@@ -143,11 +143,8 @@ def _check_binary(f: FieldSpec, index_type: str, metric: str, params: dict[str, 
             "index metric type of MinHash function output field must be MHJACCARD, got "
             f"{metric}: invalid parameter"
         )
-    if index_type == "MINHASH_LSH":
-        _check_metric(f, metric, ("MHJACCARD",))
-    elif metric == "MHJACCARD" and index_type not in _MHJACCARD_INDEXES:
-        _check_metric(f, metric, tuple(m for m in METRICS_BINARY if m != "MHJACCARD"))
-    _check_metric(f, metric, METRICS_BINARY)
+    allowed = METRICS_BINARY if index_type in _MHJACCARD_INDEXES else ("HAMMING", "JACCARD")
+    _check_metric(f, metric, ("MHJACCARD",) if index_type == "MINHASH_LSH" else allowed)
     if metric != "MHJACCARD":
         return
     width = params.get("mh_element_bit_width", 8)

@@ -117,13 +117,9 @@ class Analyzer:
 
     def sequence(self, text: str) -> list[tuple[str, int]]:
         """Each kept token with its position (``positioned`` without the offsets)."""
-        if self.jieba is not None:
-            kept = ((self._kept(t), pos) for t, pos in self.raw_tokens(text))
-            return [(t, pos) for t, pos in kept if t is not None]
-        runs = _runs(text).findall(text)
-        if self.steps == STANDARD.steps:
-            return [(t.lower(), i) for i, t in enumerate(runs)]
-        kept = ((self._kept(t), pos) for pos, t in enumerate(runs))
+        if self.steps == STANDARD.steps and self.jieba is None:
+            return [(t.lower(), i) for i, t in enumerate(_runs(text).findall(text))]
+        kept = ((self._kept(t), pos) for t, pos in self.raw_tokens(text))
         return [(t, pos) for t, pos in kept if t is not None]
 
     def _kept(self, token: str | None) -> str | None:

@@ -22,7 +22,7 @@ from pymilvus.exceptions import MilvusException
 
 from gpu_milvus import errors, geometry, structs
 from gpu_milvus.schema import META_FIELD, CollectionSpec, FieldSpec
-from gpu_milvus.storage.table import Batch, binary_array, function_outputs
+from gpu_milvus.storage.table import Batch, binary_array, function_output
 from gpu_milvus.timestamptz import DEFAULT_TIMEZONE
 from gpu_milvus.timestamptz import parse as parse_timestamp
 from gpu_milvus.vectors import BYTE_VECTOR_TYPES, insert_column
@@ -176,8 +176,9 @@ def build_batch(
                 scalars[f.valid_column] = pa.array(present)
         else:
             scalars[f.name] = _scalar_column(f, values)
-    for fn in spec.functions:
-        scalars.update(function_outputs(spec, fn, columns[fn.input], sparse))
+    for fn in spec.functions:  # a MINHASH output is a binary column, a BM25 one sparse
+        out = function_output(spec, fn, columns[fn.input])
+        (scalars if fn.kind == "MINHASH" else sparse)[fn.output] = out
     if meta is not None:
         scalars[META_FIELD] = pa.array(meta, type=pa.string())
     if pk.auto_id:

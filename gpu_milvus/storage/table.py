@@ -38,19 +38,15 @@ def binary_array(f: FieldSpec, codes: np.ndarray, present: np.ndarray | None = N
     )
 
 
-def function_outputs(
-    spec: CollectionSpec, fn: FunctionSpec, texts: list[Any], sparse: dict[str, Any]
-) -> dict[str, pa.Array]:
-    """A function's output for ``texts``: a BM25 one's term vectors go into ``sparse``; a
-    MINHASH one's signatures come back as its binary column."""
+def function_output(spec: CollectionSpec, fn: FunctionSpec, texts: list[Any]) -> Any:
+    """A function's output for ``texts``: a BM25 one's term vectors (CSR rows), a MINHASH
+    one's signatures (its binary column)."""
     analyzer = spec.function_analyzer(fn.output)
     if fn.kind != "MINHASH":
-        sparse[fn.output] = term_vectors(texts, analyzer)
-        return {}
+        return term_vectors(texts, analyzer)
     f = spec.field(fn.output)
     assert f is not None, fn.output
-    codes = minhash.signatures(texts, fn.minhash_params(f.dim or 0), analyzer)
-    return {fn.output: binary_array(f, codes)}
+    return binary_array(f, minhash.signatures(texts, fn.minhash_params(f.dim or 0), analyzer))
 
 
 @dataclass
@@ -110,7 +106,7 @@ class Table:
         for fn in spec.functions:  # a MINHASH output added: backfilled
             if fn.kind == "MINHASH" and fn.output in added and self.num_rows:
                 texts = self.arrow().column(fn.input).to_pylist()
-                self._columns[fn.output] = [function_outputs(spec, fn, texts, {})[fn.output]]
+                self._columns[fn.output] = [function_output(spec, fn, texts)]
         for f in spec.fields:
             if f.is_dense and f.name not in self.dense:
                 self.dense[f.name] = self._backend.dense_store(f.dim or 0)
@@ -128,7 +124,7 @@ class Table:
         fn = self.spec.function_for(name)
         if fn is None:
             return sp.csr_matrix((n, 1), dtype=np.float32)
-        return term_vectors(source[fn.input].to_pylist(), self.spec.function_analyzer(name))
+        return function_output(self.spec, fn, source[fn.input].to_pylist())
 
     def _filler(self, name: str, n: int) -> pa.Array:
         f = self.spec.field(name)
