@@ -39,6 +39,7 @@ def _extra_alnum() -> list[tuple[int, int]]:
 _EXTRA = _extra_alnum()
 _TOKEN = re.compile("(?:[^\\W_]|[" + "".join(f"\\U{a:08X}-\\U{b:08X}" for a, b in _EXTRA) + "])+")
 _ASCII_TOKEN = re.compile(r"[^\W_]+")  # the same runs in ASCII text, 3x faster
+_WORDS = re.compile("[^ \t\n\r\x0c]+").finditer  # the whitespace tokenizer's tokens
 
 
 def _runs(text: str) -> re.Pattern[str]:
@@ -56,7 +57,7 @@ ENGLISH_STOP_WORDS = frozenset(
      "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
      "they", "this", "to", "was", "will", "with")
 )  # fmt: skip
-_UNSUPPORTED = ("asciifolding", "regex", "synonym", "decompounder")
+_UNSUPPORTED = ("asciifolding", "synonym", "decompounder")
 # Unicode's Han script (\p{Han}, Unicode 15), for the cncharonly and cnalphanumonly filters
 _HAN = (
     "\u2e80-\u2e99\u2e9b-\u2ef3\u2f00-\u2fd5\u3005\u3007\u3021-\u3029\u3038-\u303b"
@@ -73,15 +74,17 @@ _STEMMED = ("arabic", "danish", "dutch", "english", "finnish", "french", "german
 
 @dataclass(frozen=True)
 class Analyzer:
-    """A tokenizer, the standard one or ``jieba``, and a chain of token filters, in order:
+    """A tokenizer (``"standard"``, ``"whitespace"`` or a jieba one) and a chain of token
+    filters, in order:
     ``("lowercase",)``, ``("stop", words)``, ``("length", max_bytes)``, ``("stem",
     language)`` (Snowball's algorithm, as tantivy's Stemmer), ``("alphanumonly",)``,
-    ``("cncharonly",)``, ``("cnalphanumonly",)`` or ``("removepunct",)``. A standard
+    ``("cncharonly",)``, ``("cnalphanumonly",)``, ``("removepunct",)`` or ``("regex",
+    pattern)``. A standard
     position counts the tokenizer's tokens, a jieba one is the token's first character, so a
     token a filter removes leaves a gap (tantivy's)."""
 
     steps: tuple[tuple[Any, ...], ...] = (("lowercase",),)
-    jieba: jieba_tokens.JiebaConfig | None = None
+    tokenizer: jieba_tokens.JiebaConfig | str = "standard"
 
     @property
     def lowercases(self) -> bool:
@@ -100,10 +103,10 @@ class Analyzer:
     def plain_runs(self) -> bool:
         """Whether the tokens are the text's alphanumeric runs, as they read (lowercased):
         a regular expression over the text finds them."""
-        return self.jieba is None and not self.rewrites
+        return self.tokenizer == "standard" and not self.rewrites
 
     def tokens(self, text: str) -> list[str]:
-        if self.steps == STANDARD.steps and self.jieba is None:  # the common case
+        if self.steps == STANDARD.steps and self.tokenizer == "standard":  # the common case
             if text.isascii():  # lowercasing first changes no ASCII run
                 return _ASCII_TOKEN.findall(text.lower())
             return [t.lower() for t in _TOKEN.findall(text)]
@@ -111,13 +114,21 @@ class Analyzer:
 
     def raw_tokens(self, text: str) -> list[tuple[str, int]]:
         """The tokenizer's tokens (before the filters) with their positions."""
-        if self.jieba is not None:
-            return [(t, start) for t, start, _ in jieba_tokens.tokenize(self.jieba, text)]
+        if self.tokenizer != "standard":
+            return [(t, pos) for t, _, _, pos, _ in self._pieces(text)]
         return [(t, pos) for pos, t in enumerate(_runs(text).findall(text))]
+
+    def _pieces(self, text: str) -> list[tuple[str, int, int, int, int]]:
+        """A whitespace or jieba tokenizer's tokens: text, first and past-last characters,
+        position, position length."""
+        if self.tokenizer == "whitespace":  # tantivy's: runs of non-ASCII-whitespace
+            return [(m.group(), m.start(), m.end(), i, 1) for i, m in enumerate(_WORDS(text))]
+        assert isinstance(self.tokenizer, jieba_tokens.JiebaConfig)
+        return [(t, a, b, a, b - a) for t, a, b in jieba_tokens.tokenize(self.tokenizer, text)]
 
     def sequence(self, text: str) -> list[tuple[str, int]]:
         """Each kept token with its position (``positioned`` without the offsets)."""
-        if self.steps == STANDARD.steps and self.jieba is None:
+        if self.steps == STANDARD.steps and self.tokenizer == "standard":
             return [(t.lower(), i) for i, t in enumerate(_runs(text).findall(text))]
         kept = ((self._kept(t), pos) for t, pos in self.raw_tokens(text))
         return [(t, pos) for t, pos in kept if t is not None]
@@ -133,11 +144,10 @@ class Analyzer:
     def positioned(self, text: str) -> list[tuple[str, int, int, int, int]]:
         """Each kept token with its UTF-8 byte offsets in ``text``, its position and its
         position length (a jieba token's: its characters)."""
-        if self.jieba is not None:
+        if self.tokenizer != "standard":
             ends = np.cumsum([0] + [len(c.encode()) for c in text]).tolist()
-            pieces = jieba_tokens.tokenize(self.jieba, text)
-            kept = ((self._kept(t), a, b) for t, a, b in pieces)
-            return [(t, ends[a], ends[b], a, b - a) for t, a, b in kept if t is not None]
+            kept = ((self._kept(t), a, b, pos, n) for t, a, b, pos, n in self._pieces(text))
+            return [(t, ends[a], ends[b], pos, n) for t, a, b, pos, n in kept if t is not None]
         out, at, byte = [], 0, 0
         for pos, m in enumerate(_runs(text).finditer(text)):
             byte += len(text[at : m.start()].encode())
@@ -159,6 +169,8 @@ def _filtered(step: tuple[Any, ...], token: str) -> str | None:
         return token if len(token.encode()) <= step[1] else None
     if kind == "stem":
         return _stem(step[1], token)
+    if kind == "regex":  # kept when the expression matches somewhere in it
+        return token if step[1].search(token) else None
     if kind in _KEEPS:  # the server's unanchored regex: one such character keeps it
         return token if _KEEPS[kind].search(token) else None
     if kind == "removepunct":  # [\p{Punct}\s]+ anywhere in it removes it
@@ -201,7 +213,7 @@ def _parsed(text: str) -> Analyzer:
         steps: list[tuple[Any, ...]] = [("lowercase",)]
         if kind == "english":  # build_in_analyzer.rs: stem, then the English stop words
             steps += [("stem", "english"), ("stop", ENGLISH_STOP_WORDS)]
-        config = None
+        config: Any = "standard"
         if kind == "chinese":  # jieba's defaults, then cnalphanumonly (no lowercasing)
             steps, config = [("cnalphanumonly",)], jieba_tokens.JiebaConfig()
         words = _stop_words(conf.get("stop_words", []))
@@ -211,9 +223,12 @@ def _parsed(text: str) -> Analyzer:
         raise ValueError("tokenizer name or type must be set")
     name = tokenizer.get("type") if isinstance(tokenizer, dict) else tokenizer
     config = None
+    config: Any = name
     if name == "jieba":
         config = jieba_tokens.parse(tokenizer if isinstance(tokenizer, dict) else {})
-    elif name != "standard" or (isinstance(tokenizer, dict) and tokenizer.get("uax29")):
+    elif name not in ("standard", "whitespace") or (
+        isinstance(tokenizer, dict) and tokenizer.get("uax29")
+    ):
         _refuse(str(name), f"unsupported tokenizer: {name}")
     steps = []
     for key, value in conf.items():
@@ -226,12 +241,12 @@ def _parsed(text: str) -> Analyzer:
     return Analyzer(tuple(steps), config)
 
 
-def _filter_step(item: Any, jieba: Any = None) -> tuple[Any, ...] | None:
+def _filter_step(item: Any, tokenizer: Any = "standard") -> tuple[Any, ...] | None:
     if isinstance(item, str):
         if item in ("lowercase", "alphanumonly", "cncharonly", "cnalphanumonly"):
             return (item,)
         if item == "removepunct":  # standard tokens hold no punctuation: nothing to do
-            return (item,) if jieba is not None else None
+            return (item,) if tokenizer != "standard" else None
         _refuse(item, f"build analyzer failed, filter not found :{item}")
     if not isinstance(item, dict):
         return None
@@ -247,6 +262,16 @@ def _filter_step(item: Any, jieba: Any = None) -> tuple[Any, ...] | None:
         if language.lower() not in _STEMMED:
             raise ValueError(f"create stemmer failed : unsupport language: {language.lower()}")
         return ("stem", language.lower())
+    if kind == "regex":  # fancy_regex on the server; Python's re here (no \p{...} classes)
+        expr = item.get("expr")
+        if expr is None:
+            raise ValueError("must set expr for regex filter")
+        if not isinstance(expr, str):
+            raise ValueError("expr must be string")
+        try:
+            return ("regex", re.compile(expr))
+        except re.error as exc:
+            raise ValueError(f"regex expression invalid, expr:{expr}, err: {exc}") from None
     if kind == "length":
         limit = item.get("max")
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
@@ -277,7 +302,7 @@ def _stop_words(words: Any) -> frozenset[str]:
 
 def _refuse(name: str, server_error: str) -> None:
     """An analyzer part Milvus has and gpu_milvus does not, or one neither knows."""
-    if name in _UNSUPPORTED or name in ("whitespace", "lindera", "icu", "standard"):
+    if name in _UNSUPPORTED or name in ("lindera", "icu", "standard"):
         raise errors.invalid(f"analyzer {name} is not supported by gpu_milvus (use Milvus for it)")
     raise ValueError(server_error)
 

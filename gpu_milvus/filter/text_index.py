@@ -54,7 +54,8 @@ class ChunkPostings:
     """Per token of one chunk: the rows holding it and its positions there, by row."""
 
     def __init__(self, chunk: pa.Array, analyzer: Any) -> None:
-        rows, positions, raw = _runs(chunk) if analyzer.jieba is None else _tokens(chunk, analyzer)
+        standard = analyzer.tokenizer == "standard"
+        rows, positions, raw = _runs(chunk) if standard else _tokens(chunk, analyzer)
         encoded = raw.dictionary_encode()  # Arrow assigns the raw tokens' ids
         vocab: dict[str, int] = {}
         remap = np.array(  # each distinct raw token through the filters, once

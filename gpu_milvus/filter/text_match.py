@@ -40,7 +40,7 @@ def text_match(
     text = _searched(column, analyzer)
     if not terms:
         hits = np.zeros(len(column), dtype=bool)
-    elif not analyzer.plain_runs:  # stems or jieba words: the chunks' postings
+    elif not analyzer.plain_runs:  # stems, jieba or whitespace words: the chunks' postings
         hits = _per_chunk(column, analyzer, lambda p: p.holding(terms) >= least)
     elif least <= 1:
         hits = _has(text, f"{_START}(?:{'|'.join(terms)}){_END}")

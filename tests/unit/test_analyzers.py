@@ -1,5 +1,5 @@
-"""analyzer_params: the standard tokenizer with Milvus's lowercase, stop, length and
-alphanumonly filters, as its tantivy-binding builds them (analyzer.rs, filter.rs,
+"""analyzer_params: the standard and whitespace tokenizers with Milvus's lowercase, stop,
+length, alphanumonly and regex filters, as its tantivy-binding builds them (analyzer.rs, filter.rs,
 build_in_analyzer.rs): filters run in order, a removed token keeps its position (a gap in
 phrase_match), and the server's wording for bad params. milvus-lite agrees on
 ``["lowercase", {"type": "stop", ...}]`` (tests/congruence/test_full_text.py); it ignores
@@ -43,6 +43,12 @@ def _tokens(client: MilvusClient, params: dict[str, Any], text: str) -> list[str
         ({"tokenizer": "standard", "filter": [{"type": "stemmer", "language": "English"}]},
          "consigned consignment consistency knackeries knightly knives",
          ["consign", "consign", "consist", "knackeri", "knight", "knive"]),
+        # the outputs of Milvus's whitespace-tokenizer and regex-filter guides
+        ({"tokenizer": "whitespace", "filter": ["lowercase"]},
+         "The Milvus vector database is built for scale!",
+         ["the", "milvus", "vector", "database", "is", "built", "for", "scale!"]),
+        ({"tokenizer": "standard", "filter": [{"type": "regex", "expr": "^(?!test)"}]},
+         "testItem apple testCase banana", ["apple", "banana"]),
     ],
 )  # fmt: skip
 def test_filters_run_in_order(
@@ -75,6 +81,10 @@ def test_removed_tokens_keep_their_positions(client: MilvusClient) -> None:
         ({"tokenizer": "standard", "filter": [{"type": "stop", "stop_words": [1]}]},
          "filter stop_words list item should be string"),
         ({"tokenizer": "lindera"}, "analyzer lindera is not supported by gpu_milvus"),
+        ({"tokenizer": "standard", "filter": [{"type": "regex"}]},
+         "must set expr for regex filter"),
+        ({"tokenizer": "standard", "filter": [{"type": "regex", "expr": "(a"}]},
+         r"regex expression invalid, expr:\(a, err: "),
         ({"tokenizer": "icu"}, "analyzer icu is not supported by gpu_milvus"),
         ({"tokenizer": "standard", "filter": [{"type": "stemmer", "language": "klingon"}]},
          "create stemmer failed : unsupport language: klingon"),
@@ -177,7 +187,9 @@ def test_postings_give_what_each_row_analysed_alone_gives() -> None:
     words = ["ab", "Ab", "cd", "the", "ef", "running", "runs", "x_y"]
     docs = [" ".join(rng.choice(words, size=int(rng.integers(0, 9)))) for _ in range(300)]
     column = pa.chunked_array([pa.array(docs[:120]), pa.array([*docs[120:], None])])
-    for params in ({"type": "english"}, {"type": "standard", "stop_words": ["the"]}):
+    for params in ({"type": "english"}, {"type": "standard", "stop_words": ["the"]},
+                   {"tokenizer": "whitespace", "filter": ["lowercase"]},
+                   {"tokenizer": "jieba", "filter": ["removepunct"]}):  # fmt: skip
         an = analyzer_for("t", {"analyzer_params": params})
         for phrase, slop in (("ab cd", 1), ("cd the ab", 2), ("running ef", 0), ("ab ab", 3)):
             query = an.sequence(phrase)
