@@ -46,7 +46,9 @@ def create(client, name: str) -> None:
     s.add_function(Function(name="bm25", function_type=FunctionType.BM25,
                             input_field_names=["text"], output_field_names=["sparse"]))  # fmt: skip
     ip = client.prepare_index_params()
-    ip.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+    # milvus-lite scores with k1 = 1.5 whatever it is given (a server's default is 1.2)
+    ip.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+                 params={"bm25_k1": 1.5})  # fmt: skip
     client.create_collection(name, schema=s)
     client.create_index(name, ip, sync=False)
     client.load_collection(name)

@@ -1,16 +1,19 @@
 """BM25 full-text search over a BM25 function's output field (term frequencies per row).
 
 Scores as milvus-lite 3.2.2 does (fitted to its distances to 1e-7, see
-tests/congruence/test_full_text.py): for the query's terms t, each counted q_t times,
+tests/congruence/test_full_text.py, which gives both k1 = 1.5): for the query's terms t,
+each counted q_t times,
 
     score(d) = sum_t q_t * idf_t * tf (k1 + 1) / (tf + k1 (1 - b + b |d| / avgdl)),
     idf_t = ln(1 + (N - df_t + 0.5) / (df_t + 0.5)),
 
 with tf the term's count in row d, |d| the row's token count, and N, df_t and avgdl taken
-over the collection's alive rows; k1 = 1.5 and b = 0.75 unless the index sets ``bm25_k1`` /
-``bm25_b``. Only rows sharing a term with the query are hits. The score is a similarity,
-reported positive (milvus-lite reports its negation). Runs on the host, whichever backend
-holds the rows (the GPU store keeps host copies of its sparse rows).
+over the collection's alive rows; k1 = 1.2 and b = 0.75 unless the index sets ``bm25_k1`` /
+``bm25_b``: a server's defaults (its multi-language guide prints 2.7881 and 3.3814, which
+k1 = 1.2 gives to the last digit; milvus-lite always scores with 1.5). Only rows sharing a
+term with the query are hits. The score is a similarity, reported positive (milvus-lite
+reports its negation). Runs on the host, whichever backend holds the rows (the GPU store
+keeps host copies of its sparse rows).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import scipy.sparse as sp
 from gpu_milvus.engine.cpu import Bounds, HostPostings, best_of_scores, no_hits, on_terms
 from gpu_milvus.text import STANDARD, Analyzer, term_vectors
 
-DEFAULT_K1, DEFAULT_B = 1.5, 0.75
+DEFAULT_K1, DEFAULT_B = 1.2, 0.75
 
 
 class TextQueries(tuple):

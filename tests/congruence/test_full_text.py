@@ -20,6 +20,7 @@ from gpu_milvus.text import analyzer_for, term_id, term_vectors
 from .conftest import Pair
 
 pytestmark = pytest.mark.reference
+K1 = {"bm25_k1": 1.5}  # lite scores with k1 = 1.5 whatever it is given; a server with 1.2
 
 WORDS = [
     "milvus", "vector", "database", "search", "gpu", "fast", "brown", "dog", "fox", "lazy",
@@ -54,7 +55,7 @@ def _create(pair: Pair, docs: list[str], analyzer: dict | None = None) -> None:
                         input_field_names=["text"], output_field_names=["sparse"])  # fmt: skip
         s.add_function(bm25)
         ip = c.prepare_index_params()
-        ip.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        ip.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params=K1)
         ip.add_index("dense", index_type="FLAT", metric_type="L2")
         c.create_collection("t", schema=s, index_params=ip)
         c.load_collection("t")

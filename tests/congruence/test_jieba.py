@@ -14,6 +14,7 @@ from pymilvus import DataType, Function, FunctionType
 from .conftest import Pair
 
 pytestmark = pytest.mark.reference
+K1 = {"bm25_k1": 1.5}  # lite scores with k1 = 1.5 whatever it is given; a server with 1.2
 
 PIECES = [
     "我们是中国人", "我爱北京天安门", "机器学习很有趣", "向量数据库支持相似性搜索",
@@ -37,7 +38,7 @@ def _create(pair: Pair, docs: list[str]) -> None:
         s.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         s.add_function(Function("bm25", FunctionType.BM25, ["text"], ["sparse"]))
         ip = c.prepare_index_params()
-        ip.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        ip.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params=K1)
         c.create_collection("z", schema=s, index_params=ip)
         c.load_collection("z")
         c.insert("z", [{"id": i, "text": d} for i, d in enumerate(docs)])

@@ -65,7 +65,7 @@ def _rows(n: int, seed: int = 0, start: int = 0) -> list[dict]:
     return rows
 
 
-def _reference(docs: dict[int, str | None], query: str, k1=1.5, b=0.75) -> dict[int, float]:
+def _reference(docs: dict[int, str | None], query: str, k1=1.2, b=0.75) -> dict[int, float]:
     """The BM25 formula in float64, from the texts alone."""
     toks = {i: re.findall(r"\w+", (t or "").lower()) for i, t in docs.items()}
     n = len(toks)
