@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 from pymilvus import CollectionSchema, DataType
 
-from gpu_milvus import errors, geometry, minhash, structs, timestamptz
+from gpu_milvus import errors, geometry, minhash, multi_analyzer, structs, timestamptz
 from gpu_milvus.text import Analyzer, analyzer_for
 from gpu_milvus.vectors import BYTE_VECTOR_TYPES
 
@@ -126,8 +126,14 @@ class FieldSpec:
 
     @property
     def analyzer(self) -> Analyzer:
-        """The analyzer of a VARCHAR field with ``enable_analyzer`` (standard by default)."""
-        return analyzer_for(self.name, self.params)
+        """The analyzer of a VARCHAR field with ``enable_analyzer`` (standard by default; a
+        multi-language field's ``default``)."""
+        multi = self.multi_analyzer
+        return analyzer_for(self.name, self.params) if multi is None else multi.pick(None)
+
+    @property
+    def multi_analyzer(self) -> multi_analyzer.MultiAnalyzer | None:
+        return multi_analyzer.of_field(self.name, self.params)
 
     @property
     def is_binary(self) -> bool:
@@ -243,12 +249,16 @@ class CollectionSpec:
     def function_for(self, output: str) -> FunctionSpec | None:
         return next((fn for fn in self.functions if fn.output == output), None)
 
-    def function_analyzer(self, output: str) -> Analyzer:
-        """The analyzer of the text field a function's output field is computed from."""
+    def function_source(self, output: str) -> FieldSpec:
+        """The text field a function's output field is computed from."""
         fn = self.function_for(output)
         source = self.field(fn.input) if fn is not None else None
         assert source is not None, output
-        return source.analyzer
+        return source
+
+    def function_analyzer(self, output: str) -> Analyzer:
+        """The analyzer of the text field a function's output field is computed from."""
+        return self.function_source(output).analyzer
 
 
 def _default_from_proto(value: Any) -> tuple[bool, Any]:
@@ -375,7 +385,7 @@ def _field_spec(
     spec["params"] = params
     out = FieldSpec(**spec)
     if dtype == DataType.VARCHAR and params.get("enable_analyzer"):
-        analyzer_for(name, params)  # the server's checks of analyzer_params, at creation
+        _ = out.analyzer  # the server's checks of the analyzer params, at creation
     if out.is_primary:
         if dtype not in (DataType.INT64, DataType.VARCHAR):
             raise errors.server(
@@ -415,6 +425,8 @@ def spec_from_schema(
     specs = tuple(_field_spec(f, 100 + i, schema_auto_id, zone) for i, f in enumerate(fields))
     specs += _struct_specs(getattr(schema, "struct_fields", None) or [], 100 + len(specs))
     functions = tuple(schema_function(fn, specs) for fn in getattr(schema, "functions", None) or [])
+    for f in specs:  # multi-language analyzers: checked against the other fields
+        multi_analyzer.check(f, specs, name)
     outputs = {fn.output for fn in functions}
     specs = tuple(dataclasses.replace(f, is_function_output=f.name in outputs) for f in specs)
     if not any(s.is_vector or any(f.is_vector for f in s.struct_fields) for s in specs):

@@ -321,10 +321,16 @@ def term_id(token: str) -> int:
     return h
 
 
-def term_vectors(texts: Sequence[str | None], analyzer: Analyzer = STANDARD) -> sp.csr_matrix:
-    """One row of term frequencies per text, dimensions sorted, float32."""
-    tok = analyzer.tokens
-    per_text = [[term_id(t) for t in tok(text)] if text else [] for text in texts]
+def term_vectors(
+    texts: Sequence[str | None], analyzer: Analyzer | Sequence[Analyzer] = STANDARD
+) -> sp.csr_matrix:
+    """One row of term frequencies per text, dimensions sorted, float32 (``analyzer``: one
+    for every text, or each text's own)."""
+    each = [analyzer] * len(texts) if isinstance(analyzer, Analyzer) else analyzer
+    per_text = [
+        [term_id(t) for t in an.tokens(text)] if text else []
+        for text, an in zip(texts, each, strict=True)
+    ]
     lengths = np.fromiter(map(len, per_text), dtype=np.int64, count=len(texts))
     dims = np.fromiter((d for ids in per_text for d in ids), dtype=np.int64, count=lengths.sum())
     rows = np.repeat(np.arange(len(texts)), lengths)

@@ -201,6 +201,7 @@ def vector_request(
         radius=_float_or_none(params.get("radius")),
         range_filter=_float_or_none(params.get("range_filter")),
         mh_search_with_jaccard=str(params.get("mh_search_with_jaccard")).lower() == "true",
+        analyzer_name=params.get("analyzer_name"),
     )
 
 

@@ -55,6 +55,7 @@ class VectorRequest:
     radius: float | None = None
     range_filter: float | None = None
     mh_search_with_jaccard: bool = False  # MHJACCARD: the exact share, not the LSH hit flag
+    analyzer_name: str | None = None  # a multi-language text field's analyzer for the query
 
 
 def check_loaded(coll: Collection, partition_names: Sequence[str] | None) -> list[int]:
@@ -332,7 +333,7 @@ def _backend_call(
             coll.table.sparse[first.field.name], coll.table.alive.view,
             [t for p in group for t in p.data], k, valid, bounds,
             index.params if index is not None else {},
-            coll.spec.function_analyzer(first.field.name),
+            _query_analyzer(coll, first),
         )  # fmt: skip
     if first.field.is_binary:
         codes = np.vstack([p.data for p in group])
@@ -357,6 +358,15 @@ def _backend_call(
     return coll.backend.search_dense(
         coll.table.dense[first.field.name], queries, first.metric, k, valid, bounds
     )
+
+
+def _query_analyzer(coll: Collection, p: _Prepared) -> Any:
+    """The analyzer of a text query: the source field's, or for a multi-language field the
+    one the search's ``analyzer_name`` names (else its default)."""
+    multi = coll.spec.function_source(p.field.name).multi_analyzer
+    if multi is not None:
+        return multi.pick(p.item.req.analyzer_name)
+    return coll.spec.function_analyzer(p.field.name)
 
 
 def _minhash_search(coll: Collection, p: _Prepared) -> binary.MinHashSearch:
@@ -420,7 +430,8 @@ def search_batch(
                     results[at] = exc
                 continue
             req = item.req
-            key = (p.field.name, p.metric, req.radius, req.range_filter, req.mh_search_with_jaccard)
+            key = (p.field.name, p.metric, req.radius, req.range_filter,
+                   req.mh_search_with_jaccard, req.analyzer_name)  # fmt: skip
             groups.setdefault(key, []).append(p)
         for group in groups.values():
             for p, hits in zip(group, _run_group(coll, group), strict=True):

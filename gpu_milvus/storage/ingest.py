@@ -177,7 +177,7 @@ def build_batch(
         else:
             scalars[f.name] = _scalar_column(f, values)
     for fn in spec.functions:  # a MINHASH output is a binary column, a BM25 one sparse
-        out = function_output(spec, fn, columns[fn.input])
+        out = function_output(spec, fn, columns.__getitem__)
         (scalars if fn.kind == "MINHASH" else sparse)[fn.output] = out
     if meta is not None:
         scalars[META_FIELD] = pa.array(meta, type=pa.string())

@@ -38,12 +38,15 @@ def binary_array(f: FieldSpec, codes: np.ndarray, present: np.ndarray | None = N
     )
 
 
-def function_output(spec: CollectionSpec, fn: FunctionSpec, texts: list[Any]) -> Any:
-    """A function's output for ``texts``: a BM25 one's term vectors (CSR rows), a MINHASH
-    one's signatures (its binary column)."""
+def function_output(spec: CollectionSpec, fn: FunctionSpec, values: Any) -> Any:
+    """A function's output for some rows (``values(field)``: that field's values there): a
+    BM25 one's term vectors (CSR rows; a multi-language field's rows each with the analyzer
+    their ``by_field`` names), a MINHASH one's signatures (its binary column)."""
+    texts = values(fn.input)
     analyzer = spec.function_analyzer(fn.output)
+    multi = spec.function_source(fn.output).multi_analyzer
     if fn.kind != "MINHASH":
-        return term_vectors(texts, analyzer)
+        return term_vectors(texts, multi.per_row(values(multi.by_field)) if multi else analyzer)
     f = spec.field(fn.output)
     assert f is not None, fn.output
     return binary_array(f, minhash.signatures(texts, fn.minhash_params(f.dim or 0), analyzer))
@@ -105,8 +108,7 @@ class Table:
                 self.dropped_fields = True
         for fn in spec.functions:  # a MINHASH output added: backfilled
             if fn.kind == "MINHASH" and fn.output in added and self.num_rows:
-                texts = self.arrow().column(fn.input).to_pylist()
-                self._columns[fn.output] = [function_output(spec, fn, texts)]
+                self._columns[fn.output] = [function_output(spec, fn, self._values(self.arrow()))]
         for f in spec.fields:
             if f.is_dense and f.name not in self.dense:
                 self.dense[f.name] = self._backend.dense_store(f.dim or 0)
@@ -124,7 +126,11 @@ class Table:
         fn = self.spec.function_for(name)
         if fn is None:
             return sp.csr_matrix((n, 1), dtype=np.float32)
-        return function_output(self.spec, fn, source[fn.input].to_pylist())
+        return function_output(self.spec, fn, self._values(source))
+
+    @staticmethod
+    def _values(source: pa.Table | dict[str, pa.Array]) -> Any:
+        return lambda name: source[name].to_pylist()
 
     def _filler(self, name: str, n: int) -> pa.Array:
         f = self.spec.field(name)
