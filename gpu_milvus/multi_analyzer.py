@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pymilvus import DataType
+from pymilvus.exceptions import MilvusException
 
 from gpu_milvus import errors
 from gpu_milvus.text import Analyzer, analyzer_for
@@ -32,9 +33,6 @@ class MultiAnalyzer:
         name = dict(self.alias).get(name, name)
         found = dict(self.analyzers)
         return found.get(name, found["default"]) if isinstance(name, str) else found["default"]
-
-    def per_row(self, names: Sequence[Any]) -> list[Analyzer]:
-        return [self.pick(n) for n in names]
 
 
 def of_field(field: str, params: dict[str, Any]) -> MultiAnalyzer | None:
@@ -73,9 +71,8 @@ def _parsed(field: str, text: str) -> MultiAnalyzer:
     for name, params in conf["analyzers"].items():
         try:
             analyzers.append((name, analyzer_for(field, {"analyzer_params": params})))
-        except Exception as exc:  # the analyzer's own error, quoted
-            detail = getattr(exc, "message", str(exc))
-            raise errors.invalid(f"analyzer {name} params invalid: {detail}") from None
+        except MilvusException as exc:  # the analyzer's own error, quoted
+            raise errors.invalid(f"analyzer {name} params invalid: {exc.message}") from None
     if "default" not in conf["analyzers"]:
         raise errors.invalid("multi analyzer must set default analyzer for all unknown value")
     return MultiAnalyzer(by, tuple(analyzers), tuple(alias.items()))

@@ -128,12 +128,16 @@ class FieldSpec:
     def analyzer(self) -> Analyzer:
         """The analyzer of a VARCHAR field with ``enable_analyzer`` (standard by default; a
         multi-language field's ``default``)."""
-        multi = self.multi_analyzer
-        return analyzer_for(self.name, self.params) if multi is None else multi.pick(None)
+        return self.analyzer_named(None)
 
     @property
     def multi_analyzer(self) -> multi_analyzer.MultiAnalyzer | None:
         return multi_analyzer.of_field(self.name, self.params)
+
+    def analyzer_named(self, name: Any) -> Analyzer:
+        """A multi-language field's analyzer that ``name`` picks; any other field's one."""
+        multi = self.multi_analyzer
+        return analyzer_for(self.name, self.params) if multi is None else multi.pick(name)
 
     @property
     def is_binary(self) -> bool:

@@ -171,26 +171,26 @@ class AdminMethods:
     ) -> Any:  # fmt: skip
         """The tokens an analyzer makes of each text (pymilvus's AnalyzeResult): the given
         ``analyzer_params``, or a collection field's analyzer, or the standard one."""
-        analyzer, multi = STANDARD, None
+        analyzer, field = STANDARD, None
         if collection_name:
             f = self._coll(collection_name).spec.field(field_name or "")
             if f is None:
                 raise errors.field_not_exist(field_name or "")
             if not f.params.get("enable_analyzer"):
                 raise errors.invalid(f"field {f.name} does not enable analyzer: invalid parameter")
-            analyzer, multi = f.analyzer, f.multi_analyzer
+            analyzer, field = f.analyzer, f
         elif analyzer_params is not None:
             analyzer = analyzer_for("", {"analyzer_params": analyzer_params})
         items = [texts] if isinstance(texts, str) else list(texts)
-        if analyzer_names and multi is None:
+        if analyzer_names and (field is None or field.multi_analyzer is None):
             raise errors.invalid("analyzer names only support for multi analyzer field")
         names = [analyzer_names] if isinstance(analyzer_names, str) else analyzer_names
         if names and len(names) not in (1, len(items)):
             raise errors.invalid("analyzer names length must be 1 or same as texts")
         results = []
         for i, text in enumerate(items):
-            if multi is not None:  # each text's named analyzer (one name: for every text)
-                analyzer = multi.pick(names[i if len(names) > 1 else 0] if names else None)
+            if names:  # each text's named analyzer (one name: for every text)
+                analyzer = field.analyzer_named(names[i if len(names) > 1 else 0])  # type: ignore[union-attr]
             tokens = [
                 milvus_pb2.AnalyzerToken(
                     token=token, start_offset=start, end_offset=end, position=pos,

@@ -363,10 +363,7 @@ def _backend_call(
 def _query_analyzer(coll: Collection, p: _Prepared) -> Any:
     """The analyzer of a text query: the source field's, or for a multi-language field the
     one the search's ``analyzer_name`` names (else its default)."""
-    multi = coll.spec.function_source(p.field.name).multi_analyzer
-    if multi is not None:
-        return multi.pick(p.item.req.analyzer_name)
-    return coll.spec.function_analyzer(p.field.name)
+    return coll.spec.function_source(p.field.name).analyzer_named(p.item.req.analyzer_name)
 
 
 def _minhash_search(coll: Collection, p: _Prepared) -> binary.MinHashSearch:

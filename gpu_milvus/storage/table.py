@@ -42,11 +42,11 @@ def function_output(spec: CollectionSpec, fn: FunctionSpec, values: Any) -> Any:
     """A function's output for some rows (``values(field)``: that field's values there): a
     BM25 one's term vectors (CSR rows; a multi-language field's rows each with the analyzer
     their ``by_field`` names), a MINHASH one's signatures (its binary column)."""
-    texts = values(fn.input)
-    analyzer = spec.function_analyzer(fn.output)
-    multi = spec.function_source(fn.output).multi_analyzer
+    texts, source = values(fn.input), spec.function_source(fn.output)
+    analyzer, multi = source.analyzer, source.multi_analyzer
     if fn.kind != "MINHASH":
-        return term_vectors(texts, multi.per_row(values(multi.by_field)) if multi else analyzer)
+        by = values(multi.by_field) if multi else None
+        return term_vectors(texts, [multi.pick(n) for n in by] if multi and by else analyzer)
     f = spec.field(fn.output)
     assert f is not None, fn.output
     return binary_array(f, minhash.signatures(texts, fn.minhash_params(f.dim or 0), analyzer))
