@@ -136,8 +136,7 @@ def _check_metric(f: FieldSpec, metric: str, allowed: tuple[str, ...]) -> None:
 
 
 def _check_binary(f: FieldSpec, index_type: str, metric: str, params: dict[str, Any]) -> None:
-    """A binary index's metric, and a MinHash one's hash width (knowhere's range, whole bytes
-    dividing the dimension)."""
+    """A binary index's metric, and a MinHash one's hash width."""
     if f.is_function_output and metric != "MHJACCARD":
         raise errors.invalid(
             "index metric type of MinHash function output field must be MHJACCARD, got "
@@ -145,9 +144,14 @@ def _check_binary(f: FieldSpec, index_type: str, metric: str, params: dict[str, 
         )
     allowed = METRICS_BINARY if index_type in _MHJACCARD_INDEXES else ("HAMMING", "JACCARD")
     _check_metric(f, metric, ("MHJACCARD",) if index_type == "MINHASH_LSH" else allowed)
-    if metric != "MHJACCARD":
-        return
-    width = params.get("mh_element_bit_width", 8)
+    if metric == "MHJACCARD":
+        mh_element_bits(f, params)
+
+
+def mh_element_bits(f: FieldSpec, params: dict[str, Any]) -> int:
+    """An MHJACCARD index's checked hash width in bits: ``mh_element_bit_width``, else 32
+    for a MinHash function's output and knowhere's 8 for other signatures."""
+    width = params.get("mh_element_bit_width", 32 if f.is_function_output else 8)
     try:
         bits = int(str(width))
     except ValueError:
@@ -160,6 +164,7 @@ def _check_binary(f: FieldSpec, index_type: str, metric: str, params: dict[str, 
             f"mh_element_bit_width {bits} must be a multiple of 8 in [8, 256] that divides the "
             f"dim {f.dim} of field {f.name}: invalid parameter"
         )
+    return bits
 
 
 def _check_scalar_index(f: FieldSpec, index_type: str) -> None:

@@ -106,7 +106,7 @@ class Analyzer:
         return self.tokenizer == "standard" and not self.rewrites
 
     def tokens(self, text: str) -> list[str]:
-        if self.steps == STANDARD.steps and self.tokenizer == "standard":  # the common case
+        if self == STANDARD:  # the common case
             if text.isascii():  # lowercasing first changes no ASCII run
                 return _ASCII_TOKEN.findall(text.lower())
             return [t.lower() for t in _TOKEN.findall(text)]
@@ -128,7 +128,7 @@ class Analyzer:
 
     def sequence(self, text: str) -> list[tuple[str, int]]:
         """Each kept token with its position (``positioned`` without the offsets)."""
-        if self.steps == STANDARD.steps and self.tokenizer == "standard":
+        if self == STANDARD:
             return [(t.lower(), i) for i, t in enumerate(_runs(text).findall(text))]
         kept = ((self._kept(t), pos) for t, pos in self.raw_tokens(text))
         return [(t, pos) for t, pos in kept if t is not None]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from gpu_milvus.engine.backend import Valid
+from gpu_milvus.engine.backend import LARGER_IS_BETTER, Valid
 from gpu_milvus.engine.cpu import Bounds, in_bounds, no_hits
 
 _BLOCK_ROWS = 1 << 16
@@ -123,7 +123,8 @@ def search(
     mh: MinHashSearch | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k nearest rows of each packed query (rows -1 past the candidates), best first."""
-    larger = metric == "MHJACCARD"
+    larger = metric in LARGER_IS_BETTER  # MHJACCARD, a similarity
+    flip = np.uint32(0xFFFFFFFF if larger else 0)  # descending float bits sort ascending
     nq, n = len(queries), len(column)
     if n == 0 or k <= 0:
         return no_hits(nq)
@@ -151,10 +152,10 @@ def search(
         if len(d) > k:  # the rows up to the k-th distance, then exact order among them
             near = np.flatnonzero(rank <= np.partition(rank, k - 1)[k - 1])
             rows, d = rows[near], d[near]
-        bits = d.view(np.uint32) ^ np.uint32(0xFFFFFFFF if larger else 0)  # nonnegative floats
+        bits = d.view(np.uint32) ^ flip  # nonnegative floats: bits in value order
         keys = (bits.astype(np.uint64) << np.uint64(32)) | rows.astype(np.uint64)
         best = np.sort(keys)[:k]
         out_rows[i, : len(best)] = (best & np.uint64(0xFFFFFFFF)).astype(np.int64)
-        bits = (best >> np.uint64(32)).astype(np.uint32) ^ np.uint32(0xFFFFFFFF if larger else 0)
+        bits = (best >> np.uint64(32)).astype(np.uint32) ^ flip
         out_dist[i, : len(best)] = bits.view(np.float32)
     return out_rows, out_dist

@@ -24,6 +24,7 @@ from gpu_milvus.engine.collection import Collection
 from gpu_milvus.engine.output import OutputPlan, materialize, plan_outputs
 from gpu_milvus.engine.rescore import rank
 from gpu_milvus.filter import compile_filter
+from gpu_milvus.index_params import mh_element_bits
 from gpu_milvus.rankers import Fusion, Hits
 from gpu_milvus.rerank import Ranker
 from gpu_milvus.schema import FieldSpec
@@ -367,15 +368,14 @@ def _query_analyzer(coll: Collection, p: _Prepared) -> Any:
 
 
 def _minhash_search(coll: Collection, p: _Prepared) -> binary.MinHashSearch:
-    """An MHJACCARD search's reading of the signatures: its index's hash width and bands
-    (32-bit hashes for a MinHash function's output, else knowhere's 8), and the request's
-    ``mh_search_with_jaccard``."""
+    """An MHJACCARD search's reading of the signatures: its index's hash width and bands,
+    and the request's ``mh_search_with_jaccard``."""
     index = coll.index_for_field(p.field.name)
     params = index.params if index is not None else {}
-    width = params.get("mh_element_bit_width", 32 if p.field.is_function_output else 8)
     return binary.MinHashSearch(
-        int(width) // 8, int(params.get("mh_lsh_band", 1)), p.item.req.mh_search_with_jaccard
-    )
+        mh_element_bits(p.field, params) // 8, int(params.get("mh_lsh_band", 1)),
+        p.item.req.mh_search_with_jaccard,
+    )  # fmt: skip
 
 
 def _run_group(coll: Collection, group: list[_Prepared]) -> list[list[SearchHits]]:
