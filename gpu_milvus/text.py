@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 import snowballstemmer
 
-from gpu_milvus import errors, jieba_tokens
+from gpu_milvus import errors, jieba_tokens, token_filters
 
 
 def _extra_alnum() -> list[tuple[int, int]]:
@@ -57,7 +57,15 @@ ENGLISH_STOP_WORDS = frozenset(
      "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
      "they", "this", "to", "was", "will", "with")
 )  # fmt: skip
-_UNSUPPORTED = ("asciifolding", "synonym", "decompounder")
+# The stop word lists Milvus names (tantivy-binding's stop_words.rs): only English's here
+_STOP_LISTS = {f"_{lang}_" for lang in ("english", "chinese", "danish", "dutch", "finnish",
+               "french", "german", "hungarian", "italian", "norwegian", "portuguese",
+               "russian", "spanish", "swedish")}  # fmt: skip
+_STOP_FILE, _WORDS_FILE = "stop words dict file", "decompounder word list file"
+_MULTIPLYING = {
+    "decompound": token_filters.Decompounder.split,
+    "synonym": token_filters.Synonyms.expand,
+}
 # Unicode's Han script (\p{Han}, Unicode 15), for the cncharonly and cnalphanumonly filters
 _HAN = (
     "\u2e80-\u2e99\u2e9b-\u2ef3\u2f00-\u2fd5\u3005\u3007\u3021-\u3029\u3038-\u303b"
@@ -96,8 +104,9 @@ class Analyzer:
 
     @property
     def rewrites(self) -> bool:
-        """Whether a token's text can differ from its lowercased source (a stemmer)."""
-        return any(step[0] == "stem" for step in self.steps)
+        """Whether a token's text can differ from its lowercased source (a stemmer, ASCII
+        folding, a decompounder or synonyms)."""
+        return any(step[0] in ("stem", "fold", *_MULTIPLYING) for step in self.steps)
 
     @property
     def plain_runs(self) -> bool:
@@ -130,32 +139,45 @@ class Analyzer:
         """Each kept token with its position (``positioned`` without the offsets)."""
         if self == STANDARD:
             return [(t.lower(), i) for i, t in enumerate(_runs(text).findall(text))]
-        kept = ((self._kept(t), pos) for t, pos in self.raw_tokens(text))
-        return [(t, pos) for t, pos in kept if t is not None]
+        return [(out, pos) for t, pos in self.raw_tokens(text) for out in self._kept(t)]
 
-    def _kept(self, token: str | None) -> str | None:
-        """The token after every filter, or None once one removes it."""
+    @functools.cached_property
+    def _memo(self) -> dict[str, tuple[str, ...]]:
+        return {}
+
+    def _kept(self, token: str) -> tuple[str, ...]:
+        """The tokens a token becomes through every filter: none once one removes it, several
+        when a decompounder splits it or a synonym filter adds to it (remembered: words
+        repeat)."""
+        found = self._memo.get(token)
+        if found is None:
+            if len(self._memo) >= 1 << 16:
+                self._memo.clear()
+            found = self._memo[token] = self._through_filters(token)
+        return found
+
+    def _through_filters(self, token: str) -> tuple[str, ...]:
+        tokens = [token]
         for step in self.steps:
-            if token is None:
-                break
-            token = _filtered(step, token)
-        return token
+            if step[0] in _MULTIPLYING:
+                tokens = [out for t in tokens for out in _MULTIPLYING[step[0]](step[1], t)]
+            else:
+                tokens = [out for t in tokens if (out := _filtered(step, t)) is not None]
+        return tuple(tokens)
 
     def positioned(self, text: str) -> list[tuple[str, int, int, int, int]]:
         """Each kept token with its UTF-8 byte offsets in ``text``, its position and its
         position length (a jieba token's: its characters)."""
         if self.tokenizer != "standard":
             ends = np.cumsum([0] + [len(c.encode()) for c in text]).tolist()
-            kept = ((self._kept(t), a, b, pos, n) for t, a, b, pos, n in self._pieces(text))
-            return [(t, ends[a], ends[b], pos, n) for t, a, b, pos, n in kept if t is not None]
+            pieces = self._pieces(text)
+            return [(o, ends[a], ends[b], p, n) for t, a, b, p, n in pieces for o in self._kept(t)]
         out, at, byte = [], 0, 0
         for pos, m in enumerate(_runs(text).finditer(text)):
             byte += len(text[at : m.start()].encode())
             end = byte + len(m.group().encode())
             at, start, byte = m.end(), byte, end
-            token = self._kept(m.group())
-            if token is not None:
-                out.append((token, start, end, pos, 1))
+            out += [(token, start, end, pos, 1) for token in self._kept(m.group())]
         return out
 
 
@@ -169,6 +191,8 @@ def _filtered(step: tuple[Any, ...], token: str) -> str | None:
         return token if len(token.encode()) <= step[1] else None
     if kind == "stem":
         return _stem(step[1], token)
+    if kind == "fold":
+        return token_filters.fold_ascii(token)
     if kind == "regex":  # kept when the expression matches somewhere in it
         return token if step[1].search(token) else None
     if kind in _KEEPS:  # the server's unanchored regex: one such character keeps it
@@ -245,6 +269,8 @@ def _filter_step(item: Any, tokenizer: Any = "standard") -> tuple[Any, ...] | No
     if isinstance(item, str):
         if item in ("lowercase", "alphanumonly", "cncharonly", "cnalphanumonly"):
             return (item,)
+        if item == "asciifolding":
+            return ("fold",)
         if item == "removepunct":  # standard tokens hold no punctuation: nothing to do
             return (item,) if tokenizer != "standard" else None
         _refuse(item, f"build analyzer failed, filter not found :{item}")
@@ -254,7 +280,24 @@ def _filter_step(item: Any, tokenizer: Any = "standard") -> tuple[Any, ...] | No
     if kind is None:
         raise ValueError("no type field in filter params")
     if kind == "stop":
-        return ("stop", _stop_words(item.get("stop_words", [])))
+        words = _stop_words(item.get("stop_words", []))
+        if "stop_words_file" in item:
+            words |= set(token_filters.dictionary_lines(item["stop_words_file"], _STOP_FILE))
+        return ("stop", words)
+    if kind == "decompounder":
+        return ("decompound", token_filters.Decompounder(frozenset(_decompounder_words(item))))
+    if kind == "synonym":
+        expand = item.get("expand", True)
+        if not isinstance(expand, bool):
+            raise ValueError("create synonym filter failed, `expand` must be bool")
+        rules = item.get("synonyms", [])
+        if not isinstance(rules, list):
+            raise ValueError("create synonym filter failed, `synonyms` must be array")
+        if not all(isinstance(rule, str) for rule in rules):
+            raise ValueError("create synonym filter failed, item in `synonyms` must be string")
+        if "synonyms_file" in item:
+            rules += token_filters.dictionary_lines(item["synonyms_file"], "synonyms dict file")
+        return ("synonym", token_filters.synonyms(rules, expand))
     if kind == "stemmer":
         language = item.get("language")
         if not isinstance(language, str):
@@ -296,13 +339,33 @@ def _stop_words(words: Any) -> frozenset[str]:
         raise ValueError("filter stop_words should be array")
     if not all(isinstance(w, str) for w in words):
         raise ValueError("filter stop_words list item should be string")
+    lists = set(words) & _STOP_LISTS
+    if lists - {"_english_"}:
+        raise errors.invalid(
+            f"stop words list {sorted(lists - {'_english_'})[0]} is not supported by gpu_milvus "
+            "(list the words, or use Milvus for it)"
+        )
     found = set(words) - {"_english_"}
     return frozenset(found | (ENGLISH_STOP_WORDS if "_english_" in words else set()))
 
 
+def _decompounder_words(item: dict[str, Any]) -> list[str]:
+    """The decompounder's word list and file (the server's SplitCompoundWords::from_json)."""
+    words = item.get("word_list", [])
+    if not isinstance(words, list):
+        raise ValueError("decompounder word list should be array")
+    if not all(isinstance(w, str) for w in words):
+        raise ValueError("decompounder word list item should be string")
+    if "word_list_file" in item:
+        words += token_filters.dictionary_lines(item["word_list_file"], _WORDS_FILE)
+    if not words:
+        raise ValueError("decompounder word list is empty")
+    return [w for w in words if w]
+
+
 def _refuse(name: str, server_error: str) -> None:
     """An analyzer part Milvus has and gpu_milvus does not, or one neither knows."""
-    if name in _UNSUPPORTED or name in ("lindera", "icu", "standard"):
+    if name in ("lindera", "icu", "standard"):
         raise errors.invalid(f"analyzer {name} is not supported by gpu_milvus (use Milvus for it)")
     raise ValueError(server_error)
 

@@ -58,16 +58,17 @@ class ChunkPostings:
         rows, positions, raw = _runs(chunk) if standard else _tokens(chunk, analyzer)
         encoded = raw.dictionary_encode()  # Arrow assigns the raw tokens' ids
         vocab: dict[str, int] = {}
-        remap = np.array(  # each distinct raw token through the filters, once
-            [
-                -1 if (t := analyzer._kept(w)) is None else vocab.setdefault(t, len(vocab))
-                for w in encoded.dictionary.to_pylist()
-            ],
-            dtype=np.int64,
-        )
-        ids = remap[encoded.indices.to_numpy(zero_copy_only=False)] if len(remap) else remap
-        kept = ids >= 0
-        ids, rows, positions = ids[kept], rows[kept], positions[kept]
+        outputs = [  # each distinct raw token through the filters, once: 0, 1 or more tokens
+            [vocab.setdefault(t, len(vocab)) for t in analyzer._kept(w)]
+            for w in encoded.dictionary.to_pylist()
+        ]
+        counts = np.fromiter(map(len, outputs), dtype=np.int64, count=len(outputs))
+        flat = np.fromiter((i for out in outputs for i in out), np.int64, int(counts.sum()))
+        raw_ids = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        per = counts[raw_ids] if len(counts) else np.zeros(0, np.int64)
+        rows, positions = np.repeat(rows, per), np.repeat(positions, per)
+        first = np.repeat((np.cumsum(counts) - counts)[raw_ids] if len(counts) else per, per)
+        ids = flat[first + np.arange(len(first)) - np.repeat(np.cumsum(per) - per, per)]
         order = np.argsort(ids, kind="stable")  # rows, then positions, stay in order
         self.rows = rows[order]
         self.positions = positions[order]

@@ -184,12 +184,15 @@ def test_postings_give_what_each_row_analysed_alone_gives() -> None:
     from gpu_milvus.text import analyzer_for
 
     rng = np.random.default_rng(7)
-    words = ["ab", "Ab", "cd", "the", "ef", "running", "runs", "x_y"]
+    words = ["ab", "Ab", "cd", "the", "ef", "running", "runs", "x_y", "abcd", "Éf"]
     docs = [" ".join(rng.choice(words, size=int(rng.integers(0, 9)))) for _ in range(300)]
     column = pa.chunked_array([pa.array(docs[:120]), pa.array([*docs[120:], None])])
     for params in ({"type": "english"}, {"type": "standard", "stop_words": ["the"]},
                    {"tokenizer": "whitespace", "filter": ["lowercase"]},
-                   {"tokenizer": "jieba", "filter": ["removepunct"]}):  # fmt: skip
+                   {"tokenizer": "jieba", "filter": ["removepunct"]},
+                   {"tokenizer": "standard", "filter": ["lowercase", "asciifolding",
+                    {"type": "decompounder", "word_list": ["ab", "cd"]},
+                    {"type": "synonym", "synonyms": ["ab, ef", "runs => running"]}]}):  # fmt: skip
         an = analyzer_for("t", {"analyzer_params": params})
         for phrase, slop in (("ab cd", 1), ("cd the ab", 2), ("running ef", 0), ("ab ab", 3)):
             query = an.sequence(phrase)
