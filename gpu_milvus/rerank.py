@@ -15,7 +15,9 @@ page it returns (the server applies offset before its rerank).
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +25,7 @@ from typing import Any
 import numpy as np
 from pymilvus import DataType, Function, FunctionScore, FunctionType
 from pymilvus.exceptions import MilvusException
+from pymilvus.grpc_gen.schema_pb2 import DataType as ProtoDataType
 
 from gpu_milvus import errors
 from gpu_milvus.engine.backend import LARGER_IS_BETTER
@@ -150,10 +153,13 @@ def _decay(fn: Function, spec: CollectionSpec) -> Decay:
 
 @dataclass(frozen=True)
 class Boost:
-    """A boost function: rows passing ``filter`` (every row when empty) score ``weight``."""
+    """A boost function: rows passing ``filter`` (every row when empty) score ``weight``, or
+    with ``random`` (seed, INT64 field or None) ``weight`` times a random number in [0, 1)
+    hashed from the row's field value (from its row number without a field)."""
 
     filter: str
     weight: float
+    random: tuple[int, str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -166,23 +172,56 @@ class SearchRanker:
     function_mode: str = "multiply"
     ranker: Ranker | None = None
 
-    def boost_factors(self, passes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Per candidate: whether a boost applies, and the boosts combined by function_mode."""
+    def boost_factors(
+        self, passes: list[np.ndarray], weights: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per candidate: whether a boost applies, and the boosts (each boost's weight per
+        candidate) combined by function_mode."""
         n = len(passes[0]) if passes else 0
         hit, value = np.zeros(n, dtype=bool), np.zeros(n, dtype=np.float32)
-        for boost, mask in zip(self.boosts, passes, strict=True):
-            w = np.float32(boost.weight)
-            both = mask & hit
-            value[both] = value[both] * w if self.function_mode == "multiply" else value[both] + w
-            value[mask & ~hit] = w
+        for mask, w in zip(passes, weights, strict=True):
+            w = np.broadcast_to(np.asarray(w, dtype=np.float32), (n,))
+            both, first = mask & hit, mask & ~hit
+            multiply = self.function_mode == "multiply"
+            value[both] = value[both] * w[both] if multiply else value[both] + w[both]
+            value[first] = w[first]
             hit |= mask
         return hit, value
 
 
+def _random_score(raw: Any, spec: CollectionSpec) -> tuple[int, str | None]:
+    """A boost's ``random_score`` ({"seed": n, "field": name}), as the planner's
+    prepareBoostRandomParams and segcore's RandomScorer read it."""
+    try:
+        conf = raw if isinstance(raw, dict) else json.loads(str(raw))
+    except ValueError as e:
+        raise errors.invalid(f"random_score must be a json object: {e}") from None
+    if not isinstance(conf, dict):
+        raise errors.invalid("random_score must be a json object")
+    seed, field = 0, conf.get("field")
+    if "field" in conf:
+        if not isinstance(field, str):
+            raise errors.invalid("random seed field name must be string")
+        found = spec.field(field)
+        if found is None:
+            message = f"random seed field not found: field not found[field={field}]"
+            raise errors.server(errors.FIELD_NOT_FOUND, message)
+        if found.dtype != DataType.INT64:
+            name = ProtoDataType.Name(int(found.dtype))
+            raise errors.invalid(f"only support int64 field as random seed, but got {name}")
+    if "seed" in conf:
+        number = conf["seed"]
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise errors.invalid("random seed must be number")
+        digits = re.match(r"[-+]?\d+", json.dumps(number))  # std::stoll of the number's text
+        seed = int(digits[0]) if digits else 0
+        if not -(2**63) <= seed < 2**63:
+            raise errors.invalid("parse boost random seed params failed: stoll")
+    return seed, field
+
+
 def _boost(fn: Function, spec: CollectionSpec) -> Boost:
     params = fn.params
-    if params.get("random_score") is not None:
-        raise errors.invalid("the random_score boost is not supported by gpu_milvus")
     if "weight" not in params:
         raise errors.invalid("must set weight params for weight scorer")
     try:
@@ -196,7 +235,8 @@ def _boost(fn: Function, spec: CollectionSpec) -> Boost:
         compile_filter(expr, spec)
     except MilvusException as e:
         raise errors.invalid(f"parse expr failed with error: {{{e.message}}}") from None
-    return Boost(expr, weight)
+    raw = params.get("random_score")
+    return Boost(expr, weight, None if raw is None else _random_score(raw, spec))
 
 
 def _function(fn: Any, spec: CollectionSpec, num_requests: int) -> Ranker | Boost:

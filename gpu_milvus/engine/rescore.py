@@ -100,7 +100,14 @@ def _boosted(
             continue
         columns = table.arrow(sorted(plan.columns)).take(rows[take])
         passes.append(plan.evaluate(columns))
-    hit, value = ranker.boost_factors(passes)
+    weights = [
+        np.float32(b.weight)
+        if b.random is None
+        else random_scores(_random_keys(table, b.random[1], rows[take]), b.random[0])
+        * np.float32(b.weight)
+        for b in ranker.boosts
+    ]
+    hit, value = ranker.boost_factors(passes, weights)
     scores = np.array([d for _, d in hits], dtype=np.float32)
     if ranker.boost_mode == "multiply":
         scores[hit] *= value[hit]
@@ -109,3 +116,47 @@ def _boosted(
     sign = -1.0 if metric in LARGER_IS_BETTER else 1.0
     out = [(pk, float(score)) for (pk, _), score in zip(hits, scores.tolist(), strict=True)]
     return sorted(out, key=lambda item: (sign * item[1], item[0]))
+
+
+def _random_keys(table: Any, field: str | None, rows: np.ndarray) -> np.ndarray:
+    """What a random boost hashes: the INT64 field's values (a null as 0), or the rows'
+    numbers (a server hashes segment offset plus segment ID, which no local store has)."""
+    if field is None:
+        return rows.astype(np.int64)
+    values = table.take_scalars(field, rows)
+    return np.array([0 if v is None else v for v in values], dtype=np.int64)
+
+
+_C1, _C2 = np.uint64(0x87C37B91114253D5), np.uint64(0x4CF5AD432745937F)
+
+
+def _rotl(x: np.ndarray, r: int) -> np.ndarray:
+    return (x << np.uint64(r)) | (x >> np.uint64(64 - r))
+
+
+def _fmix(k: np.ndarray) -> np.ndarray:
+    k = k ^ (k >> np.uint64(33))
+    k = k * np.uint64(0xFF51AFD7ED558CCD)
+    k = k ^ (k >> np.uint64(33))
+    k = k * np.uint64(0xC4CEB9FE1A85EC53)
+    return k ^ (k >> np.uint64(33))
+
+
+def random_scores(keys: np.ndarray, seed: int) -> np.ndarray:
+    """segcore's random boost value of each key, in [0, 1), float32: MurmurHash3's x64
+    128-bit mix of the one 16-byte block (key, seed), started from (key ^ seed, seed) as
+    rescores/Murmur3.c's MurmurHash3_x64_64_Special does, its first half's low 52 bits as
+    the mantissa of a double in [1, 2), minus 1."""
+    key = keys.astype(np.int64).view(np.uint64)
+    s = np.full_like(key, np.int64(seed).astype(np.uint64))
+    h1, h2 = key ^ s, s.copy()
+    h1 ^= _rotl(key * _C1, 31) * _C2
+    h1 = (_rotl(h1, 27) + h2) * np.uint64(5) + np.uint64(0x52DCE729)
+    h2 ^= _rotl(s * _C2, 33) * _C1
+    h2 = (_rotl(h2, 31) + h1) * np.uint64(5) + np.uint64(0x38495AB5)
+    h1, h2 = h1 ^ np.uint64(16), h2 ^ np.uint64(16)
+    h1 = h1 + h2
+    h2 = h2 + h1
+    h1 = _fmix(h1) + _fmix(h2)
+    bits = (h1 & np.uint64((1 << 52) - 1)) | np.uint64(0x3FF << 52)
+    return (bits.view(np.float64) - 1.0).astype(np.float32)

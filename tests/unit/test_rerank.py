@@ -11,6 +11,8 @@ decay with the code's floor at ``decay``.
 from __future__ import annotations
 
 import math
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from pymilvus import (
 from pymilvus.exceptions import MilvusException, ParamError
 
 from gpu_milvus import AsyncMilvusClient, MilvusClient
+from gpu_milvus.engine.rescore import random_scores
 
 
 def _decay_ref(kind: str, v: float, origin: float, scale: float, offset: float, decay: float):
@@ -321,10 +324,17 @@ def test_boost_errors(client: MilvusClient) -> None:
         (_boost(None), "must set weight params"),
         (_boost("heavy"), "parse function scorer weight params failed"),
         (_boost(1.0, filter="nope > 1"), "parse expr failed with error"),
-        (_boost(1.0, random_score={"seed": 1}), "random_score"),
+        (
+            _boost(1.0, random_score={"seed": 1, "field": "x"}),
+            "only support int64 field as random seed, but got Double",
+        ),
+        (_boost(1.0, random_score={"field": "nope"}), "random seed field not found"),
+        (_boost(1.0, random_score={"field": 3}), "random seed field name must be string"),
+        (_boost(1.0, random_score={"seed": "126"}), "random seed must be number"),
+        (_boost(1.0, random_score="[1]"), "random_score must be a json object"),
         (FunctionScore([_boost()], params={"boost_mode": "max"}), "unknown boost mode: max"),
     ]
-    for ranker, message in cases:
+    for ranker, message in cases:  # fmt: skip
         if isinstance(ranker, Function) and ranker.params["weight"] is None:
             del ranker.params["weight"]
         with pytest.raises(MilvusException, match=message):
@@ -334,3 +344,79 @@ def test_boost_errors(client: MilvusClient) -> None:
     reqs = [AnnSearchRequest(query, "v", {}, limit=3)]
     with pytest.raises(MilvusException, match="not to a hybrid search"):
         client.hybrid_search("c", reqs, _boost(), limit=3)
+
+
+# MurmurHash3's x64 mix over one 16-byte block, written over bytes as the published
+# algorithm reads them: the block (key, seed), the state started at (key ^ seed, seed)
+_MURMUR_REFERENCE = r"""
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+static uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+static uint64_t fmix(uint64_t k) {
+    k ^= k >> 33; k *= 0xff51afd7ed558ccdULL; k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ULL; k ^= k >> 33; return k;
+}
+int main(int argc, char **argv) {
+    uint64_t seed = strtoull(argv[1], 0, 10);
+    for (int a = 2; a < argc; a++) {
+        uint64_t key = strtoull(argv[a], 0, 10), block[2];
+        unsigned char bytes[16];
+        memcpy(bytes, &key, 8); memcpy(bytes + 8, &seed, 8); memcpy(block, bytes, 16);
+        const uint64_t c1 = 0x87c37b91114253d5ULL, c2 = 0x4cf5ad432745937fULL;
+        uint64_t h1 = key ^ seed, h2 = seed, k1 = block[0], k2 = block[1];
+        k1 *= c1; k1 = rotl(k1, 31); k1 *= c2; h1 ^= k1;
+        h1 = rotl(h1, 27); h1 += h2; h1 = h1 * 5 + 0x52dce729;
+        k2 *= c2; k2 = rotl(k2, 33); k2 *= c1; h2 ^= k2;
+        h2 = rotl(h2, 31); h2 += h1; h2 = h2 * 5 + 0x38495ab5;
+        h1 ^= 16; h2 ^= 16; h1 += h2; h2 += h1;
+        h1 = fmix(h1); h2 = fmix(h2); h1 += h2;
+        uint64_t bits = (0x3FFULL << 52) | (h1 & 0xFFFFFFFFFFFFFULL);
+        double d; memcpy(&d, &bits, 8);
+        printf("%.17g\n", d - 1.0);
+    }
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc for the C reference")
+@pytest.mark.parametrize("seed", [126, 0, -1, 2**62 + 7])
+def test_random_scores_equal_the_c_reference(tmp_path: Path, seed: int) -> None:
+    source = tmp_path / "ref.c"
+    source.write_text(_MURMUR_REFERENCE)
+    subprocess.run(["gcc", "-O1", "-o", str(tmp_path / "ref"), str(source)], check=True)
+    keys = [0, 1, 2, 41, -5, 2**62, -(2**63), 10**12]
+    args = [str(seed % 2**64), *(str(k % 2**64) for k in keys)]
+    run = subprocess.run([str(tmp_path / "ref"), *args], capture_output=True, text=True,
+                         check=True)  # fmt: skip
+    want = np.array([float(v) for v in run.stdout.split()], dtype=np.float64)
+    got = random_scores(np.array(keys, dtype=np.int64), seed)
+    assert got.tolist() == want.astype(np.float32).tolist()
+    assert ((want >= 0) & (want < 1)).all()
+
+
+def test_random_boost_multiplies_by_the_hashed_field(client: MilvusClient) -> None:
+    query = [[0.3, 0.1, 0.9, 0.5]]
+    ranker = _boost(2.0, filter="t < 100", random_score={"seed": 126, "field": "t"})
+    got = client.search("c", query, anns_field="w", limit=10, ranker=ranker)[0]
+    plain = client.search("c", query, anns_field="w", limit=10)[0]
+    t = _values(client, "t")
+    want = []
+    for h in plain:
+        d = np.float32(h["distance"])
+        if t[h["id"]] < 100:
+            r = random_scores(np.array([t[h["id"]]]), 126)[0]
+            d = d * (r * np.float32(2.0))
+        want.append((h["id"], float(d)))
+    want.sort(key=lambda x: (x[1], x[0]))
+    assert [h["id"] for h in got] == [pk for pk, _ in want]
+    assert [h["distance"] for h in got] == pytest.approx([d for _, d in want], rel=1e-6)
+    again = client.search("c", query, anns_field="w", limit=10, ranker=ranker)[0]
+    assert again == got  # the same seed and field: the same scores
+    other = _boost(2.0, filter="t < 100", random_score={"seed": 127, "field": "t"})
+    moved = client.search("c", query, anns_field="w", limit=10, ranker=other)[0]
+    assert [h["distance"] for h in moved] != [h["distance"] for h in got]
+    rows = _boost(1.0, random_score={"seed": 5})  # no field: the rows' numbers, fixed
+    first = client.search("c", query, anns_field="w", limit=10, ranker=rows)[0]
+    assert client.search("c", query, anns_field="w", limit=10, ranker=rows)[0] == first
