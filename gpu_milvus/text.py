@@ -62,6 +62,11 @@ _STOP_LISTS = {f"_{lang}_" for lang in ("english", "chinese", "danish", "dutch",
                "french", "german", "hungarian", "italian", "norwegian", "portuguese",
                "russian", "spanish", "swedish")}  # fmt: skip
 _STOP_FILE, _WORDS_FILE = "stop words dict file", "decompounder word list file"
+_REWRITES = {
+    "asciifolding": token_filters.fold_ascii,
+    "decimaldigit": token_filters.decimal_digits,
+    "arabic_normalization": token_filters.arabic_normalized,
+}
 _MULTIPLYING = {
     "decompound": token_filters.Decompounder.split,
     "synonym": token_filters.Synonyms.expand,
@@ -106,7 +111,7 @@ class Analyzer:
     def rewrites(self) -> bool:
         """Whether a token's text can differ from its lowercased source (a stemmer, ASCII
         folding, a decompounder or synonyms)."""
-        return any(step[0] in ("stem", "fold", *_MULTIPLYING) for step in self.steps)
+        return any(step[0] in ("stem", *_REWRITES, *_MULTIPLYING) for step in self.steps)
 
     @property
     def plain_runs(self) -> bool:
@@ -191,8 +196,8 @@ def _filtered(step: tuple[Any, ...], token: str) -> str | None:
         return token if len(token.encode()) <= step[1] else None
     if kind == "stem":
         return _stem(step[1], token)
-    if kind == "fold":
-        return token_filters.fold_ascii(token)
+    if kind in _REWRITES:
+        return _REWRITES[kind](token)
     if kind == "regex":  # kept when the expression matches somewhere in it
         return token if step[1].search(token) else None
     if kind in _KEEPS:  # the server's unanchored regex: one such character keeps it
@@ -269,8 +274,8 @@ def _filter_step(item: Any, tokenizer: Any = "standard") -> tuple[Any, ...] | No
     if isinstance(item, str):
         if item in ("lowercase", "alphanumonly", "cncharonly", "cnalphanumonly"):
             return (item,)
-        if item == "asciifolding":
-            return ("fold",)
+        if item in _REWRITES:
+            return (item,)
         if item == "removepunct":  # standard tokens hold no punctuation: nothing to do
             return (item,) if tokenizer != "standard" else None
         _refuse(item, f"build analyzer failed, filter not found :{item}")
@@ -365,7 +370,7 @@ def _decompounder_words(item: dict[str, Any]) -> list[str]:
 
 def _refuse(name: str, server_error: str) -> None:
     """An analyzer part Milvus has and gpu_milvus does not, or one neither knows."""
-    if name in ("lindera", "icu", "standard"):
+    if name in ("lindera", "icu", "standard", "language_identifier", "arabic", "thai", "pinyin"):
         raise errors.invalid(f"analyzer {name} is not supported by gpu_milvus (use Milvus for it)")
     raise ValueError(server_error)
 

@@ -11,6 +11,9 @@ filters read.
   end, reading the longest listed word at each point, becomes those words.
 - ``synonym`` (tantivy-binding's synonym_filter.rs): rules ``a, b => c, d`` (a mapping) and
   ``a, b, c`` (an equivalence group), with ``expand``.
+- Milvus 3.0's ``decimaldigit`` (other scripts' decimal digits to ASCII's) and
+  ``arabic_normalization`` (Alef, Teh Marbuta and Alef Maksura variants; harakat and Tatweel
+  removed).
 The parts of a split or expanded token keep its position and offsets.
 """
 
@@ -75,6 +78,33 @@ def _fold_char(char: str) -> str:
     case, small_capital, letters, named = found.groups()
     text = letters or _NAMED[named]
     return text.upper() if case == "CAPITAL" or small_capital else text.lower()
+
+
+def _digit_table() -> dict[int, int]:
+    """The decimaldigit filter's digits: every decimal digit of the Basic Multilingual Plane
+    but NKo's and Sinhala Lith's (tantivy-binding's decimal_digit_filter.rs lists the
+    others' zeros), to ASCII's."""
+    zeros = [
+        c
+        for c in range(0x80, 0x10000)
+        if unicodedata.category(chr(c)) == "Nd" and unicodedata.decimal(chr(c)) == 0
+    ]
+    return {z + i: ord("0") + i for z in zeros if z not in (0x07C0, 0x0DE6) for i in range(10)}
+
+
+_DIGITS = _digit_table()
+# arabic_normalization: Alef with Madda / Hamza above / Hamza below to Alef, Teh Marbuta to
+# Heh, Alef Maksura to Yeh; the harakat (U+064B-U+065F) and Tatweel removed
+_ARABIC = {0x0622: 0x0627, 0x0623: 0x0627, 0x0625: 0x0627, 0x0629: 0x0647, 0x0649: 0x064A,
+           0x0640: None, **dict.fromkeys(range(0x064B, 0x0660))}  # fmt: skip
+
+
+def decimal_digits(token: str) -> str:
+    return token if token.isascii() else token.translate(_DIGITS)
+
+
+def arabic_normalized(token: str) -> str:
+    return token if token.isascii() else token.translate(_ARABIC)
 
 
 @dataclass(frozen=True)

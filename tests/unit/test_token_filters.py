@@ -47,6 +47,26 @@ def test_asciifolding_gives_lucenes_forms(client: MilvusClient) -> None:
     assert _tokens(client, params, "馬 Привет άλφα naïve í") == want
 
 
+def test_decimaldigit_and_arabic_normalization_give_the_guides_outputs(
+    client: MilvusClient,
+) -> None:
+    # Milvus 3.0's decimaldigit and arabic_normalization guides
+    params = {"tokenizer": "standard", "filter": ["decimaldigit"]}
+    text = "Arabic ١٢٣ Thai ๑๒๓ Devanagari १२३ Fullwidth １２３"
+    want = ["Arabic", "123", "Thai", "123", "Devanagari", "123", "Fullwidth", "123"]
+    assert _tokens(client, params, text) == want
+    assert _tokens(client, params, "߁߂ ෧෨ ๔๕๖x") == ["߁߂", "෧෨", "456x"]  # NKo, Sinhala Lith kept
+    params = {"tokenizer": "standard", "filter": ["arabic_normalization"]}
+    text = "آدم أحمد إسلام مدرسة كبرى كِتَابٌ عـــربي"
+    want = ["ادم", "احمد", "اسلام", "مدرسه", "كبري", "كتاب", "عربي"]
+    assert _tokens(client, params, text) == want
+    # the arabic analyzer's chain without its stop words: the guide's 'عرب' is the stemmer's
+    params = {"tokenizer": "standard", "filter": [
+        "lowercase", "decimaldigit", "arabic_normalization",
+        {"type": "stemmer", "language": "arabic"}]}  # fmt: skip
+    assert _tokens(client, params, "كِتَابٌ عـــربي ١٢٣") == ["كتاب", "عرب", "123"]
+
+
 def test_decompounder_splits_words_its_list_covers(client: MilvusClient, tmp_path: Path) -> None:
     words = ["dampf", "schiff", "fahrt", "brot", "backen", "automat"]
     params = {"tokenizer": "standard", "filter": [{"type": "decompounder", "word_list": words}]}
@@ -140,6 +160,7 @@ def test_stop_words_file_adds_to_the_list(client: MilvusClient, tmp_path: Path) 
          "file resource: r not found"),
         ({"type": "stop", "stop_words": ["_french_"]}, "_french_ is not supported by gpu_milvus"),
         ({"type": "asciifolding"}, "unsupport filter type: asciifolding"),
+        ({"type": "pinyin"}, "pinyin is not supported by gpu_milvus"),
         ("synonym", "filter not found :synonym"),
     ],
 )  # fmt: skip
