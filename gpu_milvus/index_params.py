@@ -9,10 +9,12 @@ field.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 from pymilvus import DataType
+from pymilvus.client.utils import dumps as pymilvus_dumps
 
 from gpu_milvus import errors
 from gpu_milvus.engine.backend import METRICS_BINARY, METRICS_DENSE, METRICS_SPARSE
@@ -211,3 +213,29 @@ def _kv_text(value: Any) -> Any:
     if isinstance(value, bool):
         return str(value).lower()
     return str(value)
+
+
+# The index params alter_index_properties may set (indexparams.configableIndexParams)
+CONFIGURABLE = ("mmap.enabled", "indexoffsetcache.enabled", "warmup")
+_BOOLS = ("1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False")
+
+
+def check_configurable(add: dict[str, Any], drop: list[str]) -> None:
+    """The proxy's alterIndexTask checks: only configurable keys."""
+    if add and drop:
+        raise errors.invalid("cannot provide both DeleteKeys and ExtraParams")
+    for key in [*add, *drop]:
+        if key not in CONFIGURABLE:
+            raise errors.invalid(f"{key} is not configable index param")
+
+
+def altered(index: IndexSpec, add: dict[str, Any], drop: list[str]) -> IndexSpec:
+    """The index with properties set or removed (datacoord's ValidateIndexParams: the
+    switches are booleans)."""
+    params = {k: v for k, v in index.params.items() if k not in drop}
+    for key, value in add.items():
+        text = pymilvus_dumps(value)  # the request's text: str(True) is 'True'
+        if key != "warmup" and text not in _BOOLS:
+            raise errors.invalid(f"invalid {key} value: {text}, expected: true, false")
+        params[key] = text
+    return dataclasses.replace(index, params=params)

@@ -81,6 +81,20 @@ class AdminMethods:
     ) -> None:  # fmt: skip
         self._coll(collection_name).set_properties(drop=list(property_keys))
 
+    def alter_index_properties(
+        self, collection_name: str, index_name: str, properties: dict,
+        timeout: float | None = None, **kwargs: Any,
+    ) -> None:  # fmt: skip
+        """Set ``mmap.enabled``, ``indexoffsetcache.enabled`` or ``warmup`` on a released
+        collection's index (kept and shown by describe_index; a local store has no mmap)."""
+        self._coll(collection_name).alter_index(index_name, dict(properties), [])
+
+    def drop_index_properties(
+        self, collection_name: str, index_name: str, property_keys: list[str],
+        timeout: float | None = None, **kwargs: Any,
+    ) -> None:  # fmt: skip
+        self._coll(collection_name).alter_index(index_name, {}, list(property_keys))
+
     # ------------------------------------------------------------------ data and state
     def truncate_collection(
         self, collection_name: str, timeout: float | None = None, **kwargs: Any

@@ -37,7 +37,8 @@ CLIENT_METHODS = (
     "alter_collection_properties", "drop_collection_properties", "truncate_collection",
     "refresh_load", "flush_all", "get_flush_all_state", "get_compaction_state",
     "add_collection_field", "alter_collection_field", "drop_collection_field", "run_analyzer",
-    "add_function_field", "drop_function_field",
+    "add_function_field", "drop_function_field", "alter_index_properties",
+    "drop_index_properties",
 )  # fmt: skip
 
 # Keywords for a path uri's engine: its durable store (engine.durable.StoreOptions) and the

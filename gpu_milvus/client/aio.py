@@ -15,7 +15,7 @@ from typing import Any
 
 import pymilvus
 
-from gpu_milvus.client import _facade
+from gpu_milvus.client import _facade, optimize
 from gpu_milvus.client._core import LocalCore
 from gpu_milvus.scheduler import DEFAULT_MAX_BATCH, SearchScheduler
 
@@ -151,6 +151,15 @@ class AsyncMilvusClient(_facade.LocalClient):
 
     async def using_database(self, db_name: str, **kwargs: Any) -> None:
         await self.use_database(db_name, **kwargs)  # type: ignore[attr-defined]
+
+    async def optimize(
+        self, collection_name: str, target_size: str | None = None, wait: bool = True,
+        timeout: float | None = None, **kwargs: Any,
+    ) -> Any:  # fmt: skip
+        """Compact the store through pymilvus's AsyncOptimizeTask."""
+        return await optimize.optimize_async(
+            self, collection_name, target_size, wait, timeout, **kwargs
+        )
 
 
 _facade.install(AsyncMilvusClient, _facade.async_method)

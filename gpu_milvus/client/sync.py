@@ -7,7 +7,7 @@ from typing import Any
 
 import pymilvus
 
-from gpu_milvus.client import _facade
+from gpu_milvus.client import _facade, optimize
 from gpu_milvus.client.iterators import QueryIterator, SearchIterator
 
 
@@ -68,6 +68,13 @@ class MilvusClient(_facade.LocalClient):
 
     def using_database(self, db_name: str, **kwargs: Any) -> None:
         self.use_database(db_name, **kwargs)  # type: ignore[attr-defined]
+
+    def optimize(
+        self, collection_name: str, target_size: str | None = None, wait: bool = True,
+        timeout: float | None = None, **kwargs: Any,
+    ) -> Any:  # fmt: skip
+        """Compact the store through pymilvus's OptimizeTask (``client.optimize``)."""
+        return optimize.optimize(self, collection_name, target_size, wait, timeout, **kwargs)
 
 
 _facade.install(MilvusClient, _facade.sync_method)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from pymilvus import DataType
 
-from gpu_milvus import errors, timestamptz
+from gpu_milvus import errors, index_params, timestamptz
 from gpu_milvus.engine.backend import Backend
 from gpu_milvus.engine.journal import NULL_JOURNAL, Journal
 from gpu_milvus.engine.locks import RWLock
@@ -254,6 +254,24 @@ class Collection:
                     "index cannot be dropped, collection is loaded, please release it first"
                 )
             self.change_meta(indexes={n: i for n, i in self.indexes.items() if n != index_name})
+
+    def alter_index(self, index_name: str, add: dict[str, Any], drop: list[str]) -> None:
+        """alter_index_properties / drop_index_properties: the collection must be released."""
+        index_params.check_configurable(add, drop)
+        with self.lock.write():
+            if self.loaded:
+                raise errors.server(
+                    errors.COLLECTION_LOADED,
+                    "can't alter index on loaded collection, please release the collection "
+                    f"first: collection already loaded[collection={self.name}]",
+                )
+            index = self.indexes.get(index_name)
+            if index is None:
+                raise errors.server(
+                    errors.INDEX_NOT_FOUND, f"index not found[indexName={index_name}]"
+                )
+            changed = index_params.altered(index, add, drop)
+            self.change_meta(indexes={**self.indexes, index_name: changed})
 
     # ------------------------------------------------------------------ load state
     def load(self, partition_names: Sequence[str] | None = None) -> None:

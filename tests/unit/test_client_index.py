@@ -266,3 +266,34 @@ def test_index_rows_count_follow_inserts(client: MilvusClient, h) -> None:
     h.quick(client, n=4)
     desc = client.describe_index("c", "vector")
     assert desc["total_rows"] == 4 and desc["pending_index_rows"] == 0
+
+
+def test_index_properties_need_a_released_collection(client: MilvusClient, h) -> None:
+    """alter_index_properties / drop_index_properties: the proxy's configurable keys, the
+    loaded-collection refusal (code 104), datacoord's boolean check, and describe_index
+    showing what the request sent (pymilvus sends str(True), 'True')."""
+    h.quick(client, n=3)
+    with pytest.raises(MilvusException, match="release the collection first") as exc:
+        client.alter_index_properties("c", "vector", {"mmap.enabled": True})
+    assert exc.value.code == 104
+    client.release_collection("c")
+    client.alter_index_properties("c", "vector", {"mmap.enabled": True, "warmup": "sync"})
+    desc = client.describe_index("c", "vector")
+    assert (desc["mmap.enabled"], desc["warmup"]) == ("True", "sync")
+    client.drop_index_properties("c", "vector", ["warmup"])
+    assert "warmup" not in client.describe_index("c", "vector")
+    for props, message in (
+        ({"nlist": 8}, "nlist is not configable index param"),
+        ({"mmap.enabled": "maybe"}, "invalid mmap.enabled value"),
+    ):
+        with pytest.raises(MilvusException, match=message):
+            client.alter_index_properties("c", "vector", props)
+    with pytest.raises(MilvusException, match="is not configable") as exc:
+        client.drop_index_properties("c", "vector", ["metric_type"])
+    assert exc.value.code == 1100
+    with pytest.raises(MilvusException, match=r"index not found\[indexName=nope\]") as exc:
+        client.alter_index_properties("c", "nope", {"mmap.enabled": False})
+    assert exc.value.code == 700
+    client.load_collection("c")
+    assert len(client.search("c", [[1.0, 0.0, 0.0, 0.0]], limit=2)[0]) == 2
+    assert client.describe_index("c", "vector")["mmap.enabled"] == "True"
