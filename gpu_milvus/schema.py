@@ -524,3 +524,27 @@ def check_collection_name(name: Any, noun: str = "collection name") -> None:
         raise errors.invalid(
             f"Invalid {noun}: {name}. {noun} can only contain numbers, letters and underscores"
         )
+
+
+def check_partition_name(name: str) -> None:
+    """The proxy's validatePartitionTag (strict): trimmed, a letter, digit or underscore
+    first, then those or hyphens."""
+    name = name.strip()
+    invalid = f"Invalid partition name: {name}. "
+    if not name:
+        raise errors.invalid(f"{invalid}Partition name should not be empty.: invalid parameter")
+    if len(name) > 255:
+        raise errors.invalid(
+            f"{invalid}The length of a partition name must be less than 255 characters."
+            ": invalid parameter"
+        )
+    if not (name[0] == "_" or (name[0].isascii() and name[0].isalnum())):
+        raise errors.invalid(
+            f"{invalid}The first character of a partition name must be an underscore or "
+            "letter.: invalid parameter"
+        )
+    if not all(c in "_-" or (c.isascii() and c.isalnum()) for c in name[1:]):
+        raise errors.invalid(
+            f"{invalid}Partition name can only contain numbers, letters and underscores."
+            ": invalid parameter"
+        )

@@ -174,6 +174,8 @@ class AdminMethods:
         timeout: float | None = None, **kwargs: Any,
     ) -> None:  # fmt: skip
         """Change a field's max_length, max_capacity, mmap.enabled or description."""
+        if not isinstance(field_params, dict):
+            raise ParamError(message=f"`field_params` value {field_params} is illegal")
         self._coll(collection_name).alter_field(field_name, dict(field_params))
 
     # ------------------------------------------------------------------ analyzers
@@ -199,6 +201,7 @@ class AdminMethods:
         if analyzer_names and (field is None or field.multi_analyzer is None):
             raise errors.invalid("analyzer names only support for multi analyzer field")
         names = [analyzer_names] if isinstance(analyzer_names, str) else analyzer_names
+        names = names if analyzer_names else None  # '' or []: none given
         if names and len(names) not in (1, len(items)):
             raise errors.invalid("analyzer names length must be 1 or same as texts")
         results = []

@@ -1,9 +1,11 @@
 """Builds the client classes' methods from ``LocalCore`` so that each behaviour exists once.
 
 A sync method calls the core directly; an async method awaits it on a worker thread, so the
-event loop never blocks. Both keep the core method's name, docstring and signature. Errors
-the engine did not mean to raise are re-raised as MilvusException (code 65535), so no bare
-Python exception escapes from inside the engine.
+event loop never blocks. Both keep the core method's name, docstring and signature.
+Errors the engine did not mean to raise first have the call's arguments checked, as pymilvus's
+client checks them (a call Python cannot bind is a TypeError; a badly typed name, list or
+timeout a ParamError), and are otherwise re-raised as MilvusException (code 65535), so no
+bare Python exception escapes from inside the engine.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pymilvus.exceptions import MilvusException
+from pymilvus.client.check import check_pass_param
+from pymilvus.exceptions import (
+    DataTypeNotMatchException,
+    ExceptionsMessage,
+    MilvusException,
+    ParamError,
+)
 
 from gpu_milvus import errors
 from gpu_milvus.client._args import WrongArgumentType
@@ -101,22 +109,83 @@ def guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise errors.unexpected(exc) from exc
 
 
+def guarded_with(explain: Callable[[], None], fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``guarded``, where an internal error first lets ``explain`` check the caller's
+    arguments: a badly typed one (its ParamError or TypeError) is the error to report."""
+    try:
+        return guarded(fn, *args, **kwargs)
+    except MilvusException as exc:
+        if exc.code == errors.UNEXPECTED:
+            explain()
+        raise
+
+
+# The arguments pymilvus's client checks by name (pymilvus.client.check), as it checks them,
+# and the others' types, read when a call failed inside the engine (guarded_with)
+_CHECKED = {"collection_name": "collection_name", "partition_name": "partition_name",
+            "partition_names": "partition_name_array", "timeout": "timeout",
+            "properties": "properties", "target_db": "db_name", "db_name": "db_name",
+            "search_data": "search_data"}  # fmt: skip
+_TYPED = {"index_name": str, "field_name": str, "output_fields": (list, tuple),
+          "search_params": dict, "analyzer_params": (dict, str),
+          "ids": (list, tuple, int, str), "reqs": (list, tuple), "target_size": int,
+          "analyzer_names": (str, list, tuple), "with_hash": int, "with_detail": int}  # fmt: skip
+
+
+def argument_checker(impl: Callable[..., Any]) -> Callable[..., None]:
+    """A check of one call of ``impl`` as Python binds it (a wrong signature is the caller's
+    TypeError, as pymilvus's would be), then of its named arguments (check_arguments)."""
+    signature = inspect.signature(impl)
+    required = frozenset(n for n, p in signature.parameters.items() if p.default is p.empty)
+
+    def check(core: Any, args: tuple, kwargs: dict[str, Any]) -> None:
+        check_arguments(signature.bind(core, *args, **kwargs).arguments, required)
+
+    return check
+
+
+def check_arguments(arguments: dict[str, Any], required: frozenset[str] = frozenset()) -> None:
+    """Named arguments through pymilvus's checks, and the others' types (ParamError); None
+    stands for an optional argument left out."""
+    for name, value in arguments.items():
+        if (value is None and name not in required) or (
+            name == "partition_names" and isinstance(value, str)  # one name, as pymilvus takes
+        ):
+            continue
+        try:
+            if name in _CHECKED:
+                check_pass_param(**{_CHECKED[name]: value})
+        except ParamError:
+            raise
+        except Exception:  # a value pymilvus's check cannot even test (an array's truth)
+            raise ParamError(message=f"`{_CHECKED[name]}` value {value} is illegal") from None
+        if name == "filter" and not isinstance(value, str):  # pymilvus's query check
+            raise DataTypeNotMatchException(message=ExceptionsMessage.ExprType % type(value))
+        if name in _TYPED and not isinstance(value, _TYPED[name]):
+            raise ParamError(message=f"`{name}` value {value} is illegal")
+
+
 def sync_method(name: str) -> Callable[..., Any]:
     impl = getattr(LocalCore, name)
+    check = argument_checker(impl)
 
     @functools.wraps(impl)
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return guarded(impl, self._core, *args, **kwargs)
+        core = self._core
+        return guarded_with(lambda: check(core, args, kwargs), impl, core, *args, **kwargs)
 
     return method
 
 
 def async_method(name: str) -> Callable[..., Any]:
     impl = getattr(LocalCore, name)
+    check = argument_checker(impl)
 
     @functools.wraps(impl)
     async def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(guarded, impl, self._core, *args, **kwargs)
+        core = self._core
+        explain = lambda: check(core, args, kwargs)  # noqa: E731
+        return await asyncio.to_thread(guarded_with, explain, impl, core, *args, **kwargs)
 
     return method
 

@@ -8,7 +8,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from pymilvus import Function, FunctionScore
+from pymilvus import AnnSearchRequest, Function, FunctionScore
 from pymilvus.client.check import check_id_and_data
 from pymilvus.exceptions import ParamError
 
@@ -155,6 +155,8 @@ class SearchMethods:
         """Checks and normalised sub-requests of one hybrid_search call."""
         if not reqs:
             raise ParamError(message="reqs should not be empty")
+        if not all(isinstance(r, AnnSearchRequest) for r in reqs):
+            raise ParamError(message="reqs should be a list of AnnSearchRequest")
         _args.consistency(kwargs)
         decimals = _args.round_decimal(kwargs)
         offset = kwargs.get("offset", 0) or 0

@@ -114,15 +114,21 @@ class AsyncMilvusClient(_facade.LocalClient):
     ) -> Any:
         """Exact top-k per query vector; returns pymilvus's SearchResult. Concurrent calls are
         batched by the client's scheduler."""
+        arguments = {
+            "collection_name": collection_name, "filter": filter, "timeout": timeout,
+            "output_fields": output_fields, "partition_names": partition_names,
+            "search_params": search_params,
+        }  # fmt: skip
         features = (
             _NOTHING
             if ranker is None and function_chains is None and search_aggregation is None
             else {"ranker": ranker, "function_chains": function_chains,
                   "search_aggregation": search_aggregation}
         )  # fmt: skip
-        prepared = _facade.guarded(
-            self._core.prepare_search, collection_name, data, filter, limit, output_fields,
-            search_params, partition_names, anns_field, ids, features, kwargs,
+        prepared = _facade.guarded_with(
+            lambda: _facade.check_arguments(arguments), self._core.prepare_search,
+            collection_name, data, filter, limit, output_fields, search_params,
+            partition_names, anns_field, ids, features, kwargs,
         )  # fmt: skip
         outcome = await self._scheduler.submit(prepared.coll, prepared.items[0])
         return _facade.guarded(self._core.finish_search, prepared, [outcome])
@@ -140,9 +146,13 @@ class AsyncMilvusClient(_facade.LocalClient):
     ) -> Any:
         """Each AnnSearchRequest with its own filter and limit, fused by the ranker; the
         sub-requests join the scheduler's batches."""
-        prepared = _facade.guarded(
-            self._core.prepare_hybrid, collection_name, reqs, ranker, limit, output_fields,
-            partition_names, kwargs,
+        arguments = {
+            "collection_name": collection_name, "reqs": reqs, "timeout": timeout,
+            "output_fields": output_fields, "partition_names": partition_names,
+        }  # fmt: skip
+        prepared = _facade.guarded_with(
+            lambda: _facade.check_arguments(arguments), self._core.prepare_hybrid,
+            collection_name, reqs, ranker, limit, output_fields, partition_names, kwargs,
         )  # fmt: skip
         outcomes = await self._scheduler.run_many(prepared.coll, prepared.items)
         return await asyncio.to_thread(

@@ -37,9 +37,13 @@ class MilvusClient(_facade.LocalClient):
         **kwargs: Any,
     ) -> QueryIterator:
         """Rows in primary-key order, ``batch_size`` per ``next()`` (sync client only)."""
-        return _facade.guarded(
-            QueryIterator, self, collection_name, batch_size, limit, filter, output_fields,
-            partition_names, kwargs,
+        arguments = {
+            "collection_name": collection_name, "filter": filter, "timeout": timeout,
+            "output_fields": output_fields, "partition_names": partition_names,
+        }  # fmt: skip
+        return _facade.guarded_with(
+            lambda: _facade.check_arguments(arguments), QueryIterator, self, collection_name,
+            batch_size, limit, filter, output_fields, partition_names, kwargs,
         )  # fmt: skip
 
     def search_iterator(
@@ -60,10 +64,15 @@ class MilvusClient(_facade.LocalClient):
         **kwargs: Any,
     ) -> SearchIterator:
         """One query vector's hits, best first, ``batch_size`` per ``next()`` (sync only)."""
-        return _facade.guarded(
-            SearchIterator, self, collection_name, data, batch_size, filter, limit,
-            output_fields, search_params, partition_names, anns_field, round_decimal,
-            external_filter_func,
+        arguments = {
+            "collection_name": collection_name, "filter": filter, "timeout": timeout,
+            "output_fields": output_fields, "partition_names": partition_names,
+            "search_params": search_params, "search_data": data,
+        }  # fmt: skip
+        return _facade.guarded_with(
+            lambda: _facade.check_arguments(arguments), SearchIterator, self, collection_name,
+            data, batch_size, filter, limit, output_fields, search_params, partition_names,
+            anns_field, round_decimal, external_filter_func,
         )  # fmt: skip
 
     def using_database(self, db_name: str, **kwargs: Any) -> None:

@@ -22,7 +22,7 @@ from gpu_milvus.engine.journal import NULL_JOURNAL, Journal
 from gpu_milvus.engine.locks import RWLock
 from gpu_milvus.filter import compile_filter
 from gpu_milvus.index_params import IndexSpec, index_spec
-from gpu_milvus.schema import CollectionSpec
+from gpu_milvus.schema import CollectionSpec, check_partition_name
 from gpu_milvus.schema_changes import (
     with_added_field,
     with_altered_field,
@@ -195,6 +195,7 @@ class Collection:
 
     # ------------------------------------------------------------------ partitions
     def create_partition(self, name: str) -> None:
+        check_partition_name(name)
         with self.lock.write():
             if name in self.partitions:
                 return
