@@ -129,7 +129,8 @@ _CHECKED = {"collection_name": "collection_name", "partition_name": "partition_n
 _TYPED = {"index_name": str, "field_name": str, "output_fields": (list, tuple),
           "search_params": dict, "analyzer_params": (dict, str),
           "ids": (list, tuple, int, str), "reqs": (list, tuple), "target_size": int,
-          "analyzer_names": (str, list, tuple), "with_hash": int, "with_detail": int}  # fmt: skip
+          "analyzer_names": (str, list, tuple), "with_hash": int, "with_detail": int,
+          "property_keys": (list, tuple)}  # fmt: skip
 
 
 def argument_checker(impl: Callable[..., Any]) -> Callable[..., None]:

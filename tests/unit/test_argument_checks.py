@@ -48,6 +48,7 @@ def _client(tmp_path: Path) -> MilvusClient:
         ("alter_collection_field", {"field_name": "t", "field_params": None}, "`field_params`"),
         ("rename_collection", {"new_name": "d", "target_db": ["x"]}, "`db_name`"),
         ("hybrid_search", {"reqs": ["v"], "ranker": None}, "list of AnnSearchRequest"),
+        ("drop_index_properties", {"index_name": "v", "property_keys": 0}, "`property_keys`"),
         ("search_iterator", {"data": True}, "`search_data` value True"),
     ],
 )  # fmt: skip
