@@ -138,7 +138,8 @@ def insert_column(name: str, dtype: DataType, dim: int, values: Sequence[Any]) -
         raise errors.invalid(f"the vector field {name} mixes float32 values with {dtype.name}")
     if floats:
         try:
-            matrix = np.asarray(floats, dtype=np.float32)
+            with np.errstate(over="ignore"):  # past float32: inf, refused below
+                matrix = np.asarray(floats, dtype=np.float32)
         except (TypeError, ValueError):
             raise errors.insert_type_mismatch(name, dtype.name.lower(), floats[0]) from None
         if matrix.ndim != 2 or matrix.shape[1] != dim:

@@ -283,6 +283,10 @@ def _scalar_column(f: FieldSpec, values: list[Any]) -> pa.Array:
             raise errors.insert_type_mismatch(f.name, f.type_name, v)
     if f.dtype == DataType.ARRAY:
         return _array_column(f, values)
+    if f.dtype in (DataType.FLOAT, DataType.DOUBLE):  # an int past int64 is still a number
+        values = [v if v is None else float(v) for v in values]
+    elif f.dtype in _INT_RANGES:  # past int64, Arrow cannot even hold it
+        _check_int_range(f, [v for v in values if v is not None and not -(2**63) <= v < 2**63])
     array = pa.array(values, type=pa.int64() if f.dtype in _INT_RANGES else f.arrow_type)
     if f.dtype in _INT_RANGES and f.dtype != DataType.INT64:
         _check_int_range(f, array)
@@ -292,12 +296,17 @@ def _scalar_column(f: FieldSpec, values: list[Any]) -> pa.Array:
     return array
 
 
-def _check_int_range(f: FieldSpec, array: pa.Array) -> None:
+def _check_int_range(f: FieldSpec, array: pa.Array | list[int]) -> None:
     lo, hi = _INT_RANGES[f.dtype]
-    if len(array) == array.null_count:
+    if isinstance(array, list):
+        if not array:
+            return
+        vmin, vmax = min(array), max(array)
+    elif len(array) == array.null_count:
         return
-    bounds = pc.min_max(array)
-    vmin, vmax = bounds["min"].as_py(), bounds["max"].as_py()
+    else:
+        bounds = pc.min_max(array)
+        vmin, vmax = bounds["min"].as_py(), bounds["max"].as_py()
     if vmin < lo or vmax > hi:
         bad = vmin if vmin < lo else vmax
         raise errors.invalid(
@@ -363,7 +372,8 @@ def _dense_column(f: FieldSpec, values: list[Any]) -> np.ndarray:
                 "dtype=float32"
             )
     try:
-        matrix = np.asarray(values, dtype=np.float32)
+        with np.errstate(over="ignore"):  # past float32: inf, refused below
+            matrix = np.asarray(values, dtype=np.float32)
         if matrix.ndim == 2 and matrix.shape[1] == dim:
             if not np.isfinite(matrix).all():  # typeutil.VerifyFloats32
                 bad = matrix[~np.isfinite(matrix)][0]
@@ -385,6 +395,17 @@ def _dense_column(f: FieldSpec, values: list[Any]) -> np.ndarray:
     raise errors.insert_type_mismatch(f.name, f.type_name, values[0])
 
 
+def _int_like(key: Any) -> bool:
+    """An int, a NumPy integer or a string of one (pymilvus's _is_int_type)."""
+    if isinstance(key, str):
+        try:
+            int(key)
+        except ValueError:
+            return False
+        return True
+    return isinstance(key, (int, np.integer))
+
+
 def sparse_row(value: Any) -> tuple[np.ndarray, np.ndarray]:
     """One sparse vector (dict, (index, value) pairs, or a 1-row scipy matrix) as sorted arrays."""
     if sp.issparse(value):
@@ -394,6 +415,10 @@ def sparse_row(value: Any) -> tuple[np.ndarray, np.ndarray]:
         row.sum_duplicates()
         indices, data = row.indices.astype(np.int64), row.data.astype(np.float64)
     elif isinstance(value, dict):
+        if not all(_int_like(k) for k in value):  # pymilvus's entity_is_sparse_matrix
+            raise errors.ParamError(
+                message=f"input must be a sparse matrix in supported format: {value}"
+            )
         indices = np.fromiter((int(k) for k in value), dtype=np.int64, count=len(value))
         data = np.fromiter((float(x) for x in value.values()), dtype=np.float64, count=len(value))
     elif isinstance(value, (list, tuple)) and all(

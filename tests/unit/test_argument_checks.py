@@ -120,3 +120,33 @@ def test_a_partition_name_that_is_not_text_is_refused_before_it_is_stored(tmp_pa
     client.truncate_collection("c")  # a checkpoint
     client.compact("c")
     assert client.list_partitions("c") == ["_default"]
+
+
+def test_row_values_past_int64_and_bad_sparse_keys(tmp_path: Path) -> None:
+    """Values a row can hold that Arrow cannot: an int past int64 in an integer field is
+    out of that field's range (the server's wording), in a FLOAT or DOUBLE field still a
+    number; a sparse vector keyed by something that is not an integer is pymilvus's
+    'input must be a sparse matrix in supported format'."""
+    client = MilvusClient(str(tmp_path / "v.db"))
+    s = client.create_schema()
+    s.add_field("id", DataType.INT64, is_primary=True)
+    s.add_field("sp", DataType.SPARSE_FLOAT_VECTOR)
+    for name, dtype in (("i8", DataType.INT8), ("i64", DataType.INT64),
+                        ("f", DataType.FLOAT), ("d", DataType.DOUBLE)):  # fmt: skip
+        s.add_field(name, dtype, nullable=True)
+    ip = client.prepare_index_params()
+    ip.add_index("sp", metric_type="IP")
+    client.create_collection("c", schema=s, index_params=ip)
+    row = {"id": 1, "sp": {1: 0.5}}
+    for field, value, dtype in (("i8", -(2**63) - 1, "INT8"), ("i64", 2**63, "INT64")):
+        with pytest.raises(MilvusException, match=f"out of range for {dtype}") as exc:
+            client.insert("c", [{**row, field: value}])
+        assert exc.value.code == 1100
+    client.insert("c", [{**row, "f": 2**63, "d": 2**70}])
+    got = client.query("c", "id == 1", output_fields=["f", "d"])[0]
+    assert (got["f"], got["d"]) == (pytest.approx(2.0**63), float(2**70))
+    for sparse in ({"a": 1.0}, {1.5: 1.0}):
+        with pytest.raises(ParamError, match="input must be a sparse matrix"):
+            client.insert("c", [{"id": 2, "sp": sparse}])
+    client.insert("c", [{"id": 3, "sp": {"7": 0.5}}])  # a string of an integer, as pymilvus
+    assert client.query("c", "id == 3", output_fields=["sp"])[0]["sp"] == {7: 0.5}
