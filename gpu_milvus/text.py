@@ -61,7 +61,7 @@ ENGLISH_STOP_WORDS = frozenset(
 _STOP_LISTS = {f"_{lang}_" for lang in ("english", "chinese", "danish", "dutch", "finnish",
                "french", "german", "hungarian", "italian", "norwegian", "portuguese",
                "russian", "spanish", "swedish")}  # fmt: skip
-_STOP_FILE, _WORDS_FILE = "stop words dict file", "decompounder word list file"
+_STOP_FILE = "stop words dict file"
 _REWRITES = {
     "asciifolding": token_filters.fold_ascii,
     "decimaldigit": token_filters.decimal_digits,
@@ -295,13 +295,9 @@ def _filter_step(item: Any, tokenizer: Any = "standard") -> tuple[Any, ...] | No
         expand = item.get("expand", True)
         if not isinstance(expand, bool):
             raise ValueError("create synonym filter failed, `expand` must be bool")
-        rules = item.get("synonyms", [])
-        if not isinstance(rules, list):
-            raise ValueError("create synonym filter failed, `synonyms` must be array")
-        if not all(isinstance(rule, str) for rule in rules):
-            raise ValueError("create synonym filter failed, item in `synonyms` must be string")
-        if "synonyms_file" in item:
-            rules += token_filters.dictionary_lines(item["synonyms_file"], "synonyms dict file")
+        failed = "create synonym filter failed, "
+        wrong = (f"{failed}`synonyms` must be array", f"{failed}item in `synonyms` must be string")
+        rules = _listed(item, "synonyms", "synonyms dict file", wrong)
         return ("synonym", token_filters.synonyms(rules, expand))
     if kind == "stemmer":
         language = item.get("language")
@@ -356,16 +352,25 @@ def _stop_words(words: Any) -> frozenset[str]:
 
 def _decompounder_words(item: dict[str, Any]) -> list[str]:
     """The decompounder's word list and file (the server's SplitCompoundWords::from_json)."""
-    words = item.get("word_list", [])
-    if not isinstance(words, list):
-        raise ValueError("decompounder word list should be array")
-    if not all(isinstance(w, str) for w in words):
-        raise ValueError("decompounder word list item should be string")
-    if "word_list_file" in item:
-        words += token_filters.dictionary_lines(item["word_list_file"], _WORDS_FILE)
+    name = "decompounder word list"
+    wrong = (f"{name} should be array", f"{name} item should be string")
+    words = _listed(item, "word_list", f"{name} file", wrong)
     if not words:
         raise ValueError("decompounder word list is empty")
     return [w for w in words if w]
+
+
+def _listed(item: dict[str, Any], key: str, label: str, wrong: tuple[str, str]) -> list[str]:
+    """A filter's inline string list ``key`` then the lines of its ``key + "_file"``
+    (``wrong``: the server's errors for a list that is not one, or holds a non-string)."""
+    values = item.get(key, [])
+    if not isinstance(values, list):
+        raise ValueError(wrong[0])
+    if not all(isinstance(v, str) for v in values):
+        raise ValueError(wrong[1])
+    if f"{key}_file" in item:
+        values = [*values, *token_filters.dictionary_lines(item[f"{key}_file"], label)]
+    return values
 
 
 def _refuse(name: str, server_error: str) -> None:

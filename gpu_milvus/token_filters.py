@@ -230,7 +230,7 @@ def dictionary_lines(conf: Any, key: str) -> list[str]:
     try:
         text = Path(path).read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"read {key} file failed, error: {exc}") from None
+        raise ValueError(f"read {key} failed, error: {exc}") from None
     lines = text.split("\n")  # Rust's lines(): "\n" or "\r\n" ends a line
     lines = lines[:-1] if lines[-1] == "" else lines
     return [line.removesuffix("\r") for line in lines]

@@ -174,8 +174,6 @@ class AdminMethods:
         timeout: float | None = None, **kwargs: Any,
     ) -> None:  # fmt: skip
         """Change a field's max_length, max_capacity, mmap.enabled or description."""
-        if not isinstance(field_params, dict):
-            raise ParamError(message=f"`field_params` value {field_params} is illegal")
         self._coll(collection_name).alter_field(field_name, dict(field_params))
 
     # ------------------------------------------------------------------ analyzers

@@ -130,7 +130,7 @@ _TYPED = {"index_name": str, "field_name": str, "output_fields": (list, tuple),
           "search_params": dict, "analyzer_params": (dict, str),
           "ids": (list, tuple, int, str), "reqs": (list, tuple), "target_size": int,
           "analyzer_names": (str, list, tuple), "with_hash": int, "with_detail": int,
-          "property_keys": (list, tuple)}  # fmt: skip
+          "property_keys": (list, tuple), "field_params": dict}  # fmt: skip
 
 
 def argument_checker(impl: Callable[..., Any]) -> Callable[..., None]:

@@ -114,11 +114,7 @@ class AsyncMilvusClient(_facade.LocalClient):
     ) -> Any:
         """Exact top-k per query vector; returns pymilvus's SearchResult. Concurrent calls are
         batched by the client's scheduler."""
-        arguments = {
-            "collection_name": collection_name, "filter": filter, "timeout": timeout,
-            "output_fields": output_fields, "partition_names": partition_names,
-            "search_params": search_params,
-        }  # fmt: skip
+        arguments = dict(locals())  # checked if the engine trips over one (guarded_with)
         features = (
             _NOTHING
             if ranker is None and function_chains is None and search_aggregation is None
@@ -146,10 +142,7 @@ class AsyncMilvusClient(_facade.LocalClient):
     ) -> Any:
         """Each AnnSearchRequest with its own filter and limit, fused by the ranker; the
         sub-requests join the scheduler's batches."""
-        arguments = {
-            "collection_name": collection_name, "reqs": reqs, "timeout": timeout,
-            "output_fields": output_fields, "partition_names": partition_names,
-        }  # fmt: skip
+        arguments = dict(locals())
         prepared = _facade.guarded_with(
             lambda: _facade.check_arguments(arguments), self._core.prepare_hybrid,
             collection_name, reqs, ranker, limit, output_fields, partition_names, kwargs,

@@ -4,6 +4,7 @@ is always current, so its one real step is the store's compaction."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pymilvus.milvus_client.async_optimize_task import AsyncOptimizeTask
@@ -55,8 +56,6 @@ async def optimize_async(
     validate_param("collection_name", collection_name, str)
 
     async def run(task: Any, collection_name: str, **_: Any) -> OptimizeResult:
-        import asyncio
-
         return await asyncio.to_thread(
             _facade.guarded, _stages, client._core, task, collection_name
         )

@@ -37,10 +37,7 @@ class MilvusClient(_facade.LocalClient):
         **kwargs: Any,
     ) -> QueryIterator:
         """Rows in primary-key order, ``batch_size`` per ``next()`` (sync client only)."""
-        arguments = {
-            "collection_name": collection_name, "filter": filter, "timeout": timeout,
-            "output_fields": output_fields, "partition_names": partition_names,
-        }  # fmt: skip
+        arguments = dict(locals())  # checked if the engine trips over one (guarded_with)
         return _facade.guarded_with(
             lambda: _facade.check_arguments(arguments), QueryIterator, self, collection_name,
             batch_size, limit, filter, output_fields, partition_names, kwargs,
@@ -64,11 +61,7 @@ class MilvusClient(_facade.LocalClient):
         **kwargs: Any,
     ) -> SearchIterator:
         """One query vector's hits, best first, ``batch_size`` per ``next()`` (sync only)."""
-        arguments = {
-            "collection_name": collection_name, "filter": filter, "timeout": timeout,
-            "output_fields": output_fields, "partition_names": partition_names,
-            "search_params": search_params, "search_data": data,
-        }  # fmt: skip
+        arguments = {**locals(), "search_data": data}
         return _facade.guarded_with(
             lambda: _facade.check_arguments(arguments), SearchIterator, self, collection_name,
             data, batch_size, filter, limit, output_fields, search_params, partition_names,

@@ -152,7 +152,7 @@ def test_stop_words_file_adds_to_the_list(client: MilvusClient, tmp_path: Path) 
         ({"type": "stop", "stop_words_file": {"type": "s3"}}, "unsupported file type s3"),
         ({"type": "stop", "stop_words_file": {"type": "local"}}, "file path of local file"),
         ({"type": "stop", "stop_words_file": {"type": "local", "path": "/nonexistent/x"}},
-         "read stop words dict file file failed"),
+         "read stop words dict file failed"),
         ({"type": "synonym", "synonyms_file": {"type": "remote", "resource_name": "r"}},
          "file name of remote file"),
         ({"type": "synonym", "synonyms_file": {"type": "remote", "resource_name": "r",
