@@ -7,6 +7,7 @@ arguments a ParamError too. A seeded stream of misuses never ends in an internal
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import random
 from pathlib import Path
@@ -150,3 +151,39 @@ def test_row_values_past_int64_and_bad_sparse_keys(tmp_path: Path) -> None:
             client.insert("c", [{"id": 2, "sp": sparse}])
     client.insert("c", [{"id": 3, "sp": {"7": 0.5}}])  # a string of an integer, as pymilvus
     assert client.query("c", "id == 3", output_fields=["sp"])[0]["sp"] == {7: 0.5}
+
+
+DDL = ["create_partition", "drop_partition", "create_alias", "alter_alias", "drop_alias",
+       "alter_collection_properties", "drop_collection_properties", "alter_collection_field",
+       "add_collection_field", "drop_collection_field", "rename_collection",
+       "alter_index_properties", "drop_index_properties", "release_collection",
+       "load_collection", "create_index", "drop_index"]  # fmt: skip
+ODD = [None, 0, -1, 1.5, "x", "", "p1", "al", "n", [], [1], {}, {"a": 1}, {"mmap.enabled": True},
+       {"collection.ttl.seconds": 5}, {"max_length": 99}, True, b"ab", 10**30, ["v"],
+       np.zeros(4), DataType.INT64, DataType.VARCHAR, {"nullable": True}]  # fmt: skip
+
+
+def test_ddl_misuse_never_breaks_a_store(tmp_path: Path) -> None:
+    """Schema and metadata calls with odd values, each followed by a checkpoint (flush) and
+    now and then a compaction, then a reopen: whatever a call accepts, the store keeps
+    working (an int partition name once made every later checkpoint fail)."""
+    client = _client(tmp_path)
+    rng = random.Random(5)
+    for step in range(300):
+        method = rng.choice(DDL)
+        names = [p.name for p in inspect.signature(getattr(client, method)).parameters.values()
+                 if p.kind == p.POSITIONAL_OR_KEYWORD][1:]  # fmt: skip
+        kwargs = {n: rng.choice(ODD) for n in rng.sample(names, min(len(names), 3))}
+        with contextlib.suppress(MilvusException, TypeError, ValueError):
+            getattr(client, method)("c", **kwargs)
+        for name in client.list_collections():
+            client.flush(name)
+            if step % 25 == 0:
+                client.compact(name)
+    names = client.list_collections()
+    client.close()
+    reopened = MilvusClient(str(tmp_path / "a.db"))
+    assert reopened.list_collections() == names
+    for name in names:
+        reopened.describe_collection(name)
+    reopened.close()
