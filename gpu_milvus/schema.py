@@ -448,24 +448,29 @@ def spec_from_schema(
 
 
 def _struct_specs(structs_: list[Any], first_id: int) -> tuple[FieldSpec, ...]:
-    """Arrays of structs (Milvus 2.6.4+: not nullable, no default, 2.6's sub-field types)."""
+    """Arrays of structs (Milvus 2.6.4+; nullable since 3.0; no default, 2.6's sub-field
+    types): their ids first, then their sub-fields'."""
     out: list[FieldSpec] = []
     next_id = first_id + len(structs_)
     for i, st in enumerate(structs_):
-        if getattr(st, "nullable", False):
-            raise errors.invalid(f"struct array field {st.name} cannot be nullable in Milvus 2.6")
-        capacity = _bounded(st.name, "max_capacity", st.max_capacity)
-        subs = []
-        for sub in st.fields:
-            spec = _field_spec(sub, next_id, False)
-            structs.check_sub_field(st.name, spec)
-            subs.append(spec)
-            next_id += 1
-        out.append(FieldSpec(
-            st.name, DataType.ARRAY, first_id + i, description=st.description or "",
-            element_type=DataType.STRUCT, max_capacity=capacity, struct_fields=tuple(subs),
-        ))  # fmt: skip
+        out.append(struct_spec(st, first_id + i, next_id))
+        next_id += len(st.fields)
     return tuple(out)
+
+
+def struct_spec(st: Any, field_id: int, first_sub_id: int) -> FieldSpec:
+    """One array of structs (pymilvus's StructFieldSchema) and its numbered sub-fields."""
+    capacity = _bounded(st.name, "max_capacity", st.max_capacity)
+    subs = []
+    for i, sub in enumerate(st.fields):
+        spec = _field_spec(sub, first_sub_id + i, False)
+        structs.check_sub_field(st.name, spec)
+        subs.append(spec)
+    return FieldSpec(
+        st.name, DataType.ARRAY, field_id, description=st.description or "",
+        nullable=bool(getattr(st, "nullable", False)), element_type=DataType.STRUCT,
+        max_capacity=capacity, struct_fields=tuple(subs),
+    )  # fmt: skip
 
 
 def schema_function(fn: Any, fields: tuple[FieldSpec, ...]) -> FunctionSpec:

@@ -14,7 +14,9 @@ from gpu_milvus.schema import (
     CollectionSpec,
     _bounded,
     _field_spec,
+    check_collection_name,
     schema_function,
+    struct_spec,
 )
 
 MAX_FIELDS = 64
@@ -49,6 +51,42 @@ def with_added_field(
             f"The number of fields has reached the maximum value {MAX_FIELDS}: invalid parameter"
         )
     new = _field_spec(field, max(f.field_id for f in spec.fields) + 1, False, zone)
+    return dataclasses.replace(spec, fields=(*spec.fields, new), version=spec.version + 1)
+
+
+def with_added_struct_field(spec: CollectionSpec, st: Any) -> CollectionSpec:
+    """``spec`` plus an array of structs added to the live collection (Milvus 3.0's
+    rootcoord: nullable, sub-fields that are plain and named by the field-name rule, no name
+    taken; ids after the largest one, the field's then its sub-fields')."""
+    name = st.name
+    if not st.nullable:
+        raise errors.invalid(
+            "added struct field must be nullable, please check it, struct field name = "
+            f"{name}: invalid parameter"
+        )
+    check_collection_name(name, "field name")
+    for sub in st.fields:
+        check_collection_name(sub.name, "field name")
+        for flag, what in (("is_primary", "primary key"), ("auto_id", "autoID"),
+                           ("is_partition_key", "partition key"),
+                           ("is_clustering_key", "clustering key"),
+                           ("default_value", "default value"),
+                           ("is_function_output", "function output")):  # fmt: skip
+            if getattr(sub, flag, None) not in (None, False):
+                raise errors.invalid(
+                    f"{what} is not supported for struct field, field name = {sub.name}: "
+                    "invalid parameter"
+                )
+    taken = {f.name for f in spec.fields} | {s.name for f in spec.fields for s in f.struct_fields}
+    for new_name in (name, *(sub.name for sub in st.fields)):
+        if new_name in taken or new_name == META_FIELD:
+            raise errors.invalid(f"field already exists, name: {new_name}: invalid parameter")
+    if len(spec.fields) >= MAX_FIELDS:
+        raise errors.invalid(
+            f"The number of fields has reached the maximum value {MAX_FIELDS}: invalid parameter"
+        )
+    top = max(f.field_id for f in spec.fields for f in (f, *f.struct_fields))
+    new = struct_spec(st, top + 1, top + 2)
     return dataclasses.replace(spec, fields=(*spec.fields, new), version=spec.version + 1)
 
 

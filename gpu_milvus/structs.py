@@ -68,10 +68,13 @@ def check_sub_field(struct: str, sub: Any) -> None:
 
 
 def column(f: Any, values: list[Any]) -> pa.Array:
-    """A batch's values of struct array field ``f`` (lists of dicts; None only if missing)."""
+    """A batch's values of struct array field ``f`` (lists of dicts; None only if missing,
+    or null in a nullable one)."""
     names = [s.name for s in f.struct_fields]
     for v in values:
         if v is None:
+            if f.nullable:
+                continue
             raise errors.insert_missed_field(f.name)
         if not isinstance(v, (list, tuple)):
             raise mismatch(f.name, v, f"Field '{f.name}': Expected list, got {type(v).__name__}")
@@ -141,6 +144,7 @@ def describe(f: Any) -> dict[str, Any]:
         "field_id": f.field_id, "name": f.name, "description": f.description,
         "type": DataType.ARRAY, "element_type": DataType.STRUCT,
         "params": {"max_capacity": f.max_capacity}, "struct_fields": subs,
+        **({"nullable": True} if f.nullable else {}),
     }  # fmt: skip
 
 

@@ -3,9 +3,10 @@ truncate, and the flush/compaction/load calls that are immediate on a local engi
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-from pymilvus import DataType, FieldSchema, FunctionType
+from pymilvus import DataType, FieldSchema, FunctionType, StructFieldSchema
 from pymilvus.client.type_info import is_vector_type
 from pymilvus.client.types import AnalyzeResult
 from pymilvus.exceptions import ParamError
@@ -131,6 +132,23 @@ class AdminMethods:
                 message="Adding vector field to existing collection requires nullable=True"
             )
         field = FieldSchema(field_name, data_type, desc, **kwargs)
+        self._coll(collection_name).add_field(field)
+
+    def add_collection_struct_field(
+        self, collection_name: str, field_name: str, struct_schema: Any, max_capacity: int,
+        desc: str | None = None, timeout: float | None = None, **kwargs: Any,
+    ) -> None:  # fmt: skip
+        """Add a nullable array of structs (Milvus 3.0); rows already stored hold null."""
+        if not isinstance(struct_schema, StructFieldSchema):  # pymilvus's own checks
+            raise ParamError(message="struct_schema must be StructFieldSchema")
+        if not kwargs.get("nullable", True):
+            raise ParamError(
+                message="Adding struct field to existing collection requires nullable=True"
+            )
+        field = copy.deepcopy(struct_schema)
+        field.name, field.max_capacity, field._nullable = field_name, max_capacity, True
+        if desc is not None:
+            field._description = desc
         self._coll(collection_name).add_field(field)
 
     def drop_collection_field(

@@ -46,7 +46,7 @@ CLIENT_METHODS = (
     "refresh_load", "flush_all", "get_flush_all_state", "get_compaction_state",
     "add_collection_field", "alter_collection_field", "drop_collection_field", "run_analyzer",
     "add_function_field", "drop_function_field", "alter_index_properties",
-    "drop_index_properties",
+    "drop_index_properties", "add_collection_struct_field",
 )  # fmt: skip
 
 # Keywords for a path uri's engine: its durable store (engine.durable.StoreOptions) and the

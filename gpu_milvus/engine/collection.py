@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from pymilvus import DataType
+from pymilvus import DataType, StructFieldSchema
 
 from gpu_milvus import errors, index_params, timestamptz
 from gpu_milvus.engine.backend import Backend
@@ -25,6 +25,7 @@ from gpu_milvus.index_params import IndexSpec, index_spec
 from gpu_milvus.schema import CollectionSpec, check_partition_name
 from gpu_milvus.schema_changes import (
     with_added_field,
+    with_added_struct_field,
     with_altered_field,
     with_function_field,
     without_field,
@@ -421,9 +422,13 @@ class Collection:
         self.change_meta(spec=spec_to_json(spec), indexes=kept)
 
     def add_field(self, field: Any) -> None:
-        """Add a nullable field; existing rows hold its default value, or null."""
+        """Add a nullable field (or array of structs); existing rows hold its default value,
+        or null."""
         with self.lock.write():
-            self._change_spec(with_added_field(self.spec, field, zone=self.timezone))
+            if isinstance(field, StructFieldSchema):
+                self._change_spec(with_added_struct_field(self.spec, field))
+            else:
+                self._change_spec(with_added_field(self.spec, field, zone=self.timezone))
 
     def drop_field(self, name: str) -> None:
         """Drop a field and the indexes on it; its data goes at the next checkpoint."""

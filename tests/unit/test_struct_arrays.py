@@ -18,7 +18,7 @@ import pytest
 from pymilvus import DataType
 from pymilvus import MilvusClient as PyMilvusClient
 from pymilvus.client.embedding_list import EmbeddingList
-from pymilvus.exceptions import DataNotMatchException, MilvusException
+from pymilvus.exceptions import DataNotMatchException, MilvusException, ParamError
 
 from gpu_milvus import AsyncMilvusClient, MilvusClient
 
@@ -209,10 +209,6 @@ def test_schema_index_and_search_errors(client: MilvusClient) -> None:
                       search_params={"params": {"radius": 0.1}})  # fmt: skip
     with pytest.raises(MilvusException):
         client.query("c", "clips is null")  # an array of structs is not a filter operand
-    s = _schema(client)
-    s.struct_fields[0]._nullable = True
-    with pytest.raises(MilvusException, match="cannot be nullable"):
-        client.create_collection("n", schema=s)
 
 
 async def test_async_embedding_list_searches_batch(tmp_path: Path) -> None:
@@ -254,3 +250,59 @@ def test_one_engine_call_with_a_mask_per_query(client: MilvusClient) -> None:
                                  strict=True):  # fmt: skip
         scores = _max_sim([r for r in rows if ok(r["id"])], el.to_numpy(), "MAX_SIM_IP")
         assert hits[0].ids == sorted(scores, key=lambda pk: (-scores[pk], pk))[:5]
+
+
+def test_nullable_struct_arrays_and_adding_one(tmp_path: Path) -> None:
+    """Milvus 3.0: an array of structs may be nullable (omitted or None: null, [] stays
+    empty), and add_collection_struct_field adds a nullable one to a live collection (rows
+    stored before hold null; ids after the largest; rootcoord's checks)."""
+    client = MilvusClient(str(tmp_path / "n.db"))
+    s = _schema(client)
+    s.struct_fields[0]._nullable = True
+    ip = client.prepare_index_params()
+    ip.add_index("title", metric_type="L2")
+    ip.add_index("clips[emb]", metric_type="MAX_SIM_IP")
+    client.create_collection("c", schema=s, index_params=ip)
+    rows = _rows(3)
+    rows[1]["clips"], rows[2]["clips"] = None, []
+    del rows[0]["clips"]
+    client.insert("c", rows)
+    got = {r["id"]: r["clips"] for r in client.query("c", "id >= 0", output_fields=["clips"])}
+    assert got == {0: None, 1: None, 2: []}
+    field = next(f for f in client.describe_collection("c")["fields"] if f["name"] == "clips")
+    assert field["nullable"] is True
+    more = _rows(6)[3:]
+    client.insert("c", more)
+    hits = client.search("c", _lists(0, [2]), anns_field="clips[emb]", limit=10)[0]
+    assert {h["id"] for h in hits} == {r["id"] for r in more if r["clips"]}  # null, empty: never
+
+    client.create_collection("d", dimension=DIM)
+    client.insert("d", [{"id": i, "vector": [float(i)] * DIM} for i in range(3)])
+    st = client.create_struct_field_schema()
+    st.add_field("tag", DataType.VARCHAR, max_length=8)
+    st.add_field("emb", DataType.FLOAT_VECTOR, dim=DIM)
+    client.add_collection_struct_field("d", "parts", st, max_capacity=4)
+    field = next(f for f in client.describe_collection("d")["fields"] if f["name"] == "parts")
+    assert (field["nullable"], field["params"]["max_capacity"]) == (True, 4)
+    first = field["field_id"]
+    assert [sub["field_id"] for sub in field["struct_fields"]] == [first + 1, first + 2]
+    part = {"tag": "a", "emb": [1.0] + [0.0] * (DIM - 1)}
+    client.insert("d", [{"id": 9, "vector": [1.0] * DIM, "parts": [part]}])
+    got = {r["id"]: r["parts"] for r in client.query("d", "id >= 0", output_fields=["parts"])}
+    assert got[0] is None and got[9] == [part]
+    for name, message in (("parts", "field already exists, name: parts"),
+                          ("vector", "field already exists, name: vector"),
+                          ("x y", "Invalid field name: x y")):  # fmt: skip
+        with pytest.raises(MilvusException, match=message):
+            client.add_collection_struct_field("d", name, st, max_capacity=4)
+    with pytest.raises(ParamError, match="requires nullable=True"):
+        client.add_collection_struct_field("d", "q", st, max_capacity=4, nullable=False)
+    bad = client.create_struct_field_schema()
+    bad.add_field("k", DataType.INT64, is_partition_key=True)
+    with pytest.raises(MilvusException, match="partition key is not supported for struct field"):
+        client.add_collection_struct_field("d", "q", bad, max_capacity=4)
+    client.close()
+    again = MilvusClient(str(tmp_path / "n.db"))
+    rows = again.query("d", "id in [0, 9]", output_fields=["parts"])
+    assert {r["id"]: r["parts"] for r in rows} == {0: None, 9: [part]}
+    again.close()
