@@ -46,12 +46,16 @@ def with_added_field(
         raise errors.invalid(
             f"already has another clustering key field, field name: {name}: invalid parameter"
         )
+    _check_room(spec)
+    new = _field_spec(field, max(f.field_id for f in spec.fields) + 1, False, zone)
+    return dataclasses.replace(spec, fields=(*spec.fields, new), version=spec.version + 1)
+
+
+def _check_room(spec: CollectionSpec) -> None:
     if len(spec.fields) >= MAX_FIELDS:
         raise errors.invalid(
             f"The number of fields has reached the maximum value {MAX_FIELDS}: invalid parameter"
         )
-    new = _field_spec(field, max(f.field_id for f in spec.fields) + 1, False, zone)
-    return dataclasses.replace(spec, fields=(*spec.fields, new), version=spec.version + 1)
 
 
 def with_added_struct_field(spec: CollectionSpec, st: Any) -> CollectionSpec:
@@ -81,10 +85,7 @@ def with_added_struct_field(spec: CollectionSpec, st: Any) -> CollectionSpec:
     for new_name in (name, *(sub.name for sub in st.fields)):
         if new_name in taken or new_name == META_FIELD:
             raise errors.invalid(f"field already exists, name: {new_name}: invalid parameter")
-    if len(spec.fields) >= MAX_FIELDS:
-        raise errors.invalid(
-            f"The number of fields has reached the maximum value {MAX_FIELDS}: invalid parameter"
-        )
+    _check_room(spec)
     top = max(f.field_id for f in spec.fields for f in (f, *f.struct_fields))
     new = struct_spec(st, top + 1, top + 2)
     return dataclasses.replace(spec, fields=(*spec.fields, new), version=spec.version + 1)
