@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from pymilvus.exceptions import MilvusException
@@ -30,6 +31,10 @@ from gpu_milvus.filter.values import (
     show,
     type_of,
 )
+
+# Milvus 3.0's StructArray operators; element_filter is MATCH_ANY
+_MATCHES = {"element_filter": "any", "match_any": "any", "match_all": "all",
+            "match_least": "least", "match_most": "most", "match_exact": "exact"}  # fmt: skip
 
 if TYPE_CHECKING:
     from gpu_milvus.schema import CollectionSpec
@@ -352,9 +357,41 @@ class FuncMixin:
         return int(value.value)
 
     def visit_call(self, node: ast.Call) -> Typed:
+        mode = _MATCHES.get(node.name.lower())
+        if mode is not None:
+            return self._element_match(node, mode)
         for arg in node.args:
             self.visit(arg)
         raise FilterError(f"function {node.name} is not supported")
+
+    def _element_match(self, node: ast.Call, mode: str) -> Typed:
+        """``MATCH_*(structs, predicate[, k])``: the predicate over ``$[sub]`` of each
+        element of an array of structs (Milvus 3.0's StructArray operators)."""
+        counted = mode in ("least", "most", "exact")
+        if len(node.args) != 2 + counted:
+            raise FilterError(f"{node.name} takes {2 + counted} arguments")
+        target = node.args[0]
+        field = self.spec.field(target.name) if isinstance(target, ast.Ident) else None
+        if field is None or not field.is_struct:
+            raise FilterError(f"the first argument of {node.name} must be an array of structs")
+        subs = tuple(
+            dataclasses.replace(s, name=f"$[{s.name}]")
+            for s in field.struct_fields
+            if not s.is_vector
+        )
+        scope = type(self)(
+            dataclasses.replace(self.spec, fields=subs, enable_dynamic_field=False),
+            self.src, self.timezone,
+        )  # fmt: skip
+        inner = scope.bind(node.args[1])
+        count = 0
+        if counted:
+            k = self.visit(node.args[2])
+            if k.kind != VALUE or type(k.value) is not int or k.value < 0:
+                raise FilterError(f"the count of {node.name} must be a non-negative integer")
+            count = k.value
+        col = ir.Col(field.name, ir.ARRAY, "Array", elem="Struct", nullable=field.nullable)
+        return pred(ir.ElementMatch(col, inner, mode, count))
 
     def visit_tzcompare(self, node: ast.TzCompare) -> Typed:
         """``VisitTimestamptzCompareForward/Reverse``: the ISO text is read in the request's

@@ -233,6 +233,30 @@ class Evaluator:
         return kernels.tri(PC_CMP[node.op](a, b))
 
     # -- logic -----------------------------------------------------------------------------
+    def eval_elementmatch(self, node: ir.ElementMatch) -> Tri:
+        """Each element through ``pred`` (a table of the elements' ``$[sub]`` columns), then
+        per row: MATCH_ANY at least one hit, MATCH_ALL every decided element (an empty or
+        null array: true), LEAST / MOST / EXACT the hit count against ``count``."""
+        la = self.lists(node.col.name)
+        elements = la.flatten()
+        rows = pc.list_parent_indices(la).to_numpy(zero_copy_only=False)
+        table = pa.table({f"$[{f.name}]": elements.field(f.name) for f in elements.type})
+        hit, miss = Evaluator(table).eval(node.pred)
+        hits = np.bincount(rows[hit], minlength=self.n)
+        decided = np.bincount(rows[hit | miss], minlength=self.n)
+        match node.mode:
+            case "any":
+                t = hits > 0
+            case "all":
+                t = hits == decided
+            case "least":
+                t = hits >= node.count
+            case "most":
+                t = hits <= node.count
+            case _:
+                t = hits == node.count
+        return t, ~t
+
     def eval_and(self, node: ir.And) -> Tri:
         """Cheap clauses first; a costly clause only runs on rows not already FALSE."""
         items = list(node.items)

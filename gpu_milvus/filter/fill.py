@@ -52,6 +52,9 @@ class Filler:
         method = getattr(self, "fill_" + type(node).__name__.lower(), None)
         return node if method is None else method(node)  # type: ignore[no-any-return]
 
+    def fill_elementmatch(self, node: ir.ElementMatch) -> ir.Pred:
+        return ir.ElementMatch(node.col, self.fill(node.pred), node.mode, node.count)
+
     def fill_cmp(self, node: ir.Cmp) -> ir.Pred:
         if not isinstance(node.value, Tmpl):
             return node

@@ -189,6 +189,19 @@ class Sample(Pred):
     pred: Pred | None
 
 
+@dataclass(frozen=True, slots=True)
+class ElementMatch(Pred):
+    """element_filter / MATCH_ANY / MATCH_ALL / MATCH_LEAST / MATCH_MOST / MATCH_EXACT over
+    the array of structs ``col``: ``pred`` (its columns named ``$[sub]``) is evaluated per
+    element, and a row matches by how many of its elements do (segcore's MatchSingleRow).
+    ``pred`` is not a child: its columns are the elements', not the table's."""
+
+    col: Col
+    pred: Pred
+    mode: str  # any, all, least, most, exact
+    count: int = 0
+
+
 def children(node: Pred) -> tuple[Pred, ...]:
     if isinstance(node, (And, Or)):
         return node.items

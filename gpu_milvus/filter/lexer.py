@@ -96,6 +96,7 @@ _OP2 = {text: kind for text, kind in OPERATORS if len(text) == 2}
 _OP1 = {text: kind for text, kind in OPERATORS if len(text) == 1}
 
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
+_ELEMENT_RE = re.compile(r"\$\[[A-Za-z_][A-Za-z_0-9]*\]")
 _WS_RE = re.compile(r"[ \t\r\n]+")
 _EMPTY_ARRAY_RE = re.compile(r"\[[ \t\r\n]*\]")
 _DEC_KEY_RE = re.compile(r"0|[1-9][0-9]*")
@@ -331,6 +332,10 @@ def tokenize(src: str) -> list[Token]:
             stop = _scan_string(src, i)
             append(Token(STR, src[i:stop], i, decode_string(src[i + 1 : stop - 1], i)))
             i = stop
+            continue
+        if c == "$" and (m := _ELEMENT_RE.match(src, i)) is not None:  # $[sub]: an element's
+            append(Token(IDENT, m.group(), i, m.group()))
+            i = m.end()
             continue
         if c == "$" and src.startswith("$meta", i):
             end = i + 5

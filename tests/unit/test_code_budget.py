@@ -11,7 +11,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "gpu_milvus"
 TOOLING = PACKAGE / "benchmarks"
 MAX_MODULE_LINES = 600
-MAX_PACKAGE_CODE_LINES = 13915  # 8000; 9000 durable storage; 9200 16-bit GPU scan; 9300 its GEMM;
+MAX_PACKAGE_CODE_LINES = 13990  # 8000; 9000 durable storage; 9200 16-bit GPU scan; 9300 its GEMM;
 # 9450 upsert in merge mode (partial_update, field_ops); 9720 aliases, properties, truncate and
 # pymilvus's other methods as code 10; 9780 add_collection_field; 10050 full-text search;
 # 10170 text_match / phrase_match; 10240 alter_collection_field and properties that act;

@@ -306,3 +306,59 @@ def test_nullable_struct_arrays_and_adding_one(tmp_path: Path) -> None:
     rows = again.query("d", "id in [0, 9]", output_fields=["parts"])
     assert {r["id"]: r["parts"] for r in rows} == {0: None, 9: [part]}
     again.close()
+
+
+def test_struct_array_operators_count_matching_elements(tmp_path: Path) -> None:
+    """Milvus 3.0's element_filter / MATCH_ANY / MATCH_ALL / MATCH_LEAST / MATCH_MOST /
+    MATCH_EXACT: the predicate over ``$[sub]`` per element, a row kept by how many of its
+    elements match (segcore's MatchSingleRow: MATCH_ALL holds for an empty or null array),
+    against the same counts taken in Python from the rows."""
+    client = MilvusClient(str(tmp_path / "m.db"))
+    s = _schema(client)
+    s.struct_fields[0]._nullable = True
+    ip = client.prepare_index_params()
+    ip.add_index("title", metric_type="L2")
+    ip.add_index("clips[emb]", metric_type="MAX_SIM_IP")
+    client.create_collection("c", schema=s, index_params=ip)
+    rows = _rows(60, seed=9)
+    for r in rows[::7]:
+        r["clips"] = None
+    client.insert("c", rows)
+
+    def hits(row: dict[str, Any], test: Any) -> tuple[int, int]:
+        clips = row["clips"] or []
+        return sum(1 for c in clips if test(c)), len(clips)
+
+    cases = [
+        ("element_filter(clips, $[frame] > 2)", lambda c: c["frame"] > 2, lambda h, n: h > 0),
+        ('MATCH_ANY(clips, $[text] like "c1%")', lambda c: c["text"].startswith("c1"),
+         lambda h, n: h > 0),
+        ("MATCH_ALL(clips, $[frame] < 3)", lambda c: c["frame"] < 3, lambda h, n: h == n),
+        ("MATCH_LEAST(clips, $[frame] >= 1, 2)", lambda c: c["frame"] >= 1, lambda h, n: h >= 2),
+        ("MATCH_MOST(clips, $[frame] >= 1, 1)", lambda c: c["frame"] >= 1, lambda h, n: h <= 1),
+        ("MATCH_EXACT(clips, $[frame] % 2 == 0, 2)", lambda c: c["frame"] % 2 == 0,
+         lambda h, n: h == 2),
+        ("id < 30 && MATCH_ANY(clips, $[frame] == 1 or $[text] == \"c3.3\")",
+         lambda c: c["frame"] == 1 or c["text"] == "c3.3", lambda h, n: h > 0),
+    ]  # fmt: skip
+    for expr, test, keep in cases:
+        want = sorted(r["id"] for r in rows if keep(*hits(r, test))
+                      and (not expr.startswith("id <") or r["id"] < 30))  # fmt: skip
+        got = sorted(r["id"] for r in client.query("c", expr, output_fields=["id"]))
+        assert got == want, expr
+    got = client.query("c", "MATCH_LEAST(clips, $[frame] >= {f}, 2)",
+                       filter_params={"f": 1}, output_fields=["id"])  # fmt: skip
+    assert sorted(r["id"] for r in got) == sorted(
+        r["id"] for r in rows if hits(r, lambda c: c["frame"] >= 1)[0] >= 2
+    )
+    hits_ = client.search("c", [[0.5] * DIM], anns_field="title", limit=60,
+                          filter="element_filter(clips, $[frame] == 0)")[0]  # fmt: skip
+    assert sorted(h["id"] for h in hits_) == sorted(r["id"] for r in rows if r["clips"])
+    bad = [("MATCH_ANY(clips, $[nope] > 1)", r"field \$\[nope\] not exist"),
+           ("MATCH_ANY(id, $[frame] > 1)", "must be an array of structs"),
+           ("MATCH_LEAST(clips, $[frame] > 1)", "takes 3 arguments"),
+           ("MATCH_ANY(clips, $[emb] > 1)", r"field \$\[emb\] not exist")]  # fmt: skip
+    for expr, message in bad:
+        with pytest.raises(MilvusException, match=message):
+            client.query("c", expr)
+    client.close()
