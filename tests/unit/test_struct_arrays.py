@@ -252,17 +252,23 @@ def test_one_engine_call_with_a_mask_per_query(client: MilvusClient) -> None:
         assert hits[0].ids == sorted(scores, key=lambda pk: (-scores[pk], pk))[:5]
 
 
-def test_nullable_struct_arrays_and_adding_one(tmp_path: Path) -> None:
-    """Milvus 3.0: an array of structs may be nullable (omitted or None: null, [] stays
-    empty), and add_collection_struct_field adds a nullable one to a live collection (rows
-    stored before hold null; ids after the largest; rootcoord's checks)."""
-    client = MilvusClient(str(tmp_path / "n.db"))
+def _nullable_collection(path: Path) -> MilvusClient:
+    """Collection 'c' of ``_schema`` with its array of structs nullable (Milvus 3.0)."""
+    client = MilvusClient(str(path))
     s = _schema(client)
     s.struct_fields[0]._nullable = True
     ip = client.prepare_index_params()
     ip.add_index("title", metric_type="L2")
     ip.add_index("clips[emb]", metric_type="MAX_SIM_IP")
     client.create_collection("c", schema=s, index_params=ip)
+    return client
+
+
+def test_nullable_struct_arrays_and_adding_one(tmp_path: Path) -> None:
+    """Milvus 3.0: an array of structs may be nullable (omitted or None: null, [] stays
+    empty), and add_collection_struct_field adds a nullable one to a live collection (rows
+    stored before hold null; ids after the largest; rootcoord's checks)."""
+    client = _nullable_collection(tmp_path / "n.db")
     rows = _rows(3)
     rows[1]["clips"], rows[2]["clips"] = None, []
     del rows[0]["clips"]
@@ -313,13 +319,7 @@ def test_struct_array_operators_count_matching_elements(tmp_path: Path) -> None:
     MATCH_EXACT: the predicate over ``$[sub]`` per element, a row kept by how many of its
     elements match (segcore's MatchSingleRow: MATCH_ALL holds for an empty or null array),
     against the same counts taken in Python from the rows."""
-    client = MilvusClient(str(tmp_path / "m.db"))
-    s = _schema(client)
-    s.struct_fields[0]._nullable = True
-    ip = client.prepare_index_params()
-    ip.add_index("title", metric_type="L2")
-    ip.add_index("clips[emb]", metric_type="MAX_SIM_IP")
-    client.create_collection("c", schema=s, index_params=ip)
+    client = _nullable_collection(tmp_path / "m.db")
     rows = _rows(60, seed=9)
     for r in rows[::7]:
         r["clips"] = None
