@@ -130,7 +130,7 @@ _TYPED = {"index_name": str, "field_name": str, "output_fields": (list, tuple),
           "search_params": dict, "analyzer_params": (dict, str),
           "ids": (list, tuple, int, str), "reqs": (list, tuple), "target_size": int,
           "analyzer_names": (str, list, tuple), "with_hash": int, "with_detail": int,
-          "property_keys": (list, tuple), "field_params": dict}  # fmt: skip
+          "property_keys": (list, tuple), "field_params": dict, "offset": int}  # fmt: skip
 
 
 def argument_checker(impl: Callable[..., Any]) -> Callable[..., None]:
@@ -147,7 +147,10 @@ def argument_checker(impl: Callable[..., Any]) -> Callable[..., None]:
 
 def check_arguments(arguments: dict[str, Any], required: frozenset[str] = frozenset()) -> None:
     """Named arguments through pymilvus's checks, and the others' types (ParamError); None
-    stands for an optional argument left out."""
+    stands for an optional argument left out. Keyword arguments in ``kwargs`` count too."""
+    extra = arguments.get("kwargs")
+    if isinstance(extra, dict):
+        arguments = {**arguments, **extra}
     for name, value in arguments.items():
         if (value is None and name not in required) or (
             name == "partition_names" and isinstance(value, str)  # one name, as pymilvus takes

@@ -50,6 +50,7 @@ def _client(tmp_path: Path) -> MilvusClient:
         ("rename_collection", {"new_name": "d", "target_db": ["x"]}, "`db_name`"),
         ("hybrid_search", {"reqs": ["v"], "ranker": None}, "list of AnnSearchRequest"),
         ("drop_index_properties", {"index_name": "v", "property_keys": 0}, "`property_keys`"),
+        ("search", {"data": [[1, 2, 3, 4]], "offset": np.zeros((2, 2))}, "`offset` value"),
         ("search_iterator", {"data": True}, "`search_data` value True"),
     ],
 )  # fmt: skip
