@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import xxhash
 from pymilvus import DataType
+from pymilvus.grpc_gen.schema_pb2 import DataType as ProtoDataType
 
 from gpu_milvus import errors
 from gpu_milvus.text import Analyzer
@@ -194,16 +195,10 @@ def check_fields(source: Any, target: Any, inputs: list, outputs: list) -> None:
     if source.dtype != DataType.VARCHAR:
         raise errors.invalid(
             f"minhash function input field '{source.name}' is not string type, is "
-            f"{_go_type_name(source.dtype)}: invalid parameter"
+            f"{ProtoDataType.Name(int(source.dtype))}: invalid parameter"
         )
     if target.dtype != DataType.BINARY_VECTOR:
         raise errors.invalid(
             f"minhash function output field '{target.name}' is not binary vector type: "
             "invalid parameter"
         )
-
-
-def _go_type_name(dtype: DataType) -> str:
-    """The server's (Go protobuf) name of a data type: Int64, VarChar, FloatVector, ..."""
-    special = {"VARCHAR": "VarChar", "JSON": "JSON", "BFLOAT16_VECTOR": "BFloat16Vector"}
-    return special.get(dtype.name) or "".join(p.title() for p in dtype.name.split("_"))

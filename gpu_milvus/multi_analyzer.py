@@ -28,11 +28,18 @@ class MultiAnalyzer:
     analyzers: tuple[tuple[str, Analyzer], ...]
     alias: tuple[tuple[str, str], ...] = ()
 
+    @functools.cached_property
+    def _by_name(self) -> dict[str, Analyzer]:
+        return dict(self.analyzers)
+
+    @functools.cached_property
+    def _aliases(self) -> dict[str, str]:
+        return dict(self.alias)
+
     def pick(self, name: Any) -> Analyzer:
         """The analyzer ``name`` (or its alias) names, else the default one."""
-        name = dict(self.alias).get(name, name)
-        found = dict(self.analyzers)
-        return found.get(name, found["default"]) if isinstance(name, str) else found["default"]
+        found = self._by_name  # keys are str: any other name falls back to the default
+        return found.get(self._aliases.get(name, name), found["default"])
 
 
 def of_field(field: str, params: dict[str, Any]) -> MultiAnalyzer | None:

@@ -286,7 +286,9 @@ def _scalar_column(f: FieldSpec, values: list[Any]) -> pa.Array:
     if f.dtype in (DataType.FLOAT, DataType.DOUBLE):  # an int past int64 is still a number
         values = [v if v is None else float(v) for v in values]
     elif f.dtype in _INT_RANGES:  # past int64, Arrow cannot even hold it
-        _check_int_range(f, [v for v in values if v is not None and not -(2**63) <= v < 2**63])
+        past = [v for v in values if v is not None and not -(2**63) <= v < 2**63]
+        if past:
+            raise _out_of_range(f, min(past) if min(past) < 0 else max(past))
     array = pa.array(values, type=pa.int64() if f.dtype in _INT_RANGES else f.arrow_type)
     if f.dtype in _INT_RANGES and f.dtype != DataType.INT64:
         _check_int_range(f, array)
@@ -296,23 +298,22 @@ def _scalar_column(f: FieldSpec, values: list[Any]) -> pa.Array:
     return array
 
 
-def _check_int_range(f: FieldSpec, array: pa.Array | list[int]) -> None:
-    lo, hi = _INT_RANGES[f.dtype]
-    if isinstance(array, list):
-        if not array:
-            return
-        vmin, vmax = min(array), max(array)
-    elif len(array) == array.null_count:
+def _check_int_range(f: FieldSpec, array: pa.Array) -> None:
+    if len(array) == array.null_count:
         return
-    else:
-        bounds = pc.min_max(array)
-        vmin, vmax = bounds["min"].as_py(), bounds["max"].as_py()
+    lo, hi = _INT_RANGES[f.dtype]
+    bounds = pc.min_max(array)
+    vmin, vmax = bounds["min"].as_py(), bounds["max"].as_py()
     if vmin < lo or vmax > hi:
-        bad = vmin if vmin < lo else vmax
-        raise errors.invalid(
-            f"the value {bad} of field {f.name} is out of range for {f.dtype.name}: "
-            f"invalid parameter[expected={lo}~{hi}][actual={bad}]"
-        )
+        raise _out_of_range(f, vmin if vmin < lo else vmax)
+
+
+def _out_of_range(f: FieldSpec, bad: int) -> MilvusException:
+    lo, hi = _INT_RANGES[f.dtype]
+    return errors.invalid(
+        f"the value {bad} of field {f.name} is out of range for {f.dtype.name}: "
+        f"invalid parameter[expected={lo}~{hi}][actual={bad}]"
+    )
 
 
 def _check_lengths(field: str, array: pa.Array, max_length: int) -> None:
