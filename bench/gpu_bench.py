@@ -211,9 +211,16 @@ def _scan16(store: Any, rng: np.random.Generator, args: argparse.Namespace, ceil
     from gpu_milvus.engine.gpu import GpuBackend
 
     n, d, out = len(store), store.dim, []
+    pool = cp.get_default_memory_pool()
+    pool.free_all_blocks()
+    room = cp.cuda.Device(0).mem_info[0]
+    if n * d * 6 + n * 8 > room:  # a float32 master and the 16-bit words, beside the store
+        skipped = f"needs more than the {room} bytes free"
+        return [{"N": n, "d": d, "scan_dtype": "float16/bfloat16", "skipped": skipped}]
     for scan_dtype in ("float16", "bfloat16"):
         be = GpuBackend(0, scan_dtype)
         rows16 = be.dense_store(d)
+        rows16.reserve(n)  # one allocation, not doubling: 10M x 768 fits an 80 GB card only so
         for s in range(0, n, 1 << 18):
             rows16.append(store.matrix[s : s + (1 << 18)])  # device to device
         for nq in [v for v in (1, 8, 32, 1024) if str(v) in args.nqs.split(",")]:
