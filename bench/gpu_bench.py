@@ -110,7 +110,10 @@ def _dense(args: argparse.Namespace, ceil: dict[str, float]) -> tuple[list[dict]
             if args.budget_s is not None and time.time() - started > args.budget_s:
                 print(json.dumps({"skipped": {"N": n, "d": d, "why": "--budget-s"}}), flush=True)
                 continue
+            store = x = None  # the last shape's rows go before this one's arrive
+            cp.get_default_memory_pool().free_all_blocks()
             store = be.dense_store(d)
+            store.reserve(n)  # one allocation, not doubling
             step = 1 << 18
             for s in range(0, n, step):  # uniform [0, 1) rows: fast to make, timing-neutral
                 store.append(rng.random((min(step, n - s), d), dtype=np.float32))
