@@ -217,7 +217,7 @@ def _scan16(store: Any, rng: np.random.Generator, args: argparse.Namespace, ceil
     pool = cp.get_default_memory_pool()
     pool.free_all_blocks()
     room = cp.cuda.Device(0).mem_info[0]
-    if n * d * 6 + n * 8 > room:  # a float32 master and the 16-bit words, beside the store
+    if n * d * 6 + n * 8 + (4 << 30) > room:  # float32 master + 16-bit words + 4 GiB of work
         skipped = f"needs more than the {room} bytes free"
         return [{"N": n, "d": d, "scan_dtype": "float16/bfloat16", "skipped": skipped}]
     for scan_dtype in ("float16", "bfloat16"):
