@@ -5,7 +5,7 @@
 #               carry=[".whl"], timeout_s=560
 #
 # .whl holds the wheels the device image lacks, for Python 3.12: pymilvus, orjson, cachetools,
-# snowballstemmer, tzdata, shapely,
+# snowballstemmer, tzdata, shapely, xxhash, jieba, datasketch, hypothesis (+ sortedcontainers, attrs),
 # python-dotenv, pytest-asyncio, and pytest/pluggy/iniconfig at the versions pytest-asyncio
 # needs (bench/README.md "On a GPU" has the download line; the set was tried on a plain 3.12
 # venv holding the image's other packages). Each stage has its
